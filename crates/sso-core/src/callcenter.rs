@@ -1,0 +1,196 @@
+//! The sticky.io call-center SSO answer table (PROTOCOLS.md §3a).
+//!
+//! Every `/sso/0` answer is JSON with `success`, `code`, `url`, `message`, `status` and
+//! `descriptor`, and the HTTP status equals `code`. Partners branch on `descriptor`, so those
+//! strings are constants that never change.
+
+use thiserror::Error;
+
+/// `status` of a success.
+pub const STATUS_SUCCESS: &str = "SUCCESS";
+/// `status` of every failure.
+pub const STATUS_FAILURE: &str = "FAILURE";
+/// `descriptor` of a success.
+pub const SSO_TOKEN_CREATED: &str = "SSO_TOKEN_CREATED";
+
+/// Why `/sso/0` refused a call, in the order its checks run. Each variant has a fixed HTTP
+/// status / `code` and `descriptor`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum CallCenterError {
+    /// The tenant host is unknown.
+    #[error("Unknown platform.")]
+    UnknownPlatform,
+    /// `Platform-Key` is missing or not a key of this tenant.
+    #[error("Platform-Key is missing or invalid.")]
+    InvalidPlatformKey,
+    /// The source IP is not on the key's allow-list.
+    #[error("Source IP is not allowed for this Platform-Key.")]
+    IpNotWhitelisted,
+    /// Too many calls.
+    #[error("Too many requests; slow down.")]
+    RateLimited,
+    /// The body is not JSON or the content type is not `application/json`.
+    #[error("Request body must be a JSON object sent as application/json.")]
+    InvalidRequest,
+    /// A required field is missing or empty.
+    #[error("Missing required field: {0}.")]
+    MissingField(&'static str),
+    /// A field has the wrong type, or the campaign CSV is malformed.
+    #[error("Invalid field: {0}.")]
+    InvalidField(&'static str),
+    /// The department is not one of the tenant's.
+    #[error("Department not found.")]
+    DepartmentNotFound,
+    /// A campaign is not one of the tenant's.
+    #[error("Campaign not found.")]
+    CampaignNotFound,
+    /// The store could not be reached.
+    #[error("Temporarily unavailable; try again.")]
+    Unavailable,
+}
+
+impl CallCenterError {
+    /// The HTTP status, which is also the body's `code`.
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::InvalidRequest | Self::MissingField(_) => 400,
+            Self::InvalidPlatformKey => 401,
+            Self::IpNotWhitelisted => 403,
+            Self::UnknownPlatform | Self::DepartmentNotFound | Self::CampaignNotFound => 404,
+            Self::InvalidField(_) => 422,
+            Self::RateLimited => 429,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// The body's `descriptor`.
+    pub fn descriptor(&self) -> &'static str {
+        match self {
+            Self::UnknownPlatform => "UNKNOWN_PLATFORM",
+            Self::InvalidPlatformKey => "INVALID_PLATFORM_KEY",
+            Self::IpNotWhitelisted => "IP_NOT_WHITELISTED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::InvalidRequest => "INVALID_REQUEST",
+            Self::MissingField(_) => "MISSING_FIELD",
+            Self::InvalidField(_) => "INVALID_FIELD",
+            Self::DepartmentNotFound => "DEPARTMENT_NOT_FOUND",
+            Self::CampaignNotFound => "CAMPAIGN_NOT_FOUND",
+            Self::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
+/// Most campaigns one grant may list: keeps session items well under 1 KB.
+pub const MAX_CAMPAIGNS: usize = 64;
+
+/// The campaigns an agent may use: all of the tenant's, or a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Campaigns {
+    /// `campaign_id` absent, `null` or blank.
+    All,
+    /// Distinct campaign ids, ascending.
+    Only(Vec<u64>),
+}
+
+/// Parses the `campaign_id` CSV. Blank (or only spaces) is [`Campaigns::All`]; otherwise every
+/// item must be a positive decimal integer (spaces around it allowed), with no empty items and
+/// no repeats, and at most [`MAX_CAMPAIGNS`] of them.
+pub fn parse_campaigns(csv: &str) -> Result<Campaigns, CallCenterError> {
+    if csv.trim().is_empty() {
+        return Ok(Campaigns::All);
+    }
+    let mut ids = Vec::new();
+    for item in csv.split(',') {
+        let item = item.trim();
+        let valid = !item.is_empty()
+            && item.len() <= 19
+            && item.bytes().all(|b| b.is_ascii_digit())
+            && !item.starts_with('0');
+        let id: u64 = match item.parse() {
+            Ok(id) if valid => id,
+            _ => return Err(CallCenterError::InvalidField("campaign_id")),
+        };
+        if ids.contains(&id) || ids.len() == MAX_CAMPAIGNS {
+            return Err(CallCenterError::InvalidField("campaign_id"));
+        }
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    Ok(Campaigns::Only(ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<CallCenterError> {
+        vec![
+            CallCenterError::UnknownPlatform,
+            CallCenterError::InvalidPlatformKey,
+            CallCenterError::IpNotWhitelisted,
+            CallCenterError::RateLimited,
+            CallCenterError::InvalidRequest,
+            CallCenterError::MissingField("username"),
+            CallCenterError::InvalidField("department_id"),
+            CallCenterError::DepartmentNotFound,
+            CallCenterError::CampaignNotFound,
+            CallCenterError::Unavailable,
+        ]
+    }
+
+    #[test]
+    fn the_table_of_codes_and_descriptors_never_changes() {
+        let table: Vec<(u16, &str)> = all().iter().map(|e| (e.code(), e.descriptor())).collect();
+        assert_eq!(
+            table,
+            [
+                (404, "UNKNOWN_PLATFORM"),
+                (401, "INVALID_PLATFORM_KEY"),
+                (403, "IP_NOT_WHITELISTED"),
+                (429, "RATE_LIMITED"),
+                (400, "INVALID_REQUEST"),
+                (400, "MISSING_FIELD"),
+                (422, "INVALID_FIELD"),
+                (404, "DEPARTMENT_NOT_FOUND"),
+                (404, "CAMPAIGN_NOT_FOUND"),
+                (503, "UNAVAILABLE"),
+            ]
+        );
+        let mut descriptors: Vec<&str> = all().iter().map(|e| e.descriptor()).collect();
+        descriptors.push(SSO_TOKEN_CREATED);
+        let n = descriptors.len();
+        descriptors.sort_unstable();
+        descriptors.dedup();
+        assert_eq!(descriptors.len(), n, "descriptors must be unique");
+    }
+
+    #[test]
+    fn campaign_csv_rules() {
+        assert_eq!(parse_campaigns(""), Ok(Campaigns::All));
+        assert_eq!(parse_campaigns("  "), Ok(Campaigns::All));
+        assert_eq!(
+            parse_campaigns("3, 1,2"),
+            Ok(Campaigns::Only(vec![1, 2, 3]))
+        );
+        for bad in [
+            "1,,2",
+            "1,1",
+            "a",
+            "1,-2",
+            "01",
+            "0",
+            "1.5",
+            ",",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                parse_campaigns(bad),
+                Err(CallCenterError::InvalidField("campaign_id")),
+                "{bad}"
+            );
+        }
+        let many: Vec<String> = (1..=65).map(|i| i.to_string()).collect();
+        assert!(parse_campaigns(&many.join(",")).is_err());
+    }
+}

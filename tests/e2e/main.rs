@@ -1,0 +1,3 @@
+//! Black-box tests, one binary. Add a module, not a file beside this one.
+
+mod php_golden;
