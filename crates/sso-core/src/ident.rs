@@ -34,6 +34,17 @@ impl StorageKey {
         &self.0
     }
 
+    /// Wraps a digest read back from storage or configuration.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key of a high-entropy secret such as an API key or a Platform-Key: its SHA-256,
+    /// so the store can find it without holding it.
+    pub fn of_secret(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
     /// Hashes arbitrary bytes into a key: for composite keys such as a signed link's
     /// `(tenant, vendor, token)`.
     pub fn digest_of(parts: &[&[u8]]) -> Self {

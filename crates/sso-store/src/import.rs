@@ -1,0 +1,585 @@
+//! The directory import file: TOML that loads tenants, vendors, clients, help-desk users,
+//! Platform-Keys, groups, agents and administrators into either backend.
+//!
+//! The whole file is parsed and checked before anything is written, so a malformed file is
+//! refused as a whole with a message naming the line (syntax) or the record path (meaning),
+//! e.g. `vendor[1].failure_url: must be an absolute https URL`. The writes then go in one
+//! transaction (DynamoDB: in chunks of 100 items; files that large are not atomic there).
+//! Importing the same file again leaves the same directory: every record is a full replace.
+//!
+//! Passwords may be given in clear (`password`) or as an Argon2id PHC string
+//! (`password_hash`); only verifiers are stored. API keys and Platform-Keys may be given in
+//! clear (`key`) or as their SHA-256 (`key_sha256`); only the hash is stored. Vendor
+//! passwords are sealed with the store's `SecretBox`. `crates/sso-store/import/demo.toml` is
+//! a complete example.
+
+use std::collections::BTreeSet;
+
+use md5::{Digest, Md5};
+use serde::Deserialize;
+use sso_core::expiry::ExpiryPolicy;
+use sso_core::ident::StorageKey;
+use sso_core::signed_link::{SecretSet, VendorSecret};
+
+use crate::model::{
+    Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
+};
+use crate::store::{DirRecord, Store};
+use crate::{StoreError, password};
+
+/// The file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportFile {
+    #[serde(default)]
+    tenant: Vec<TenantIn>,
+    #[serde(default)]
+    vendor: Vec<VendorIn>,
+    #[serde(default)]
+    client: Vec<ClientIn>,
+    #[serde(default)]
+    helpdesk_user: Vec<HelpdeskUserIn>,
+    #[serde(default)]
+    platform_key: Vec<PlatformKeyIn>,
+    #[serde(default)]
+    group: Vec<GroupIn>,
+    #[serde(default)]
+    agent: Vec<AgentIn>,
+    #[serde(default)]
+    administrator: Vec<AdministratorIn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantIn {
+    name: String,
+    home_path: Option<String>,
+    session_idle_secs: Option<i64>,
+    session_absolute_secs: Option<i64>,
+    #[serde(default)]
+    frame_ancestors: Vec<String>,
+    #[serde(default)]
+    helpdesk_token_reusable: bool,
+    helpdesk_ip_binding: Option<bool>,
+    #[serde(default)]
+    departments: Vec<u64>,
+    #[serde(default)]
+    campaigns: Vec<u64>,
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, untagged)]
+enum ExpiryIn {
+    Named(String),
+    Custom {
+        max_age: i64,
+        reference_offset: i64,
+        max_future: i64,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VendorIn {
+    tenants: Vec<String>,
+    id: String,
+    password: String,
+    previous_password: Option<String>,
+    scheme: Option<String>,
+    expiry: Option<ExpiryIn>,
+    #[serde(default)]
+    reusable: bool,
+    failure_url: Option<String>,
+    logout_url: Option<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClientIn {
+    tenants: Vec<String>,
+    client_id: String,
+    email: String,
+    password: Option<String>,
+    password_hash: Option<String>,
+    #[serde(default)]
+    allowed_vendors: Vec<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HelpdeskUserIn {
+    tenants: Vec<String>,
+    username: String,
+    id: i64,
+    absid: Option<i64>,
+    prfxs: Option<String>,
+    password: Option<String>,
+    password_hash: Option<String>,
+    #[serde(default)]
+    api_rights: bool,
+    #[serde(default)]
+    primary_admin: bool,
+    api_key: Option<String>,
+    api_key_sha256: Option<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlatformKeyIn {
+    tenants: Vec<String>,
+    key_id: String,
+    partner: String,
+    key: Option<String>,
+    key_sha256: Option<String>,
+    allow_list: Vec<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkIn {
+    tenant: String,
+    department: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupIn {
+    id: u64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    links: Vec<LinkIn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentIn {
+    group: u64,
+    username: String,
+    fullname: String,
+    password: Option<String>,
+    password_hash: Option<String>,
+    enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdministratorIn {
+    email: String,
+    password: Option<String>,
+    password_hash: Option<String>,
+    groups: Vec<u64>,
+    enabled: Option<bool>,
+}
+
+/// What an import wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportSummary {
+    /// Directory records written.
+    pub records: usize,
+}
+
+fn err(location: impl Into<String>, message: impl Into<String>) -> StoreError {
+    StoreError::Import {
+        location: location.into(),
+        message: message.into(),
+    }
+}
+
+/// Parses an import file; syntax errors name the line and column.
+pub fn parse(name: &str, text: &str) -> Result<ImportFile, StoreError> {
+    toml::from_str(text).map_err(|e| {
+        let location = match e.span() {
+            Some(span) => {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!("{name}: line {line}, column {col}")
+            }
+            None => name.to_owned(),
+        };
+        err(location, e.message().to_owned())
+    })
+}
+
+fn verifier(
+    at: &str,
+    password: &Option<String>,
+    hash: &Option<String>,
+    md5_first: bool,
+) -> Result<String, StoreError> {
+    match (password, hash) {
+        (Some(_), Some(_)) => Err(err(at, "give `password` or `password_hash`, not both")),
+        (None, None) => Err(err(at, "`password` or `password_hash` is required")),
+        (None, Some(h)) if password::is_verifier(h) => Ok(h.clone()),
+        (None, Some(_)) => Err(err(
+            format!("{at}.password_hash"),
+            "must be an Argon2id PHC string ($argon2id$…)",
+        )),
+        (Some(p), None) if p.is_empty() => Err(err(format!("{at}.password"), "must not be empty")),
+        (Some(p), None) => {
+            // Help-desk passwords travel as md5 hex (`sso_pass`), so that is what is verified.
+            let input = if md5_first {
+                hex::encode(Md5::digest(p.as_bytes()))
+            } else {
+                p.clone()
+            };
+            password::hash(&input)
+        }
+    }
+}
+
+fn key_hash(
+    at: &str,
+    key: &Option<String>,
+    sha: &Option<String>,
+) -> Result<StorageKey, StoreError> {
+    match (key, sha) {
+        (Some(k), None) if !k.is_empty() => Ok(StorageKey::of_secret(k)),
+        (None, Some(h)) => {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(h, &mut bytes)
+                .map_err(|_| err(format!("{at}.key_sha256"), "must be 64 hex characters"))?;
+            Ok(StorageKey::from_bytes(bytes))
+        }
+        _ => Err(err(
+            at,
+            "give exactly one of `key` (non-empty) or `key_sha256`",
+        )),
+    }
+}
+
+fn check_url(at: String, url: &Option<String>) -> Result<(), StoreError> {
+    let Some(u) = url else { return Ok(()) };
+    let parsed = url::Url::parse(u).map_err(|e| err(&at, format!("not a URL: {e}")))?;
+    let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        || parsed.host_str().is_some_and(|h| h.ends_with(".localhost"));
+    if parsed.scheme() == "https" || (parsed.scheme() == "http" && local) {
+        Ok(())
+    } else {
+        Err(err(
+            at,
+            "must be an absolute https URL (http only for localhost)",
+        ))
+    }
+}
+
+fn check_name(at: String, name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(err(
+            at,
+            "must be a DNS label: lower-case letters, digits and inner hyphens",
+        ))
+    }
+}
+
+fn check_text(at: String, value: &str) -> Result<(), StoreError> {
+    if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
+        Err(err(
+            at,
+            "must be 1–256 characters without control characters",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Host labels that can never be tenants (they are the portal's and the platform's own).
+pub const RESERVED_TENANTS: [&str; 4] = ["my", "www", "api", "admin"];
+
+impl ImportFile {
+    /// Checks every record and turns the file into directory records, hashing passwords and
+    /// keys. Nothing is written.
+    pub fn into_records(self) -> Result<Vec<DirRecord>, StoreError> {
+        let mut out = Vec::new();
+        let tenants: BTreeSet<String> = self.tenant.iter().map(|t| t.name.clone()).collect();
+        let known = |at: String, list: &[String]| -> Result<(), StoreError> {
+            if list.is_empty() {
+                return Err(err(at, "lists no tenant"));
+            }
+            match list.iter().find(|t| !tenants.contains(*t)) {
+                Some(t) => Err(err(
+                    at,
+                    format!("tenant `{t}` is not declared in this file"),
+                )),
+                None => Ok(()),
+            }
+        };
+        for (i, t) in self.tenant.into_iter().enumerate() {
+            let at = format!("tenant[{i}]");
+            check_name(format!("{at}.name"), &t.name)?;
+            if RESERVED_TENANTS.contains(&t.name.as_str()) {
+                return Err(err(format!("{at}.name"), "is a reserved host name"));
+            }
+            let mut tenant = Tenant::new(&t.name);
+            if let Some(h) = t.home_path {
+                if !h.starts_with('/') || h.starts_with("//") {
+                    return Err(err(
+                        format!("{at}.home_path"),
+                        "must be a path on the tenant host",
+                    ));
+                }
+                tenant.home_path = h;
+            }
+            for (field, value) in [
+                ("session_idle_secs", t.session_idle_secs),
+                ("session_absolute_secs", t.session_absolute_secs),
+            ] {
+                if value.is_some_and(|v| !(60..=7 * 86_400).contains(&v)) {
+                    return Err(err(
+                        format!("{at}.{field}"),
+                        "must be within 60..=604800 seconds",
+                    ));
+                }
+            }
+            tenant.session_idle_secs = t.session_idle_secs.unwrap_or(tenant.session_idle_secs);
+            tenant.session_absolute_secs = t
+                .session_absolute_secs
+                .unwrap_or(tenant.session_absolute_secs);
+            for (j, origin) in t.frame_ancestors.iter().enumerate() {
+                check_url(format!("{at}.frame_ancestors[{j}]"), &Some(origin.clone()))?;
+            }
+            tenant.frame_ancestors = t.frame_ancestors;
+            tenant.helpdesk_token_reusable = t.helpdesk_token_reusable;
+            tenant.helpdesk_ip_binding = t.helpdesk_ip_binding.unwrap_or(true);
+            tenant.departments = t.departments;
+            tenant.campaigns = t.campaigns;
+            tenant.enabled = t.enabled.unwrap_or(true);
+            out.push(DirRecord::Tenant(tenant));
+        }
+        for (i, v) in self.vendor.into_iter().enumerate() {
+            let at = format!("vendor[{i}]");
+            known(format!("{at}.tenants"), &v.tenants)?;
+            check_text(format!("{at}.id"), &v.id)?;
+            if v.password.is_empty() {
+                return Err(err(format!("{at}.password"), "must not be empty"));
+            }
+            let scheme = match v.scheme.as_deref() {
+                None => sso_core::signed_link::Scheme::Md5,
+                Some(s) => crate::store::parse_scheme(s)
+                    .ok_or_else(|| err(format!("{at}.scheme"), "must be `md5` or `hmac-sha256`"))?,
+            };
+            let policy = match v.expiry {
+                None => ExpiryPolicy::default(),
+                Some(ExpiryIn::Named(n)) if n == "cst" => ExpiryPolicy::default(),
+                Some(ExpiryIn::Named(n)) if n == "strict-utc" => ExpiryPolicy::strict_utc(),
+                Some(ExpiryIn::Named(_)) => {
+                    return Err(err(
+                        format!("{at}.expiry"),
+                        "must be `cst`, `strict-utc` or a table",
+                    ));
+                }
+                Some(ExpiryIn::Custom {
+                    max_age,
+                    reference_offset,
+                    max_future,
+                }) => ExpiryPolicy::new(max_age, reference_offset, max_future)
+                    .map_err(|e| err(format!("{at}.expiry"), e.to_string()))?,
+            };
+            check_url(format!("{at}.failure_url"), &v.failure_url)?;
+            check_url(format!("{at}.logout_url"), &v.logout_url)?;
+            for tenant in &v.tenants {
+                out.push(DirRecord::Vendor(Vendor {
+                    tenant: tenant.clone(),
+                    id: v.id.clone(),
+                    scheme,
+                    secrets: SecretSet {
+                        current: VendorSecret::new(v.password.clone()),
+                        previous: v.previous_password.clone().map(VendorSecret::new),
+                    },
+                    policy,
+                    reusable: v.reusable,
+                    failure_url: v.failure_url.clone(),
+                    logout_url: v.logout_url.clone(),
+                    enabled: v.enabled.unwrap_or(true),
+                }));
+            }
+        }
+        for (i, c) in self.client.into_iter().enumerate() {
+            let at = format!("client[{i}]");
+            known(format!("{at}.tenants"), &c.tenants)?;
+            check_text(format!("{at}.client_id"), &c.client_id)?;
+            check_text(format!("{at}.email"), &c.email)?;
+            let verifier = match (&c.password, &c.password_hash) {
+                (None, None) => None,
+                _ => Some(verifier(&at, &c.password, &c.password_hash, false)?),
+            };
+            for tenant in &c.tenants {
+                out.push(DirRecord::Client(Client {
+                    tenant: tenant.clone(),
+                    client_id: c.client_id.clone(),
+                    email: c.email.clone(),
+                    verifier: verifier.clone(),
+                    allowed_vendors: c.allowed_vendors.clone(),
+                    enabled: c.enabled.unwrap_or(true),
+                }));
+            }
+        }
+        for (i, u) in self.helpdesk_user.into_iter().enumerate() {
+            let at = format!("helpdesk_user[{i}]");
+            known(format!("{at}.tenants"), &u.tenants)?;
+            check_text(format!("{at}.username"), &u.username)?;
+            let verifier = verifier(&at, &u.password, &u.password_hash, true)?;
+            let api_key = match (&u.api_key, &u.api_key_sha256) {
+                (None, None) => None,
+                (k, s) => Some(key_hash(&at, k, s)?),
+            };
+            if api_key.is_some() && !u.api_rights {
+                return Err(err(
+                    format!("{at}.api_key"),
+                    "only a user with `api_rights` may hold an API key",
+                ));
+            }
+            for tenant in &u.tenants {
+                out.push(DirRecord::HelpdeskUser(HelpdeskUser {
+                    tenant: tenant.clone(),
+                    username: u.username.clone(),
+                    id: u.id,
+                    absid: u.absid.unwrap_or(u.id),
+                    prfxs: u.prfxs.clone().unwrap_or_else(|| "hd_|kb_".into()),
+                    verifier: verifier.clone(),
+                    api_rights: u.api_rights,
+                    primary_admin: u.primary_admin,
+                    enabled: u.enabled.unwrap_or(true),
+                }));
+                if let Some(key) = api_key {
+                    out.push(DirRecord::HelpdeskApiKey {
+                        tenant: tenant.clone(),
+                        key,
+                        username: u.username.clone(),
+                    });
+                }
+            }
+        }
+        for (i, k) in self.platform_key.into_iter().enumerate() {
+            let at = format!("platform_key[{i}]");
+            known(format!("{at}.tenants"), &k.tenants)?;
+            check_text(format!("{at}.key_id"), &k.key_id)?;
+            check_text(format!("{at}.partner"), &k.partner)?;
+            let hash = key_hash(&at, &k.key, &k.key_sha256)?;
+            if k.allow_list.is_empty() {
+                return Err(err(
+                    format!("{at}.allow_list"),
+                    "must list at least one address or range",
+                ));
+            }
+            for (j, entry) in k.allow_list.iter().enumerate() {
+                if !is_ip_or_cidr(entry) {
+                    return Err(err(
+                        format!("{at}.allow_list[{j}]"),
+                        "must be an IP address or a CIDR range",
+                    ));
+                }
+            }
+            for tenant in &k.tenants {
+                out.push(DirRecord::PlatformKey(
+                    hash,
+                    PlatformKey {
+                        tenant: tenant.clone(),
+                        key_id: k.key_id.clone(),
+                        partner: k.partner.clone(),
+                        allow_list: k.allow_list.clone(),
+                        enabled: k.enabled.unwrap_or(true),
+                    },
+                ));
+            }
+        }
+        let groups: BTreeSet<u64> = self.group.iter().map(|g| g.id).collect();
+        for (i, g) in self.group.into_iter().enumerate() {
+            let at = format!("group[{i}]");
+            let mut links = Vec::new();
+            for (j, l) in g.links.into_iter().enumerate() {
+                if !tenants.contains(&l.tenant) {
+                    return Err(err(
+                        format!("{at}.links[{j}].tenant"),
+                        format!("tenant `{}` is not declared in this file", l.tenant),
+                    ));
+                }
+                links.push(GroupLink {
+                    tenant: l.tenant,
+                    department: l.department,
+                });
+            }
+            out.push(DirRecord::Group(Group {
+                id: g.id,
+                name: g.name,
+                links,
+            }));
+        }
+        for (i, a) in self.agent.into_iter().enumerate() {
+            let at = format!("agent[{i}]");
+            if !groups.contains(&a.group) {
+                return Err(err(
+                    format!("{at}.group"),
+                    format!("group {} is not declared in this file", a.group),
+                ));
+            }
+            check_text(format!("{at}.username"), &a.username)?;
+            check_text(format!("{at}.fullname"), &a.fullname)?;
+            out.push(DirRecord::Agent(Agent {
+                group: a.group,
+                verifier: verifier(&at, &a.password, &a.password_hash, false)?,
+                username: a.username,
+                fullname: a.fullname,
+                enabled: a.enabled.unwrap_or(true),
+            }));
+        }
+        for (i, a) in self.administrator.into_iter().enumerate() {
+            let at = format!("administrator[{i}]");
+            check_text(format!("{at}.email"), &a.email)?;
+            if let Some(g) = a.groups.iter().find(|g| !groups.contains(g)) {
+                return Err(err(
+                    format!("{at}.groups"),
+                    format!("group {g} is not declared in this file"),
+                ));
+            }
+            out.push(DirRecord::Administrator(Administrator {
+                verifier: verifier(&at, &a.password, &a.password_hash, false)?,
+                email: a.email,
+                groups: a.groups,
+                enabled: a.enabled.unwrap_or(true),
+            }));
+        }
+        let mut seen = BTreeSet::new();
+        for r in &out {
+            if !seen.insert(r.key()) {
+                return Err(err(r.key().to_string(), "is declared twice"));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether `s` is an IP address or a CIDR range (v4 or v6).
+fn is_ip_or_cidr(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok() || s.parse::<ipnet::IpNet>().is_ok()
+}
+
+impl Store {
+    /// Imports a file: parse, check everything, then write it all (see the module docs).
+    pub async fn import(&self, name: &str, text: &str) -> Result<ImportSummary, StoreError> {
+        let records = parse(name, text)?.into_records()?;
+        let mut writes = Vec::new();
+        for r in &records {
+            writes.extend(self.writes_for(r).await?);
+        }
+        self.apply_writes(writes).await?;
+        Ok(ImportSummary {
+            records: records.len(),
+        })
+    }
+}

@@ -1,0 +1,31 @@
+//! The storage port of the SSO gateway and its two backends.
+//!
+//! Adapters depend only on the traits in [`port`]. [`Store`] implements all of them once, over
+//! an [`item::ItemBackend`]: [`embedded::Embedded`] (redb, a file under a data directory, or
+//! memory) for local use and tests, and [`dynamo::Dynamo`] (aws-sdk-dynamodb, one table) in
+//! AWS. One conformance suite (`tests/conformance`) runs against both.
+//!
+//! Tokens and session ids are stored only as SHA-256 keys; passwords only as Argon2id
+//! verifiers ([`password`]); vendor secrets sealed with [`SecretBox`]. Nothing secret appears
+//! in `Debug` output.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod dynamo;
+pub mod embedded;
+mod error;
+pub mod import;
+pub mod item;
+pub mod model;
+pub mod password;
+pub mod port;
+mod secret_box;
+mod store;
+
+pub use error::StoreError;
+pub use secret_box::SecretBox;
+pub use store::{DirRecord, NOT_BEFORE_CACHE, Store, keys};

@@ -1,0 +1,348 @@
+//! What the store keeps: directory records (who may sign in whom) and hot state (tokens,
+//! sessions, audit events). Plain data; the rules live in `sso-core` and the adapters.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sso_core::expiry::ExpiryPolicy;
+use sso_core::signed_link::{Scheme, SecretSet};
+
+/// A tenant: one customer platform, reached at `<name>.<base-domain>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// The host label (`demoaws`).
+    pub name: String,
+    /// Where a signed-in browser lands (path on the tenant host, default `/`).
+    #[serde(default = "default_home")]
+    pub home_path: String,
+    /// Idle timeout of platform sessions, seconds.
+    #[serde(default = "default_idle")]
+    pub session_idle_secs: i64,
+    /// Absolute lifetime of platform sessions, seconds.
+    #[serde(default = "default_absolute")]
+    pub session_absolute_secs: i64,
+    /// Partner origins allowed to frame the platform (`frame-ancestors`).
+    #[serde(default)]
+    pub frame_ancestors: Vec<String>,
+    /// Help desk: `_ssot` tokens may be used more than once until they expire.
+    #[serde(default)]
+    pub helpdesk_token_reusable: bool,
+    /// Help desk: whether `_ssot` must come from `sso_addr` (default on).
+    #[serde(default = "yes")]
+    pub helpdesk_ip_binding: bool,
+    /// Call center: department ids.
+    #[serde(default)]
+    pub departments: Vec<u64>,
+    /// Call center: campaign ids.
+    #[serde(default)]
+    pub campaigns: Vec<u64>,
+    /// A disabled tenant is answered as unknown.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_home() -> String {
+    "/".into()
+}
+fn default_idle() -> i64 {
+    30 * 60
+}
+fn default_absolute() -> i64 {
+    10 * 3600
+}
+fn yes() -> bool {
+    true
+}
+
+impl Tenant {
+    /// A tenant with the documented defaults.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            home_path: default_home(),
+            session_idle_secs: default_idle(),
+            session_absolute_secs: default_absolute(),
+            frame_ancestors: Vec::new(),
+            helpdesk_token_reusable: false,
+            helpdesk_ip_binding: true,
+            departments: Vec::new(),
+            campaigns: Vec::new(),
+            enabled: true,
+        }
+    }
+}
+
+/// A signed-link vendor, with its secrets in clear (they are encrypted only at rest).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vendor {
+    /// Its tenant.
+    pub tenant: String,
+    /// `vendorid`.
+    pub id: String,
+    /// md5 (the seed's) or HMAC-SHA256.
+    pub scheme: Scheme,
+    /// One secret, or two during a rotation.
+    pub secrets: SecretSet,
+    /// When its links expire.
+    pub policy: ExpiryPolicy,
+    /// Links may be used more than once (the seed's literal behaviour).
+    pub reusable: bool,
+    /// Registered failure URL.
+    pub failure_url: Option<String>,
+    /// Registered logout URL.
+    pub logout_url: Option<String>,
+    /// A disabled vendor is answered as unknown.
+    pub enabled: bool,
+}
+
+/// A client of the signed-link protocol.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Client {
+    /// Its tenant.
+    pub tenant: String,
+    /// `clientID`.
+    pub client_id: String,
+    /// Its email (several clients may share one: errorID 4).
+    pub email: String,
+    /// Argon2id verifier for the standard login page, if the client has a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
+    /// Vendors allowed to sign this client in; empty means every vendor of the tenant.
+    #[serde(default)]
+    pub allowed_vendors: Vec<String>,
+    /// A disabled client matches nothing.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+impl Client {
+    /// Whether `vendor` may sign this client in.
+    pub fn allows(&self, vendor: &str) -> bool {
+        self.enabled
+            && (self.allowed_vendors.is_empty() || self.allowed_vendors.iter().any(|v| v == vendor))
+    }
+}
+
+/// A help-desk user: API admins call `api.php`; users are signed in by it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelpdeskUser {
+    /// Its tenant (account).
+    pub tenant: String,
+    /// Login name.
+    pub username: String,
+    /// `id` in results.
+    pub id: i64,
+    /// `absid` in results.
+    pub absid: i64,
+    /// `prfxs` in results (`hd_|kb_`).
+    #[serde(default = "default_prfxs")]
+    pub prfxs: String,
+    /// Argon2id PHC string of the md5 hex of the password.
+    pub verifier: String,
+    /// May call the API.
+    #[serde(default)]
+    pub api_rights: bool,
+    /// The account's primary admin: never signed in by SSO.
+    #[serde(default)]
+    pub primary_admin: bool,
+    /// A disabled user cannot call or be signed in.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_prfxs() -> String {
+    "hd_|kb_".into()
+}
+
+/// A call-center partner's Platform-Key (the key itself is stored only as its SHA-256).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformKey {
+    /// Its tenant.
+    pub tenant: String,
+    /// A name for the key, shown in audit events (never the key).
+    pub key_id: String,
+    /// The partner it was issued to: the issuer of the agents it signs in.
+    pub partner: String,
+    /// Allowed source addresses: single IPs or CIDR ranges, v4 or v6.
+    pub allow_list: Vec<String>,
+    /// A disabled key is answered as unknown.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A platform a portal group's agents may enter, with the department used there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupLink {
+    /// The tenant.
+    pub tenant: String,
+    /// Its department for this group's agents.
+    pub department: u64,
+}
+
+/// A portal group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Numeric id, as in `/login/<id>`.
+    pub id: u64,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Linked platforms.
+    #[serde(default)]
+    pub links: Vec<GroupLink>,
+}
+
+/// A portal agent, signing in at `/login/<group>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    /// Its group.
+    pub group: u64,
+    /// Username (unique in the group).
+    pub username: String,
+    /// Full name.
+    pub fullname: String,
+    /// Argon2id verifier.
+    pub verifier: String,
+    /// A disabled agent cannot sign in.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A portal administrator, signing in at `/login` with an email.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Administrator {
+    /// Email, the login name.
+    pub email: String,
+    /// Argon2id verifier.
+    pub verifier: String,
+    /// Groups it manages.
+    pub groups: Vec<u64>,
+    /// A disabled administrator cannot sign in.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+/// A one-time (or reusable) token to be issued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewToken {
+    /// Its tenant.
+    pub tenant: String,
+    /// Who it signs in.
+    pub subject: String,
+    /// Redeemable more than once until it expires.
+    pub reusable: bool,
+    /// What the adapter binds to it (IP, duration, call context…).
+    pub data: Value,
+    /// Unix second from which it is refused.
+    pub expires_at: i64,
+    /// Help desk: "same user and IP" slot; issuing into a slot invalidates its previous token.
+    pub replace_slot: Option<String>,
+}
+
+/// A token that was redeemed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Redeemed {
+    /// Who it signs in.
+    pub subject: String,
+    /// What was bound to it.
+    pub data: Value,
+    /// When it expires.
+    pub expires_at: i64,
+}
+
+/// Which protocol created a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Signed link (`/signin.php`) or the standard login page.
+    SignedLink,
+    /// Help desk (`_ssot`, same-server, `/admin/login`).
+    Helpdesk,
+    /// Call center (`/sso/login`).
+    CallCenter,
+    /// The agent portal's own session.
+    Portal,
+}
+
+/// A session to create.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession {
+    /// The tenant it belongs to (portal sessions: `my`).
+    pub tenant: String,
+    /// Who is signed in (clientID, username…).
+    pub subject: String,
+    /// How.
+    pub protocol: Protocol,
+    /// The vendor, key or group that signed them in.
+    pub issuer: String,
+    /// Unix second of sign-in.
+    pub created_at: i64,
+    /// Seconds without activity after which it ends.
+    pub idle_secs: i64,
+    /// Unix second at which it ends whatever the activity.
+    pub absolute_expiry: i64,
+    /// How long the item must outlive the session (a signed-link replay record lives until the
+    /// link's expiry even when the session ends sooner). `None`: until `absolute_expiry`.
+    pub keep_until: Option<i64>,
+    /// What the adapter shows and checks (display name, campaigns, call context…).
+    pub data: Value,
+}
+
+/// A live session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// The tenant it belongs to.
+    pub tenant: String,
+    /// Who is signed in.
+    pub subject: String,
+    /// How.
+    pub protocol: Protocol,
+    /// The vendor, key or group that signed them in.
+    pub issuer: String,
+    /// Unix second of sign-in.
+    pub created_at: i64,
+    /// Last recorded activity (updated at most once per touch interval).
+    pub last_seen: i64,
+    /// Idle timeout, seconds.
+    pub idle_secs: i64,
+    /// Absolute end, Unix seconds.
+    pub absolute_expiry: i64,
+    /// Adapter data.
+    pub data: Value,
+}
+
+/// Whether a replay-guarded action happened for the first time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// First time: go ahead.
+    First,
+    /// Seen before (and not yet expired): refuse.
+    Replay,
+}
+
+/// One SSO attempt or sign-in, good or bad. Never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Unix seconds.
+    pub at: i64,
+    /// Tenant (or `my` for the portal).
+    pub tenant: String,
+    /// `signed_link`, `helpdesk`, `callcenter`, `portal`.
+    pub protocol: String,
+    /// Vendor id, key id or group.
+    pub issuer: String,
+    /// Email, clientID or username as presented.
+    pub subject: String,
+    /// Source IP as the platform saw it.
+    pub source_ip: String,
+    /// Outcome code (`ok`, `errorID=3`, `INVALID_PLATFORM_KEY`…).
+    pub outcome: String,
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuditPage {
+    /// The events.
+    pub events: Vec<AuditEvent>,
+    /// Cursor for the next page.
+    pub next: Option<String>,
+}

@@ -1,0 +1,211 @@
+//! The storage port: narrow traits that an adapter asks for one at a time.
+//!
+//! Adapters take `&dyn Sessions`, `&dyn Tokens`… and never name a backend; the local server,
+//! the Lambdas and the tests choose one ([`crate::Store`] over the embedded or the DynamoDB
+//! backend). Every exactly-once operation is a single conditional write (or a transaction
+//! where one write cannot express the rule) in both backends.
+
+use async_trait::async_trait;
+use sso_core::ident::StorageKey;
+use sso_core::throttle::{FailureRecord, LockoutPolicy};
+
+use crate::StoreError;
+use crate::model::{
+    Administrator, Agent, AuditEvent, AuditPage, Client, Group, HelpdeskUser, NewSession, NewToken,
+    PlatformKey, Recorded, Redeemed, Session, Tenant, Vendor,
+};
+
+/// Who may sign in whom: read by every SSO request, so callers cache it in memory.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// A tenant by host label.
+    async fn tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError>;
+    /// A signed-link vendor of a tenant, secrets decrypted.
+    async fn vendor(&self, tenant: &str, id: &str) -> Result<Option<Vendor>, StoreError>;
+    /// A client by `clientID`.
+    async fn client(&self, tenant: &str, client_id: &str) -> Result<Option<Client>, StoreError>;
+    /// Every client with this email (case-insensitive); more than one is errorID 4.
+    async fn clients_by_email(&self, tenant: &str, email: &str) -> Result<Vec<Client>, StoreError>;
+    /// A help-desk user by username.
+    async fn helpdesk_user(
+        &self,
+        tenant: &str,
+        username: &str,
+    ) -> Result<Option<HelpdeskUser>, StoreError>;
+    /// The help-desk admin owning an API key, by the key's SHA-256.
+    async fn helpdesk_user_by_api_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+    ) -> Result<Option<HelpdeskUser>, StoreError>;
+    /// A Platform-Key by the key's SHA-256.
+    async fn platform_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+    ) -> Result<Option<PlatformKey>, StoreError>;
+    /// A portal group.
+    async fn group(&self, id: u64) -> Result<Option<Group>, StoreError>;
+    /// An agent of a group.
+    async fn agent(&self, group: u64, username: &str) -> Result<Option<Agent>, StoreError>;
+    /// A portal administrator by email (case-insensitive).
+    async fn administrator(&self, email: &str) -> Result<Option<Administrator>, StoreError>;
+    /// Sessions of this subject created before this Unix second are revoked.
+    async fn not_before(&self, tenant: &str, subject: &str) -> Result<Option<i64>, StoreError>;
+}
+
+/// Changing the directory: the admin CLI and the import file.
+#[async_trait]
+pub trait DirectoryAdmin: Send + Sync {
+    /// Creates or replaces a tenant.
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Creates or replaces a vendor (its secrets are sealed at rest).
+    async fn put_vendor(&self, vendor: &Vendor) -> Result<(), StoreError>;
+    /// Creates or replaces a client, keeping its email index in step (one transaction).
+    async fn put_client(&self, client: &Client) -> Result<(), StoreError>;
+    /// Creates or replaces a help-desk user.
+    async fn put_helpdesk_user(&self, user: &HelpdeskUser) -> Result<(), StoreError>;
+    /// Gives a help-desk admin an API key (stored as its SHA-256).
+    async fn put_helpdesk_api_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        username: &str,
+    ) -> Result<(), StoreError>;
+    /// Creates or replaces a Platform-Key (stored as its SHA-256).
+    async fn put_platform_key(
+        &self,
+        key: &StorageKey,
+        record: &PlatformKey,
+    ) -> Result<(), StoreError>;
+    /// Creates or replaces a portal group.
+    async fn put_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// Creates or replaces an agent.
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
+    /// Creates or replaces an administrator.
+    async fn put_administrator(&self, admin: &Administrator) -> Result<(), StoreError>;
+    /// Every tenant.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Every vendor of a tenant.
+    async fn list_vendors(&self, tenant: &str) -> Result<Vec<Vendor>, StoreError>;
+    /// Every client of a tenant.
+    async fn list_clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError>;
+    /// Every agent of a group.
+    async fn list_agents(&self, group: u64) -> Result<Vec<Agent>, StoreError>;
+}
+
+/// One-time login tokens (`_ssot`, `/sso/login?token=`), kept only as SHA-256 keys.
+#[async_trait]
+pub trait Tokens: Send + Sync {
+    /// Stores a token. With a `replace_slot`, the slot's previous token stops working.
+    async fn issue(&self, key: &StorageKey, token: &NewToken) -> Result<(), StoreError>;
+    /// Redeems a token at `now`: exactly once for one-time tokens, even under concurrency; any
+    /// number of times for reusable ones until they expire. `None` for unknown, used, replaced
+    /// or expired tokens (one answer for all, so nothing is revealed).
+    async fn redeem(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+    ) -> Result<Option<Redeemed>, StoreError>;
+}
+
+/// Platform and portal sessions, kept only as SHA-256 keys.
+#[async_trait]
+pub trait Sessions: Send + Sync {
+    /// Creates a session under a fresh key. `Replay` if a live item already holds that key,
+    /// which is how a signed-link session doubles as its link's replay guard.
+    async fn create(&self, key: &StorageKey, session: &NewSession) -> Result<Recorded, StoreError>;
+    /// The session, if it is live at `now` on this tenant: not revoked, not idle for longer
+    /// than its idle timeout, not past its absolute lifetime, not older than its subject's
+    /// revocation time. Checked on read, whatever the TTL clean-up has done.
+    async fn get(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Records activity, at most once per `min_interval` seconds (so a busy session is not a
+    /// write per request; idle timeouts are then accurate to `min_interval`).
+    async fn touch(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        session: &Session,
+        now: i64,
+        min_interval: i64,
+    ) -> Result<(), StoreError>;
+    /// Ends a session. The item is marked, not deleted, so that a replay record it carries
+    /// lives on until its own expiry.
+    async fn revoke(&self, tenant: &str, key: &StorageKey, now: i64) -> Result<(), StoreError>;
+    /// Ends every session of a subject created before `now` (a per-subject not-before time).
+    async fn revoke_all_for_subject(
+        &self,
+        tenant: &str,
+        subject: &str,
+        now: i64,
+    ) -> Result<(), StoreError>;
+}
+
+/// "This happened once": the signed-link replay guard when not combined with a session.
+#[async_trait]
+pub trait ReplayGuard: Send + Sync {
+    /// Records `(tenant, vendor, token)` at `now` until `until`; a second record before then
+    /// is `Replay`.
+    async fn record(
+        &self,
+        tenant: &str,
+        vendor: &str,
+        token: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Recorded, StoreError>;
+}
+
+/// Failed sign-in counters per throttle key (account and source IP).
+#[async_trait]
+pub trait Throttle: Send + Sync {
+    /// The live failure record of a key, if any.
+    async fn failures(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<FailureRecord, StoreError>;
+    /// Counts one more failure, atomically, and returns the new record.
+    async fn record_failure(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<FailureRecord, StoreError>;
+    /// Forgets a key's failures (after a successful sign-in).
+    async fn clear(&self, key: &str) -> Result<(), StoreError>;
+    /// Until when the key is locked at `now`, if it is.
+    async fn locked_until(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<i64>, StoreError> {
+        let rec = self.failures(key, now, policy).await?;
+        Ok(policy.locked_until(&rec, now))
+    }
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait Audit: Send + Sync {
+    /// Appends one event.
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Events of a tenant (or of one subject of it) with `from ≤ at ≤ to`, newest first.
+    async fn list(
+        &self,
+        tenant: &str,
+        subject: Option<&str>,
+        from: i64,
+        to: i64,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<AuditPage, StoreError>;
+}

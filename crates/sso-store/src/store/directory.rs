@@ -1,0 +1,416 @@
+//! The directory half of [`Store`]: records stored as JSON in a `data` attribute.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sso_core::expiry::ExpiryPolicy;
+use sso_core::ident::StorageKey;
+use sso_core::signed_link::{Scheme, SecretSet, VendorSecret};
+
+use super::{DATA, Store, decode, encode, keys};
+use crate::StoreError;
+use crate::item::{Cond, Item, Key, Query, Write, WriteOutcome};
+use crate::model::{
+    Administrator, Agent, Client, Group, HelpdeskUser, PlatformKey, Tenant, Vendor,
+};
+use crate::port::{Directory, DirectoryAdmin};
+
+/// Most items a directory listing returns.
+const LIST_LIMIT: usize = 1000;
+
+/// A vendor as stored: secrets sealed.
+#[derive(Serialize, Deserialize)]
+struct VendorRecord {
+    tenant: String,
+    id: String,
+    scheme: String,
+    secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    previous_secret: Option<String>,
+    max_age: i64,
+    reference_offset: i64,
+    max_future: i64,
+    reusable: bool,
+    failure_url: Option<String>,
+    logout_url: Option<String>,
+    enabled: bool,
+}
+
+/// An API key or Platform-Key pointer record.
+#[derive(Serialize, Deserialize)]
+struct ApiKeyRecord {
+    username: String,
+}
+
+fn scheme_name(s: Scheme) -> &'static str {
+    match s {
+        Scheme::Md5 => "md5",
+        Scheme::HmacSha256 => "hmac-sha256",
+    }
+}
+
+/// The scheme named in a record or an import file.
+pub(crate) fn parse_scheme(name: &str) -> Option<Scheme> {
+    match name {
+        "md5" => Some(Scheme::Md5),
+        "hmac-sha256" => Some(Scheme::HmacSha256),
+        _ => None,
+    }
+}
+
+fn record_item<T: Serialize>(key: Key, record: &T) -> Result<Item, StoreError> {
+    Ok(Item::new(key).with(DATA, encode(record)?))
+}
+
+impl Store {
+    async fn get_record<T: serde::de::DeserializeOwned>(
+        &self,
+        key: Key,
+    ) -> Result<Option<T>, StoreError> {
+        match self.backend.get(&key).await? {
+            Some(item) => decode(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_records<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let page = self
+            .backend
+            .query(Query::prefix(pk, prefix, LIST_LIMIT))
+            .await?;
+        page.items.iter().map(decode).collect()
+    }
+
+    fn vendor_from_record(&self, key: &Key, r: VendorRecord) -> Result<Vendor, StoreError> {
+        let context = key.to_string();
+        let corrupt = |reason: &str| StoreError::Corrupt {
+            key: context.clone(),
+            reason: reason.into(),
+        };
+        let current = VendorSecret::new(self.secrets.open(&context, &r.secret)?);
+        let previous = match &r.previous_secret {
+            Some(p) => Some(VendorSecret::new(self.secrets.open(&context, p)?)),
+            None => None,
+        };
+        Ok(Vendor {
+            scheme: parse_scheme(&r.scheme).ok_or_else(|| corrupt("unknown scheme"))?,
+            secrets: SecretSet { current, previous },
+            policy: ExpiryPolicy::new(r.max_age, r.reference_offset, r.max_future)
+                .map_err(|e| corrupt(&e.to_string()))?,
+            tenant: r.tenant,
+            id: r.id,
+            reusable: r.reusable,
+            failure_url: r.failure_url,
+            logout_url: r.logout_url,
+            enabled: r.enabled,
+        })
+    }
+}
+
+#[async_trait]
+impl Directory for Store {
+    async fn tenant(&self, name: &str) -> Result<Option<Tenant>, StoreError> {
+        self.get_record(keys::tenant(name)).await
+    }
+
+    async fn vendor(&self, tenant: &str, id: &str) -> Result<Option<Vendor>, StoreError> {
+        let key = keys::vendor(tenant, id);
+        match self.get_record::<VendorRecord>(key.clone()).await? {
+            Some(r) => self.vendor_from_record(&key, r).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn client(&self, tenant: &str, client_id: &str) -> Result<Option<Client>, StoreError> {
+        self.get_record(keys::client(tenant, client_id)).await
+    }
+
+    async fn clients_by_email(&self, tenant: &str, email: &str) -> Result<Vec<Client>, StoreError> {
+        self.list_records(keys::tenant_pk(tenant), &keys::email_prefix(email))
+            .await
+    }
+
+    async fn helpdesk_user(
+        &self,
+        tenant: &str,
+        username: &str,
+    ) -> Result<Option<HelpdeskUser>, StoreError> {
+        self.get_record(keys::helpdesk_user(tenant, username)).await
+    }
+
+    async fn helpdesk_user_by_api_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+    ) -> Result<Option<HelpdeskUser>, StoreError> {
+        match self
+            .get_record::<ApiKeyRecord>(keys::helpdesk_api_key(tenant, key))
+            .await?
+        {
+            Some(r) => self.helpdesk_user(tenant, &r.username).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn platform_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+    ) -> Result<Option<PlatformKey>, StoreError> {
+        self.get_record(keys::platform_key(tenant, key)).await
+    }
+
+    async fn group(&self, id: u64) -> Result<Option<Group>, StoreError> {
+        self.get_record(keys::group(id)).await
+    }
+
+    async fn agent(&self, group: u64, username: &str) -> Result<Option<Agent>, StoreError> {
+        self.get_record(keys::agent(group, username)).await
+    }
+
+    async fn administrator(&self, email: &str) -> Result<Option<Administrator>, StoreError> {
+        self.get_record(keys::administrator(email)).await
+    }
+
+    async fn not_before(&self, tenant: &str, subject: &str) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .backend
+            .get(&keys::not_before(tenant, subject))
+            .await?
+            .and_then(|i| i.n("at")))
+    }
+}
+
+/// One directory record to write: what the admin commands and the import file produce.
+#[derive(Debug, Clone)]
+pub enum DirRecord {
+    /// A tenant.
+    Tenant(Tenant),
+    /// A signed-link vendor.
+    Vendor(Vendor),
+    /// A signed-link client.
+    Client(Client),
+    /// A help-desk user.
+    HelpdeskUser(HelpdeskUser),
+    /// A help-desk API key (hash) for a user.
+    HelpdeskApiKey {
+        /// The tenant.
+        tenant: String,
+        /// SHA-256 of the key.
+        key: StorageKey,
+        /// Its owner.
+        username: String,
+    },
+    /// A Platform-Key (hash) and its record.
+    PlatformKey(StorageKey, PlatformKey),
+    /// A portal group.
+    Group(Group),
+    /// A portal agent.
+    Agent(Agent),
+    /// A portal administrator.
+    Administrator(Administrator),
+}
+
+impl DirRecord {
+    /// The primary item it writes: two records with the same key cannot be in one import.
+    pub fn key(&self) -> Key {
+        match self {
+            DirRecord::Tenant(t) => keys::tenant(&t.name),
+            DirRecord::Vendor(v) => keys::vendor(&v.tenant, &v.id),
+            DirRecord::Client(c) => keys::client(&c.tenant, &c.client_id),
+            DirRecord::HelpdeskUser(u) => keys::helpdesk_user(&u.tenant, &u.username),
+            DirRecord::HelpdeskApiKey { tenant, key, .. } => keys::helpdesk_api_key(tenant, key),
+            DirRecord::PlatformKey(k, r) => keys::platform_key(&r.tenant, k),
+            DirRecord::Group(g) => keys::group(g.id),
+            DirRecord::Agent(a) => keys::agent(a.group, &a.username),
+            DirRecord::Administrator(a) => keys::administrator(&a.email),
+        }
+    }
+}
+
+fn put(item: Item) -> Write {
+    Write::Put {
+        item,
+        cond: Cond::Always,
+    }
+}
+
+impl Store {
+    fn vendor_record(&self, v: &Vendor) -> Result<Item, StoreError> {
+        let key = keys::vendor(&v.tenant, &v.id);
+        let context = key.to_string();
+        let record = VendorRecord {
+            tenant: v.tenant.clone(),
+            id: v.id.clone(),
+            scheme: scheme_name(v.scheme).into(),
+            secret: self.secrets.seal(&context, v.secrets.current.expose())?,
+            previous_secret: match &v.secrets.previous {
+                Some(p) => Some(self.secrets.seal(&context, p.expose())?),
+                None => None,
+            },
+            max_age: v.policy.max_age(),
+            reference_offset: v.policy.reference_offset(),
+            max_future: v.policy.max_future(),
+            reusable: v.reusable,
+            failure_url: v.failure_url.clone(),
+            logout_url: v.logout_url.clone(),
+            enabled: v.enabled,
+        };
+        record_item(key, &record)
+    }
+
+    /// The writes that store `record` (reading what they replace where an index must follow).
+    pub(crate) async fn writes_for(&self, record: &DirRecord) -> Result<Vec<Write>, StoreError> {
+        let key = record.key();
+        Ok(match record {
+            DirRecord::Tenant(t) => vec![put(record_item(key, t)?)],
+            DirRecord::Vendor(v) => vec![put(self.vendor_record(v)?)],
+            DirRecord::Client(c) => {
+                let old: Option<Client> = self.get_record(key.clone()).await?;
+                let mut writes = vec![
+                    put(record_item(key, c)?),
+                    put(record_item(
+                        keys::email_index(&c.tenant, &c.email, &c.client_id),
+                        c,
+                    )?),
+                ];
+                if let Some(old) = old.filter(|o| o.email.to_lowercase() != c.email.to_lowercase())
+                {
+                    writes.push(Write::Delete {
+                        key: keys::email_index(&old.tenant, &old.email, &old.client_id),
+                        cond: Cond::Always,
+                    });
+                }
+                writes
+            }
+            DirRecord::HelpdeskUser(u) => vec![put(record_item(key, u)?)],
+            DirRecord::HelpdeskApiKey { username, .. } => vec![put(record_item(
+                key,
+                &ApiKeyRecord {
+                    username: username.clone(),
+                },
+            )?)],
+            DirRecord::PlatformKey(_, r) => vec![put(record_item(key, r)?)],
+            DirRecord::Group(g) => vec![put(record_item(key, g)?)],
+            DirRecord::Agent(a) => vec![put(record_item(key, a)?)],
+            DirRecord::Administrator(a) => vec![put(record_item(key, a)?)],
+        })
+    }
+
+    /// Applies writes as one transaction (in chunks where the backend limits its size).
+    pub(crate) async fn apply_writes(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        let chunk = self.backend.max_transaction_items().max(1);
+        let mut rest = writes;
+        while !rest.is_empty() {
+            let tail = rest.split_off(rest.len().min(chunk));
+            let batch = std::mem::replace(&mut rest, tail);
+            let outcome = if batch.len() == 1 {
+                let mut batch = batch;
+                match batch.pop() {
+                    Some(w) => self.backend.write(w).await?,
+                    None => WriteOutcome::Done(None),
+                }
+            } else {
+                self.backend.transact(batch).await?
+            };
+            if outcome == WriteOutcome::ConditionFailed {
+                return Err(StoreError::Unavailable(
+                    "the directory changed while it was being written; try again".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one directory record.
+    pub async fn put_record_of(&self, record: &DirRecord) -> Result<(), StoreError> {
+        let writes = self.writes_for(record).await?;
+        self.apply_writes(writes).await
+    }
+}
+
+#[async_trait]
+impl DirectoryAdmin for Store {
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::Tenant(tenant.clone())).await
+    }
+
+    async fn put_vendor(&self, v: &Vendor) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::Vendor(v.clone())).await
+    }
+
+    async fn put_client(&self, c: &Client) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::Client(c.clone())).await
+    }
+
+    async fn put_helpdesk_user(&self, u: &HelpdeskUser) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::HelpdeskUser(u.clone()))
+            .await
+    }
+
+    async fn put_helpdesk_api_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        username: &str,
+    ) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::HelpdeskApiKey {
+            tenant: tenant.into(),
+            key: *key,
+            username: username.into(),
+        })
+        .await
+    }
+
+    async fn put_platform_key(
+        &self,
+        key: &StorageKey,
+        record: &PlatformKey,
+    ) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::PlatformKey(*key, record.clone()))
+            .await
+    }
+
+    async fn put_group(&self, group: &Group) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::Group(group.clone())).await
+    }
+
+    async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::Agent(agent.clone())).await
+    }
+
+    async fn put_administrator(&self, admin: &Administrator) -> Result<(), StoreError> {
+        self.put_record_of(&DirRecord::Administrator(admin.clone()))
+            .await
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        self.list_records("TENANTS".into(), "").await
+    }
+
+    async fn list_vendors(&self, tenant: &str) -> Result<Vec<Vendor>, StoreError> {
+        let page = self
+            .backend
+            .query(Query::prefix(
+                keys::tenant_pk(tenant),
+                "VENDOR#",
+                LIST_LIMIT,
+            ))
+            .await?;
+        page.items
+            .iter()
+            .map(|item| self.vendor_from_record(&item.key, decode(item)?))
+            .collect()
+    }
+
+    async fn list_clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError> {
+        self.list_records(keys::tenant_pk(tenant), "CLIENT#").await
+    }
+
+    async fn list_agents(&self, group: u64) -> Result<Vec<Agent>, StoreError> {
+        self.list_records(format!("GROUP#{group}"), "AGENT#").await
+    }
+}

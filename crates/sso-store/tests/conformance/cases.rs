@@ -1,0 +1,859 @@
+//! The cases, each written once against the port traits.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::json;
+use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
+use sso_core::signed_link::VendorSecret;
+use sso_core::throttle::LockoutPolicy;
+use sso_store::item::Key;
+use sso_store::model::{AuditEvent, NewSession, NewToken, Protocol, Recorded};
+use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
+use sso_store::{Store, StoreError, keys, password};
+
+const DEMO: &str = include_str!("../../import/demo.toml");
+const NOW: i64 = 1_700_000_000;
+
+fn token_key(n: u8) -> StorageKey {
+    OneTimeToken::from_random_bytes([n; 16]).storage_key()
+}
+
+fn session_key(n: u8) -> StorageKey {
+    SessionId::from_random_bytes([n; 16]).storage_key()
+}
+
+fn new_token(reusable: bool, expires_at: i64, slot: Option<&str>) -> NewToken {
+    NewToken {
+        tenant: "demoaws".into(),
+        subject: "joe".into(),
+        reusable,
+        data: json!({ "sso_addr": "127.0.0.1", "duration": 30 }),
+        expires_at,
+        replace_slot: slot.map(str::to_owned),
+    }
+}
+
+fn new_session(subject: &str, created: i64) -> NewSession {
+    NewSession {
+        tenant: "demoaws".into(),
+        subject: subject.into(),
+        protocol: Protocol::SignedLink,
+        issuer: "1001".into(),
+        created_at: created,
+        idle_secs: 1800,
+        absolute_expiry: created + 36_000,
+        keep_until: None,
+        data: json!({ "name": subject }),
+    }
+}
+
+pub async fn the_demo_directory_imports_and_reads_back(store: &Store) {
+    let summary = store.import("demo.toml", DEMO).await.expect("demo imports");
+    assert!(summary.records > 20, "{summary:?}");
+
+    let tenants: BTreeSet<String> = store
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        tenants,
+        BTreeSet::from(["demoaws".into(), "sandboxdemo".into()])
+    );
+    let t = store.tenant("demoaws").await.unwrap().unwrap();
+    assert_eq!(
+        (t.departments.clone(), t.campaigns.clone()),
+        (vec![1, 2], vec![1, 2, 3])
+    );
+    assert!(store.tenant("nope").await.unwrap().is_none());
+
+    let v = store.vendor("demoaws", "1002").await.unwrap().unwrap();
+    assert_eq!(v.secrets.current, VendorSecret::new("vendorpass2"));
+    assert_eq!(
+        v.failure_url.as_deref(),
+        Some("https://partner.example/fail.php")
+    );
+    assert_eq!(v.logout_url.as_deref(), Some("https://partner.example/bye"));
+    assert!(store.vendor("demoaws", "9999").await.unwrap().is_none());
+
+    let c = store.client("sandboxdemo", "1234").await.unwrap().unwrap();
+    assert_eq!(c.email, "client@example.com");
+    assert!(password::verify(c.verifier.as_deref(), "clientpass"));
+    let dups = store
+        .clients_by_email("demoaws", "DUP@example.com")
+        .await
+        .unwrap();
+    let ids: BTreeSet<String> = dups.into_iter().map(|c| c.client_id).collect();
+    assert_eq!(ids, BTreeSet::from(["5678".into(), "5679".into()]));
+    assert_eq!(
+        store
+            .clients_by_email("demoaws", "client@example.com")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .clients_by_email("demoaws", "nobody@example.com")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let admin = store
+        .helpdesk_user("demoaws", "admin")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(admin.api_rights && !admin.primary_admin);
+    // Help-desk verifiers are of the md5 hex, which is what api_pass_h / sso_pass carry.
+    assert!(password::verify(
+        Some(&admin.verifier),
+        "cc03e747a6afbbcbf8be7668acfebee5"
+    ));
+    let by_key = store
+        .helpdesk_user_by_api_key("demoaws", &StorageKey::of_secret("demo-api-key"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_key.username, "admin");
+    assert!(
+        store
+            .helpdesk_user("demoaws", "owner")
+            .await
+            .unwrap()
+            .unwrap()
+            .primary_admin
+    );
+    assert_eq!(
+        store
+            .helpdesk_user("demoaws", "joe")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        2
+    );
+
+    let key = store
+        .platform_key("demoaws", &StorageKey::of_secret("demo-platform-key"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(key.allow_list, ["127.0.0.1/32", "::1/128"]);
+    assert!(
+        store
+            .platform_key("demoaws", &StorageKey::of_secret("wrong"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let g = store.group(21).await.unwrap().unwrap();
+    assert_eq!(g.links.len(), 2);
+    let agent = store.agent(21, "agent1").await.unwrap().unwrap();
+    assert!(password::verify(Some(&agent.verifier), "agentpass"));
+    let adm = store
+        .administrator("Admin@Example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(adm.groups, [21]);
+    assert_eq!(store.list_agents(21).await.unwrap().len(), 1);
+    assert_eq!(store.list_vendors("demoaws").await.unwrap().len(), 2);
+    assert_eq!(store.list_clients("demoaws").await.unwrap().len(), 3);
+}
+
+pub async fn importing_twice_changes_nothing_and_a_bad_file_writes_nothing(store: &Store) {
+    let bad = format!(
+        "{DEMO}\n[[client]]\ntenants = [\"elsewhere\"]\nclient_id = \"1\"\nemail = \"x@example.com\"\n"
+    );
+    match store.import("bad.toml", &bad).await {
+        Err(StoreError::Import { location, message }) => {
+            assert_eq!(location, "client[3].tenants");
+            assert!(message.contains("elsewhere"), "{message}");
+        }
+        other => panic!("expected an import error, got {other:?}"),
+    }
+    assert!(
+        store.list_tenants().await.unwrap().is_empty(),
+        "nothing may be written"
+    );
+
+    let syntax = "[[tenant]]\nname = \"a\"\n\n[[vendor]]\nid = 7\n";
+    match store.import("syntax.toml", syntax).await {
+        Err(StoreError::Import { location, .. }) => {
+            assert!(location.starts_with("syntax.toml: line 5"), "{location}")
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
+    let unknown_field = "[[tenant]]\nname = \"a\"\ncolour = \"red\"\n";
+    assert!(store.import("u.toml", unknown_field).await.is_err());
+    assert!(store.list_tenants().await.unwrap().is_empty());
+
+    let first = store.import("demo.toml", DEMO).await.unwrap();
+    let clients_before = store.list_clients("demoaws").await.unwrap();
+    let second = store.import("demo.toml", DEMO).await.unwrap();
+    assert_eq!(first, second);
+    let clients_after = store.list_clients("demoaws").await.unwrap();
+    assert_eq!(clients_before.len(), clients_after.len());
+    assert_eq!(
+        store
+            .clients_by_email("demoaws", "dup@example.com")
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Changing a client's email moves its index entry.
+    let mut c = store.client("demoaws", "5679").await.unwrap().unwrap();
+    c.email = "solo@example.com".into();
+    store.put_client(&c).await.unwrap();
+    assert_eq!(
+        store
+            .clients_by_email("demoaws", "dup@example.com")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .clients_by_email("demoaws", "solo@example.com")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn vendor_secrets_and_passwords_are_never_stored_in_clear(store: &Store) {
+    store.import("demo.toml", DEMO).await.unwrap();
+    let raw = |key: Key| async move { format!("{:?}", store.backend().get(&key).await.unwrap()) };
+    let vendor = raw(keys::vendor("demoaws", "1001")).await;
+    assert!(!vendor.contains("vendorpass"), "{vendor}");
+    let agent = raw(keys::agent(21, "agent1")).await;
+    assert!(
+        !agent.contains("agentpass") && agent.contains("$argon2id$"),
+        "{agent}"
+    );
+    let key = raw(keys::platform_key(
+        "demoaws",
+        &StorageKey::of_secret("demo-platform-key"),
+    ))
+    .await;
+    assert!(!key.contains("demo-platform-key"));
+    let v = store.vendor("demoaws", "1001").await.unwrap().unwrap();
+    assert!(
+        !format!("{v:?}").contains("vendorpass"),
+        "Debug must not print secrets"
+    );
+}
+
+pub async fn a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemers(store: &Store) {
+    let key = token_key(1);
+    store
+        .issue(&key, &new_token(false, NOW + 300, None))
+        .await
+        .unwrap();
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.redeem("demoaws", &key, NOW).await })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        if let Some(r) = t.await.unwrap().unwrap() {
+            assert_eq!(r.subject, "joe");
+            assert_eq!(r.data["sso_addr"], "127.0.0.1");
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert!(store.redeem("demoaws", &key, NOW).await.unwrap().is_none());
+    // A token is bound to its tenant.
+    let other = token_key(2);
+    store
+        .issue(&other, &new_token(false, NOW + 300, None))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .redeem("sandboxdemo", &other, NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn a_reusable_token_works_until_it_expires(store: &Store) {
+    let key = token_key(3);
+    store
+        .issue(&key, &new_token(true, NOW + 60, None))
+        .await
+        .unwrap();
+    for i in 0..3 {
+        assert!(
+            store
+                .redeem("demoaws", &key, NOW + i)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert!(
+        store
+            .redeem("demoaws", &key, NOW + 59)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .redeem("demoaws", &key, NOW + 60)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .redeem("demoaws", &token_key(99), NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn a_new_token_for_the_same_slot_replaces_the_previous_one(store: &Store) {
+    let (first, second, other) = (token_key(4), token_key(5), token_key(6));
+    store
+        .issue(&first, &new_token(false, NOW + 300, Some("joe|10.0.0.1")))
+        .await
+        .unwrap();
+    store
+        .issue(&other, &new_token(false, NOW + 300, Some("joe|10.0.0.2")))
+        .await
+        .unwrap();
+    store
+        .issue(&second, &new_token(false, NOW + 300, Some("joe|10.0.0.1")))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .redeem("demoaws", &first, NOW)
+            .await
+            .unwrap()
+            .is_none(),
+        "replaced"
+    );
+    assert!(
+        store
+            .redeem("demoaws", &second, NOW)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .redeem("demoaws", &other, NOW)
+            .await
+            .unwrap()
+            .is_some(),
+        "other IP untouched"
+    );
+}
+
+pub async fn the_replay_guard_records_exactly_once_under_64_concurrent_records(store: &Store) {
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .record("demoaws", "1001", "abcdef", NOW, NOW + 100)
+                    .await
+            })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() == Recorded::First {
+            firsts += 1;
+        }
+    }
+    assert_eq!(firsts, 1);
+    assert_eq!(
+        store
+            .record("demoaws", "1001", "abcdef", NOW + 99, NOW + 200)
+            .await
+            .unwrap(),
+        Recorded::Replay
+    );
+    assert_eq!(
+        store
+            .record("demoaws", "1002", "abcdef", NOW, NOW + 100)
+            .await
+            .unwrap(),
+        Recorded::First,
+        "per vendor"
+    );
+    assert_eq!(
+        store
+            .record("sandboxdemo", "1001", "abcdef", NOW, NOW + 100)
+            .await
+            .unwrap(),
+        Recorded::First,
+        "per tenant"
+    );
+    assert_eq!(
+        store
+            .record("demoaws", "1001", "abcdef", NOW + 100, NOW + 200)
+            .await
+            .unwrap(),
+        Recorded::First,
+        "after expiry"
+    );
+}
+
+pub async fn expired_items_are_invisible_before_any_ttl_cleanup(store: &Store) {
+    let key = token_key(7);
+    store
+        .issue(&key, &new_token(false, NOW + 10, None))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .redeem("demoaws", &key, NOW + 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let s = session_key(7);
+    let mut ns = new_session("1234", NOW);
+    ns.absolute_expiry = NOW + 100;
+    store.create(&s, &ns).await.unwrap();
+    assert!(
+        Sessions::get(store, "demoaws", &s, NOW + 99)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        Sessions::get(store, "demoaws", &s, NOW + 100)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The item is still physically there (moto and DynamoDB's lazy TTL): only reads hide it.
+    assert!(
+        store
+            .backend()
+            .get(&keys::session("demoaws", &s))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub async fn sessions_end_by_idle_timeout_unless_touched_and_by_absolute_lifetime(store: &Store) {
+    let (busy, idle) = (session_key(8), session_key(9));
+    store
+        .create(&busy, &new_session("1234", NOW))
+        .await
+        .unwrap();
+    store
+        .create(&idle, &new_session("1234", NOW))
+        .await
+        .unwrap();
+    let s = Sessions::get(store, "demoaws", &busy, NOW + 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (s.subject.as_str(), s.protocol, s.issuer.as_str()),
+        ("1234", Protocol::SignedLink, "1001")
+    );
+    assert_eq!(s.data["name"], "1234");
+    // Touching within the interval writes nothing; after it, it moves last_seen.
+    store
+        .touch("demoaws", &busy, &s, NOW + 1000, 60)
+        .await
+        .unwrap();
+    let again = Sessions::get(store, "demoaws", &busy, NOW + 1001)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.last_seen, NOW + 1000);
+    store
+        .touch("demoaws", &busy, &again, NOW + 1030, 60)
+        .await
+        .unwrap();
+    assert_eq!(
+        Sessions::get(store, "demoaws", &busy, NOW + 1031)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_seen,
+        NOW + 1000
+    );
+
+    assert!(
+        Sessions::get(store, "demoaws", &idle, NOW + 1799)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        Sessions::get(store, "demoaws", &idle, NOW + 1800)
+            .await
+            .unwrap()
+            .is_none(),
+        "idle"
+    );
+    assert!(
+        Sessions::get(store, "demoaws", &busy, NOW + 2500)
+            .await
+            .unwrap()
+            .is_some(),
+        "touched in time"
+    );
+    assert!(
+        Sessions::get(store, "sandboxdemo", &busy, NOW + 2500)
+            .await
+            .unwrap()
+            .is_none(),
+        "other tenant"
+    );
+
+    // Keep it busy up to its absolute lifetime, which still ends it.
+    let mut t = NOW + 2500;
+    while t < NOW + 36_000 {
+        let s = Sessions::get(store, "demoaws", &busy, t)
+            .await
+            .unwrap()
+            .unwrap();
+        store.touch("demoaws", &busy, &s, t, 60).await.unwrap();
+        t += 1700;
+    }
+    assert!(
+        Sessions::get(store, "demoaws", &busy, NOW + 35_999)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        Sessions::get(store, "demoaws", &busy, NOW + 36_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "absolute"
+    );
+}
+
+pub async fn revoked_sessions_and_subjects_are_refused(store: &Store) {
+    let (a, b, c) = (session_key(10), session_key(11), session_key(12));
+    store.create(&a, &new_session("1234", NOW)).await.unwrap();
+    store.create(&b, &new_session("agent1", NOW)).await.unwrap();
+    store.revoke("demoaws", &a, NOW + 5).await.unwrap();
+    assert!(
+        Sessions::get(store, "demoaws", &a, NOW + 6)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .revoke_all_for_subject("demoaws", "agent1", NOW + 10)
+        .await
+        .unwrap();
+    assert!(
+        Sessions::get(store, "demoaws", &b, NOW + 11)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store
+        .create(&c, &new_session("agent1", NOW + 20))
+        .await
+        .unwrap();
+    assert!(
+        Sessions::get(store, "demoaws", &c, NOW + 21)
+            .await
+            .unwrap()
+            .is_some(),
+        "new sign-ins work"
+    );
+    // The revocation is in the store, not only in this process's cache.
+    let fresh = Store::new(
+        Arc::clone(store.backend()),
+        sso_store::SecretBox::new([42; 32]),
+    );
+    assert!(
+        Sessions::get(&fresh, "demoaws", &b, NOW + 11)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A revoked session's item stays (it may carry a replay record) until its expiry.
+    assert_eq!(
+        store
+            .create(&a, &new_session("1234", NOW + 7))
+            .await
+            .unwrap(),
+        Recorded::Replay
+    );
+}
+
+pub async fn a_session_key_can_be_created_only_once(store: &Store) {
+    let k = session_key(13);
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.create(&k, &new_session("1234", NOW)).await })
+        })
+        .collect();
+    let mut firsts = 0;
+    for t in tasks {
+        firsts += usize::from(t.await.unwrap().unwrap() == Recorded::First);
+    }
+    assert_eq!(firsts, 1);
+}
+
+pub async fn the_throttle_locks_after_thirty_failures_and_releases(store: &Store) {
+    let p = LockoutPolicy::default();
+    let key = "helpdesk|demoaws|admin|127.0.0.1";
+    for i in 1..=29 {
+        assert_eq!(
+            store.record_failure(key, NOW, &p).await.unwrap().failures,
+            i
+        );
+    }
+    assert_eq!(store.locked_until(key, NOW, &p).await.unwrap(), None);
+    store.record_failure(key, NOW, &p).await.unwrap();
+    assert_eq!(
+        store.locked_until(key, NOW + 59, &p).await.unwrap(),
+        Some(NOW + 60)
+    );
+    assert_eq!(store.locked_until(key, NOW + 60, &p).await.unwrap(), None);
+    assert_eq!(
+        store
+            .locked_until("helpdesk|demoaws|admin|10.0.0.9", NOW, &p)
+            .await
+            .unwrap(),
+        None,
+        "per IP"
+    );
+    // Twelve quiet hours forget the count.
+    assert_eq!(
+        store
+            .record_failure(key, NOW + 43_200, &p)
+            .await
+            .unwrap()
+            .failures,
+        1
+    );
+    store.clear(key).await.unwrap();
+    assert_eq!(
+        store
+            .failures(key, NOW + 43_201, &p)
+            .await
+            .unwrap()
+            .failures,
+        0
+    );
+}
+
+pub async fn concurrent_failures_are_all_counted(store: &Store) {
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .record_failure("k", NOW, &LockoutPolicy::default())
+                    .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        store
+            .failures("k", NOW, &LockoutPolicy::default())
+            .await
+            .unwrap()
+            .failures,
+        20
+    );
+}
+
+pub async fn audit_events_page_newest_first(store: &Store) {
+    for i in 0..25 {
+        let subject = if i % 5 == 0 {
+            "agent1"
+        } else {
+            "client@example.com"
+        };
+        store
+            .append(&AuditEvent {
+                at: NOW + i,
+                tenant: "demoaws".into(),
+                protocol: "signed_link".into(),
+                issuer: "1001".into(),
+                subject: subject.into(),
+                source_ip: "127.0.0.1".into(),
+                outcome: format!("event-{i}"),
+            })
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list("demoaws", None, NOW, NOW + 100, 10, cursor.as_deref())
+            .await
+            .unwrap();
+        assert!(page.events.len() <= 10);
+        seen.extend(page.events.into_iter().map(|e| e.at));
+        match page.next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let expected: Vec<i64> = (0..25).rev().map(|i| NOW + i).collect();
+    assert_eq!(seen, expected);
+    let agent = store
+        .list("demoaws", Some("agent1"), NOW, NOW + 100, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        agent.events.iter().map(|e| e.at - NOW).collect::<Vec<_>>(),
+        [20, 15, 10, 5, 0]
+    );
+    let window = store
+        .list("demoaws", None, NOW + 3, NOW + 6, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(window.events.len(), 4);
+    assert!(
+        store
+            .list("sandboxdemo", None, NOW, NOW + 100, 10, None)
+            .await
+            .unwrap()
+            .events
+            .is_empty()
+    );
+}
+
+pub async fn measure_costs(store: &Store) {
+    let mut rows = Vec::new();
+    macro_rules! step {
+        ($name:expr, $op:expr) => {{
+            let before = store.consumed();
+            let out = $op;
+            let after = store.consumed();
+            rows.push(($name, after.read - before.read, after.write - before.write));
+            out
+        }};
+    }
+    let key = token_key(20);
+    step!(
+        "token issue (one-time)",
+        store
+            .issue(&key, &new_token(false, NOW + 300, None))
+            .await
+            .unwrap()
+    );
+    step!(
+        "token redeem",
+        store.redeem("demoaws", &key, NOW).await.unwrap()
+    );
+    step!(
+        "token issue (replace slot, first)",
+        store
+            .issue(&token_key(21), &new_token(false, NOW + 300, Some("s")))
+            .await
+            .unwrap()
+    );
+    step!(
+        "token issue (replace slot, again)",
+        store
+            .issue(&token_key(22), &new_token(false, NOW + 300, Some("s")))
+            .await
+            .unwrap()
+    );
+    let s = session_key(20);
+    step!(
+        "session create",
+        store.create(&s, &new_session("1234", NOW)).await.unwrap()
+    );
+    let sess = step!(
+        "session get",
+        Sessions::get(store, "demoaws", &s, NOW + 1)
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    step!(
+        "session touch",
+        store
+            .touch("demoaws", &s, &sess, NOW + 100, 60)
+            .await
+            .unwrap()
+    );
+    step!(
+        "session revoke",
+        store.revoke("demoaws", &s, NOW + 101).await.unwrap()
+    );
+    step!(
+        "replay record",
+        store
+            .record("demoaws", "1001", "t", NOW, NOW + 10)
+            .await
+            .unwrap()
+    );
+    step!(
+        "throttle failure",
+        store
+            .record_failure("x", NOW, &LockoutPolicy::default())
+            .await
+            .unwrap()
+    );
+    let event = AuditEvent {
+        at: NOW,
+        tenant: "demoaws".into(),
+        protocol: "callcenter".into(),
+        issuer: "demo".into(),
+        subject: "agent1".into(),
+        source_ip: "::1".into(),
+        outcome: "ok".into(),
+    };
+    step!("audit append", store.append(&event).await.unwrap());
+    eprintln!("| operation | read units | write units |\n|---|---|---|");
+    for (name, r, w) in &rows {
+        eprintln!("| {name} | {r} | {w} |");
+    }
+    let units = |name: &str| {
+        rows.iter()
+            .find(|(n, ..)| *n == name)
+            .map(|(_, r, w)| (*r, *w))
+            .unwrap()
+    };
+    assert!(units("token redeem").1 <= 1.0 && units("token redeem").0 == 0.0);
+    assert!(units("session create").1 <= 1.0);
+    assert!(units("replay record").1 <= 1.0);
+    assert!(units("session get").0 <= 1.0 && units("session get").1 == 0.0);
+    assert!(
+        rows.iter().map(|(_, r, w)| r + w).sum::<f64>() > 0.0,
+        "the server must report consumed capacity"
+    );
+}

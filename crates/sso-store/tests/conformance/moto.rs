@@ -1,0 +1,67 @@
+//! Starts moto's DynamoDB-compatible server on a free loopback port, once per test binary,
+//! with a watchdog that stops it when the tests exit.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sso_store::dynamo::Dynamo;
+
+static ENDPOINT: OnceLock<String> = OnceLock::new();
+static TABLES: AtomicUsize = AtomicUsize::new(0);
+
+fn start() -> String {
+    if let Ok(url) = std::env::var("SSO_TEST_DYNAMODB_ENDPOINT") {
+        return url;
+    }
+    let found = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        found,
+        "moto is not installed: `pip install 'moto[server]'` (scripts/setup does); \
+         the DynamoDB half of the conformance suite needs it"
+    );
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    // The shell waits for this test process to end, then stops moto.
+    let script = format!(
+        "python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+         while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
+        parent = std::process::id()
+    );
+    // Not waited for: the watchdog shell outlives this call and ends with the test process.
+    #[allow(clippy::zombie_processes)]
+    Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("sh to start moto_server");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on port {port} within 60 s: install it with \
+             `pip install 'moto[server]'` (scripts/setup does)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    format!("http://127.0.0.1:{port}")
+}
+
+/// A backend on a new, empty table (created as `sso create-table` creates it).
+pub async fn fresh_table() -> Dynamo {
+    let endpoint = ENDPOINT.get_or_init(start);
+    let n = TABLES.fetch_add(1, Ordering::Relaxed);
+    let table = format!("sso-test-{}-{n}", std::process::id());
+    let dynamo = Dynamo::local(endpoint, &table);
+    dynamo.create_table().await.expect("create the test table");
+    dynamo
+}
