@@ -15,6 +15,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod cache;
 pub mod dynamo;
 pub mod embedded;
 mod error;
@@ -26,6 +27,7 @@ pub mod port;
 mod secret_box;
 mod store;
 
+pub use cache::{CachedDirectory, DIRECTORY_TTL};
 pub use error::StoreError;
 pub use secret_box::SecretBox;
 pub use store::{DirRecord, NOT_BEFORE_CACHE, Store, keys};

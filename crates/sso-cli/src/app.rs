@@ -1,0 +1,171 @@
+//! The application: every adapter on one listener, routed by `Host`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use http::HeaderValue;
+use sso_store::Store;
+use sso_store::port::Directory;
+use sso_web::host::{self, HostKind};
+use sso_web::ip::PeerIp;
+use sso_web::{Clock, Platform, WebConfig, home, page};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+use crate::stores::{self, StoreChoice};
+use crate::{CliError, DEMO_DIRECTORY};
+
+/// What `sso serve` needs.
+#[derive(Clone)]
+pub struct ServeConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Shared web configuration (base domain, scheme, …).
+    pub web: WebConfig,
+    /// Which store.
+    pub store: StoreChoice,
+    /// `SSO_SECRET_KEY`, if given.
+    pub secret_key: Option<String>,
+    /// Load the demo directory if it is not there yet.
+    pub demo: bool,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("web", &self.web)
+            .field("store", &self.store)
+            .field("demo", &self.demo)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A built application with its bound listener.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    platform: Platform,
+}
+
+#[derive(Clone)]
+struct Hosts {
+    tenant: Router,
+    portal: Router,
+    config: Arc<WebConfig>,
+}
+
+impl App {
+    /// Opens the store (importing the demo directory if asked and absent), binds the
+    /// listener and builds the routers.
+    pub async fn build(config: ServeConfig) -> Result<Self, CliError> {
+        let store = stores::open(&config.store, config.secret_key.as_deref()).await?;
+        if config.demo && store.tenant("demoaws").await?.is_none() {
+            let summary = store.import("demo.toml", DEMO_DIRECTORY).await?;
+            tracing::info!(records = summary.records, "demo directory imported");
+        }
+        let listener = TcpListener::bind(config.listen).await?;
+        let mut web = config.web.clone();
+        if web.public_port.is_none() && !web.https {
+            web.public_port = Some(listener.local_addr()?.port());
+        }
+        let platform = Platform::over(Arc::new(store.clone()), web, config.clock.clone());
+        let router = router(platform.clone());
+        Ok(Self {
+            listener,
+            router,
+            store,
+            platform,
+        })
+    }
+
+    /// The port actually bound (tests bind port 0).
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The store the application runs on.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The platform state the routers share.
+    pub fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), CliError> {
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(CliError::from)
+    }
+}
+
+/// Every adapter behind the `Host` dispatcher, with the per-request middleware.
+pub fn router(platform: Platform) -> Router {
+    let hosts = Hosts {
+        tenant: sso_virtualagent::router(platform.clone()),
+        portal: Router::new().route("/healthz", axum::routing::get(home::healthz)),
+        config: platform.config.clone(),
+    };
+    Router::new()
+        .fallback(dispatch)
+        .with_state(hosts)
+        .layer(middleware::from_fn(request_context))
+}
+
+async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
+    let target = match host::classify_headers(req.headers(), &hosts.config) {
+        HostKind::Tenant(_) => hosts.tenant,
+        HostKind::Portal => hosts.portal,
+        HostKind::Unknown if req.uri().path() == "/healthz" => return home::healthz().await,
+        HostKind::Unknown => return page::not_found(),
+    };
+    match target.oneshot(req).await {
+        Ok(resp) => resp,
+        Err(never) => match never {},
+    }
+}
+
+/// The peer address for the source-IP rules, a request id, and one log line per request
+/// (path only: query strings may carry one-time tokens).
+async fn request_context(mut req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
+        req.extensions_mut().insert(PeerIp(addr.ip()));
+    }
+    let id = sso_web::random_bytes::<8>()
+        .map(hex::encode)
+        .unwrap_or_default();
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let started = Instant::now();
+    let mut resp = next.run(req).await;
+    tracing::info!(
+        request_id = %id,
+        %method,
+        path = %path.chars().take(256).collect::<String>(),
+        status = resp.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}

@@ -1,0 +1,18 @@
+//! The `sso` command's library half: building the application, so that tests can start the
+//! real server on port 0 (`App::build`, `App::port`, `App::run_until_stopped`).
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod app;
+mod error;
+pub mod stores;
+
+pub use app::{App, ServeConfig};
+pub use error::CliError;
+
+/// The pinned demo directory (`sso serve --demo`): the checked-in import file.
+pub const DEMO_DIRECTORY: &str = include_str!("../../sso-store/import/demo.toml");

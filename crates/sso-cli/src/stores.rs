@@ -1,0 +1,83 @@
+//! Choosing a concrete store: the only place besides the Lambdas that names one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sso_store::dynamo::{Dynamo, DynamoConfig};
+use sso_store::embedded::Embedded;
+use sso_store::item::ItemBackend;
+use sso_store::{SecretBox, Store};
+
+use crate::CliError;
+
+/// Which backend, and where.
+#[derive(Debug, Clone)]
+pub enum StoreChoice {
+    /// A redb file under this data directory.
+    Embedded(PathBuf),
+    /// Memory only (tests).
+    Memory,
+    /// A DynamoDB table (AWS, or a local DynamoDB-compatible server).
+    Dynamo(DynamoConfig),
+}
+
+/// Opens the store. The vendor-secret key comes from `SSO_SECRET_KEY`; for an embedded
+/// store without it, a key is generated once into `<data>/secret.key` (mode 0600).
+pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Store, CliError> {
+    let (backend, key): (Arc<dyn ItemBackend>, SecretBox) = match choice {
+        StoreChoice::Embedded(dir) => {
+            let backend = Embedded::open(dir)?;
+            let key = match secret_key {
+                Some(k) => SecretBox::from_hex(k)?,
+                None => SecretBox::from_hex(&local_key(dir)?)?,
+            };
+            (Arc::new(backend), key)
+        }
+        StoreChoice::Memory => {
+            let key = match secret_key {
+                Some(k) => SecretBox::from_hex(k)?,
+                None => SecretBox::from_hex(&SecretBox::generate_hex()?)?,
+            };
+            (Arc::new(Embedded::in_memory()?), key)
+        }
+        StoreChoice::Dynamo(cfg) => {
+            let key = secret_key.ok_or_else(|| {
+                CliError::Config("SSO_SECRET_KEY is required with the DynamoDB store".into())
+            })?;
+            (
+                Arc::new(Dynamo::connect(cfg).await),
+                SecretBox::from_hex(key)?,
+            )
+        }
+    };
+    Ok(Store::new(backend, key))
+}
+
+fn local_key(dir: &Path) -> Result<String, CliError> {
+    let path = dir.join("secret.key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let key = SecretBox::generate_hex()?;
+    write_private(&path, &key)?;
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text)?;
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! `/login`: the tenant's standard login page. Explains an `errorID` in plain words and offers
+//! the client's own email (or clientID) + password sign-in.
+
+use axum::body::to_bytes;
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use serde_json::json;
+use sso_core::ident::SessionId;
+use sso_core::signed_link::ErrorId;
+use sso_core::throttle::LockoutPolicy;
+use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Tenant};
+use sso_store::password;
+use sso_web::cookies::{self, SessionCookie};
+use sso_web::host::{self, HostKind};
+use sso_web::page::{self, escape};
+use sso_web::{Platform, WebError, ip, random_bytes};
+
+const FAILED: &str = "Sign-in failed. Check your email or client ID and password.";
+
+async fn tenant_of(p: &Platform, headers: &HeaderMap) -> Result<Tenant, Response> {
+    let HostKind::Tenant(label) = host::classify_headers(headers, &p.config) else {
+        return Err(page::not_found());
+    };
+    match p.tenant(&label).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(page::not_found()),
+        Err(_) => Err(page::unavailable()),
+    }
+}
+
+fn form_page(
+    p: &Platform,
+    tenant: &Tenant,
+    notice: Option<(&str, &str)>,
+    status: StatusCode,
+) -> Response {
+    let csrf = match random_bytes::<16>() {
+        Ok(b) => hex::encode(b),
+        Err(_) => return page::unavailable(),
+    };
+    let notice = notice.map_or(String::new(), |(class, text)| {
+        format!(
+            "<div class=\"box {class}\" id=\"notice\">{}</div>",
+            escape(text)
+        )
+    });
+    let body = format!(
+        "<h1>Sign in to {tenant}</h1>{notice}\
+         <form method=\"post\" action=\"/login\" class=\"box\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label for=\"identifier\">Email or client ID</label>\
+         <input id=\"identifier\" name=\"identifier\" autocomplete=\"username\" required>\
+         <label for=\"password\">Password</label>\
+         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\">Sign in</button></form>",
+        tenant = escape(&tenant.name),
+    );
+    let mut resp = page::secure(
+        page::page(status, "Sign in", &body),
+        &tenant.frame_ancestors,
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
+        resp.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `GET /login[?errorID=N]`.
+pub async fn show(State(p): State<Platform>, req: Request) -> Response {
+    let tenant = match tenant_of(&p, req.headers()).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let error = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "errorID")
+        .and_then(|(_, v)| v.parse::<u8>().ok())
+        .and_then(ErrorId::from_code);
+    let notice = error.map(|e| ("err", e.explanation()));
+    form_page(&p, &tenant, notice, StatusCode::OK)
+}
+
+/// `POST /login`.
+pub async fn submit(State(p): State<Platform>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let tenant = match tenant_of(&p, &parts.headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Ok(bytes) = to_bytes(body, 16 * 1024).await else {
+        return form_page(&p, &tenant, Some(("err", FAILED)), StatusCode::BAD_REQUEST);
+    };
+    let field = |name: &str| {
+        url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let (identifier, password, csrf) = (field("identifier"), field("password"), field("csrf"));
+    if !cookies::csrf_ok(&parts.headers, &csrf, p.config.https) {
+        let text = "Your sign-in form expired. Please try again.";
+        return form_page(&p, &tenant, Some(("err", text)), StatusCode::FORBIDDEN);
+    }
+    let source_ip = ip::source_ip(&parts, &p.config).to_string();
+    match check(&p, &tenant, identifier.trim(), &password, &source_ip).await {
+        Ok(Some(cookie)) => {
+            let set =
+                cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
+            page::redirect(&tenant.home_path, &[set])
+        }
+        Ok(None) => form_page(&p, &tenant, Some(("err", FAILED)), StatusCode::UNAUTHORIZED),
+        Err(e) => {
+            tracing::warn!(error = %e, "login: store unavailable");
+            page::unavailable()
+        }
+    }
+}
+
+async fn check(
+    p: &Platform,
+    tenant: &Tenant,
+    identifier: &str,
+    password: &str,
+    source_ip: &str,
+) -> Result<Option<SessionCookie>, WebError> {
+    let now = p.now();
+    let policy = LockoutPolicy::default();
+    let throttle_key = format!(
+        "login|{}|{}|{source_ip}",
+        tenant.name,
+        identifier.to_lowercase()
+    );
+    let locked = p
+        .throttle
+        .locked_until(&throttle_key, now, &policy)
+        .await?
+        .is_some();
+    let client = if identifier.contains('@') {
+        let mut found = p
+            .directory
+            .clients_by_email(&tenant.name, identifier)
+            .await?;
+        // A shared email cannot tell whose password to check: those clients use their ID.
+        if found.len() == 1 { found.pop() } else { None }
+    } else if identifier.is_empty() {
+        None
+    } else {
+        p.directory.client(&tenant.name, identifier).await?
+    };
+    let client: Option<Client> = client.filter(|c| c.enabled);
+    let verifier = client.as_ref().and_then(|c| c.verifier.clone());
+    let password = password.to_owned();
+    // Argon2id is meant to cost: keep it off the async workers. Unknown accounts pay the
+    // same work against a dummy verifier.
+    let ok = tokio::task::spawn_blocking(move || password::verify(verifier.as_deref(), &password))
+        .await
+        .unwrap_or(false);
+    let outcome = match (&client, ok && !locked) {
+        (Some(c), true) => {
+            p.throttle.clear(&throttle_key).await?;
+            let id = SessionId::from_random_bytes(random_bytes()?);
+            let session = NewSession {
+                tenant: tenant.name.clone(),
+                subject: c.client_id.clone(),
+                protocol: Protocol::SignedLink,
+                issuer: "password".into(),
+                created_at: now,
+                idle_secs: tenant.session_idle_secs,
+                absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
+                keep_until: None,
+                data: json!({ "display": [["Client ID", c.client_id], ["Email", c.email]] }),
+            };
+            p.sessions.create(&id.storage_key(), &session).await?;
+            Some(SessionCookie::Opaque(id))
+        }
+        _ => {
+            p.throttle
+                .record_failure(&throttle_key, now, &policy)
+                .await?;
+            None
+        }
+    };
+    p.record(AuditEvent {
+        at: now,
+        tenant: tenant.name.clone(),
+        protocol: "signed_link".into(),
+        issuer: "password".into(),
+        subject: identifier.chars().take(128).collect(),
+        source_ip: source_ip.to_owned(),
+        outcome: match (&outcome, locked) {
+            (Some(_), _) => "ok".into(),
+            (None, true) => "locked".into(),
+            (None, false) => "bad_credentials".into(),
+        },
+    })
+    .await;
+    Ok(outcome)
+}

@@ -1,0 +1,31 @@
+//! `/logout.php`: end the session, then go where its vendor asked.
+
+use axum::extract::State;
+use axum::response::Response;
+use http::HeaderMap;
+use sso_web::host::{self, HostKind};
+use sso_web::{Platform, cookies, home, page};
+
+pub async fn handle(State(p): State<Platform>, headers: HeaderMap) -> Response {
+    let HostKind::Tenant(label) = host::classify_headers(&headers, &p.config) else {
+        return page::not_found();
+    };
+    let tenant = match p.tenant(&label).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return page::not_found(),
+        Err(_) => return page::unavailable(),
+    };
+    // The destination is decided from the cookie's vendor, so it works after the session item
+    // is gone; the session is marked ended, not deleted (it may be a link's replay record).
+    let destination = home::signed_out_destination(&p, &tenant.name, &headers).await;
+    if let Some(cookie) = cookies::session(&headers, p.config.https)
+        && let Err(e) = p
+            .sessions
+            .revoke(&tenant.name, &cookie.storage_key(), p.now())
+            .await
+    {
+        tracing::warn!(error = %e, "logout: store unavailable");
+        return page::unavailable();
+    }
+    page::redirect(&destination, &[cookies::clear_session(p.config.https)])
+}

@@ -1,0 +1,367 @@
+//! `/signin.php`.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::json;
+use sso_core::ident::StorageKey;
+use sso_core::signed_link::request::MAX_BODY_BYTES;
+use sso_core::signed_link::{self, ErrorId, Identifier, LinkError, LinkRequest, VendorKeys};
+use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Recorded, Tenant, Vendor};
+use sso_web::cookies::{self, SessionCookie};
+use sso_web::host::{self, HostKind};
+use sso_web::{Platform, WebError, ip, page, random_bytes};
+
+/// What the request turned out to be, before the response is chosen in one place.
+enum Outcome {
+    /// Signed in: set this cookie and go home.
+    SignedIn(SessionCookie),
+    /// The same browser used its own link again: just go home.
+    AlreadySignedIn,
+    /// Refused with this reason.
+    Refused(LinkError),
+}
+
+pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let HostKind::Tenant(label) = host::classify_headers(&parts.headers, &p.config) else {
+        return page::not_found();
+    };
+    let tenant = match p.tenant(&label).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return page::not_found(),
+        Err(_) => return page::unavailable(),
+    };
+    if parts.method == Method::HEAD {
+        // Link scanners probe with HEAD: answer, but never consume the link.
+        return page::page(StatusCode::OK, "Sign in", "");
+    }
+    let source_ip = ip::source_ip(&parts, &p.config).to_string();
+    let form = match read_form(&parts.method, &parts.headers, parts.uri.query(), body).await {
+        Ok(form) => form,
+        Err(e) => return refuse(&p, &tenant, None, lenient_vendor(&[]), e, &source_ip).await,
+    };
+    let req = match signed_link::parse_request(&form) {
+        Ok(r) => r,
+        Err(e) => return refuse(&p, &tenant, None, lenient_vendor(&form), e, &source_ip).await,
+    };
+    let vendor = match p.directory.vendor(&tenant.name, &req.vendor_id).await {
+        Ok(v) => v.filter(|v| v.enabled),
+        Err(_) => return page::unavailable(),
+    };
+    match sign_in(&p, &tenant, vendor.as_ref(), &req, &parts.headers).await {
+        Ok(Outcome::SignedIn(cookie)) => {
+            audit(
+                &p,
+                &tenant,
+                &req.vendor_id,
+                req.identifier.as_str(),
+                &source_ip,
+                "ok",
+            )
+            .await;
+            let set =
+                cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
+            page::redirect(&tenant.home_path, &[set])
+        }
+        Ok(Outcome::AlreadySignedIn) => {
+            audit(
+                &p,
+                &tenant,
+                &req.vendor_id,
+                req.identifier.as_str(),
+                &source_ip,
+                "ok:same-browser",
+            )
+            .await;
+            page::redirect(&tenant.home_path, &[])
+        }
+        Ok(Outcome::Refused(e)) => {
+            refuse(
+                &p,
+                &tenant,
+                Some(&req),
+                vendor_for_failure(vendor, &req),
+                e,
+                &source_ip,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "signin: store unavailable");
+            page::unavailable()
+        }
+    }
+}
+
+/// The failure URL belongs to the vendor named in the request, if it exists and is enabled.
+fn vendor_for_failure(vendor: Option<Vendor>, req: &LinkRequest) -> VendorRef {
+    match vendor {
+        Some(v) => VendorRef::Known(Box::new(v)),
+        None => VendorRef::Id(Some(req.vendor_id.clone())),
+    }
+}
+
+/// A vendor for choosing the failure URL: looked up, or only its id (looked up later).
+enum VendorRef {
+    Known(Box<Vendor>),
+    Id(Option<String>),
+}
+
+async fn read_form(
+    method: &Method,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: Body,
+) -> Result<Vec<u8>, LinkError> {
+    if method == Method::GET {
+        return Ok(query.unwrap_or_default().as_bytes().to_vec());
+    }
+    let form_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| {
+            t.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return Err(LinkError::WrongContentType);
+    }
+    to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| LinkError::BodyTooLarge)
+}
+
+/// The first `vendorid` of an unparseable request, to find its failure URL (errorID 1 then
+/// carries no identifier).
+fn lenient_vendor(form: &[u8]) -> VendorRef {
+    let id = url::form_urlencoded::parse(form)
+        .find(|(k, _)| k == "vendorid")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 1024 && !v.contains('\u{FFFD}'));
+    VendorRef::Id(id)
+}
+
+async fn sign_in(
+    p: &Platform,
+    tenant: &Tenant,
+    vendor: Option<&Vendor>,
+    req: &LinkRequest,
+    headers: &HeaderMap,
+) -> Result<Outcome, WebError> {
+    let now = p.now();
+    let keys = vendor.map(|v| VendorKeys {
+        scheme: v.scheme,
+        secrets: v.secrets.clone(),
+        policy: v.policy,
+        enabled: v.enabled,
+    });
+    let verified = match signed_link::check_link(req, keys.as_ref(), now) {
+        Ok(v) => v,
+        Err(e) => return Ok(Outcome::Refused(e)),
+    };
+    let Some(vendor) = vendor else {
+        return Ok(Outcome::Refused(LinkError::UnknownVendor));
+    };
+    // The lookup writes nothing. A link for a client that does not exist can never have been
+    // used, so doing it before the replay check yields the documented order's answer.
+    let client = match find_client(p, &tenant.name, &vendor.id, &req.identifier).await? {
+        Ok(c) => c,
+        Err(e) => return Ok(Outcome::Refused(e)),
+    };
+    let secret: [u8; 16] = random_bytes()?;
+    let (key, keep_until) = if vendor.reusable {
+        let random: [u8; 32] = random_bytes()?;
+        (StorageKey::from_bytes(random), None)
+    } else {
+        let token = req.replay_token();
+        let key = StorageKey::digest_of(&[
+            tenant.name.as_bytes(),
+            vendor.id.as_bytes(),
+            token.as_bytes(),
+        ]);
+        (key, Some(verified.timestamp.usable_until))
+    };
+    let cookie = SessionCookie::Link {
+        key,
+        secret,
+        vendor: vendor.id.clone(),
+    };
+    let session = NewSession {
+        tenant: tenant.name.clone(),
+        subject: client.client_id.clone(),
+        protocol: Protocol::SignedLink,
+        issuer: vendor.id.clone(),
+        created_at: now,
+        idle_secs: tenant.session_idle_secs,
+        absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
+        keep_until,
+        data: json!({
+            "secret_sha256": cookies::secret_hash(&secret),
+            "email": client.email,
+            "display": [["Client ID", client.client_id], ["Email", client.email], ["Vendor", vendor.id]],
+        }),
+    };
+    match p.sessions.create(&key, &session).await? {
+        Recorded::First => Ok(Outcome::SignedIn(cookie)),
+        Recorded::Replay => {
+            // Double clicks and reloads: the browser that holds the live session this very
+            // link created simply goes home.
+            let same_browser = match cookies::session(headers, p.config.https) {
+                Some(c) if c.storage_key() == key => {
+                    p.session_for(c, &tenant.name).await?.is_some()
+                }
+                _ => false,
+            };
+            Ok(if same_browser {
+                Outcome::AlreadySignedIn
+            } else {
+                Outcome::Refused(LinkError::AlreadyUsed)
+            })
+        }
+    }
+}
+
+/// Checks 5 and 6: the client this vendor may sign in, by clientID or by (unique) email.
+async fn find_client(
+    p: &Platform,
+    tenant: &str,
+    vendor: &str,
+    id: &Identifier,
+) -> Result<Result<Client, LinkError>, WebError> {
+    let candidates: Vec<Client> = match id {
+        Identifier::ClientId(c) => p.directory.client(tenant, c).await?.into_iter().collect(),
+        Identifier::Email(e) => p.directory.clients_by_email(tenant, e).await?,
+    };
+    let mut allowed = candidates.into_iter().filter(|c| c.allows(vendor));
+    Ok(match (allowed.next(), allowed.next()) {
+        (None, _) => Err(LinkError::NoClient),
+        (Some(c), None) => Ok(c),
+        (Some(_), Some(_)) => Err(LinkError::DuplicateEmail),
+    })
+}
+
+/// The failure redirect: the vendor's registered failure URL with the identifier as sent
+/// (none for errorID 1) and the errorID, else the tenant's login page.
+pub fn failure_location(
+    failure_url: Option<&str>,
+    identifier: Option<&Identifier>,
+    id: ErrorId,
+) -> String {
+    match failure_url.and_then(|u| url::Url::parse(u).ok()) {
+        Some(mut url) => {
+            {
+                let mut q = url.query_pairs_mut();
+                if let Some(ident) = identifier {
+                    q.append_pair(ident.param_name(), ident.as_str());
+                }
+                q.append_pair("errorID", &id.code().to_string());
+            }
+            url.to_string()
+        }
+        None => format!("/login?errorID={}", id.code()),
+    }
+}
+
+async fn refuse(
+    p: &Platform,
+    tenant: &Tenant,
+    req: Option<&LinkRequest>,
+    vendor: VendorRef,
+    e: LinkError,
+    source_ip: &str,
+) -> Response {
+    let id = e.error_id();
+    let failure_url = match vendor {
+        VendorRef::Known(v) => v.failure_url,
+        VendorRef::Id(Some(vid)) => match p.directory.vendor(&tenant.name, &vid).await {
+            Ok(Some(v)) if v.enabled => v.failure_url,
+            Ok(_) => None,
+            Err(_) => return page::unavailable(),
+        },
+        VendorRef::Id(None) => None,
+    };
+    let identifier = req
+        .map(|r| &r.identifier)
+        .filter(|_| id != ErrorId::MissingParameters);
+    let vendor_id = req.map_or("", |r| r.vendor_id.as_str());
+    let subject = identifier.map_or("", |i| i.as_str());
+    let outcome = format!("errorID={}:{}", id.code(), e.reason());
+    audit(p, tenant, vendor_id, subject, source_ip, &outcome).await;
+    page::redirect(
+        &failure_location(failure_url.as_deref(), identifier, id),
+        &[],
+    )
+}
+
+async fn audit(
+    p: &Platform,
+    tenant: &Tenant,
+    vendor: &str,
+    subject: &str,
+    source_ip: &str,
+    outcome: &str,
+) {
+    let clip = |s: &str| s.chars().take(128).collect::<String>();
+    p.record(AuditEvent {
+        at: p.now(),
+        tenant: tenant.name.clone(),
+        protocol: "signed_link".into(),
+        issuer: clip(vendor),
+        subject: clip(subject),
+        source_ip: source_ip.to_owned(),
+        outcome: outcome.to_owned(),
+    })
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failure_url_gets_the_identifier_and_error_appended_correctly() {
+        let id = Identifier::ClientId("1234".into());
+        assert_eq!(
+            failure_location(
+                Some("https://partner.example/fail.php"),
+                Some(&id),
+                ErrorId::NoMatch
+            ),
+            "https://partner.example/fail.php?clientID=1234&errorID=2"
+        );
+        assert_eq!(
+            failure_location(
+                Some("https://partner.example/fail.php?lang=de"),
+                Some(&id),
+                ErrorId::NoMatch
+            ),
+            "https://partner.example/fail.php?lang=de&clientID=1234&errorID=2"
+        );
+        let email = Identifier::Email("a+b c@example.com".into());
+        assert_eq!(
+            failure_location(
+                Some("https://partner.example/f"),
+                Some(&email),
+                ErrorId::Duplicate
+            ),
+            "https://partner.example/f?email=a%2Bb+c%40example.com&errorID=4"
+        );
+        assert_eq!(
+            failure_location(None, Some(&id), ErrorId::Expired),
+            "/login?errorID=3"
+        );
+        assert_eq!(
+            failure_location(
+                Some("https://partner.example/f"),
+                None,
+                ErrorId::MissingParameters
+            ),
+            "https://partner.example/f?errorID=1"
+        );
+    }
+}

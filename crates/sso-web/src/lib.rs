@@ -1,0 +1,32 @@
+//! HTTP plumbing shared by the protocol adapters, so that each adapter is only its protocol.
+//!
+//! - [`Platform`]: the state every router is built from: the store behind its port traits
+//!   (directory cached in memory), the configuration, the clock.
+//! - [`host`]: the tenant from the `Host` header, normalised; reserved names refused.
+//! - [`ip`]: the source IP the platform saw (socket peer or API Gateway request context),
+//!   never a client-supplied `X-Forwarded-For` unless the peer is a configured proxy.
+//! - [`cookies`]: the session cookie (`__Host-` prefixed, `HttpOnly`, `Secure`, `SameSite`),
+//!   and CSRF tokens for the sign-in forms.
+//! - [`page`]: small server-rendered HTML pages, escaped, with the security headers.
+//! - [`home`]: the tenant home `/` that shows who is signed in and how, and `/healthz`.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod clock;
+pub mod config;
+pub mod cookies;
+mod error;
+pub mod home;
+pub mod host;
+pub mod ip;
+pub mod page;
+mod platform;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::WebConfig;
+pub use error::WebError;
+pub use platform::{CurrentSession, Platform, random_bytes};

@@ -1,0 +1,155 @@
+//! The state every router is built from.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+use sso_core::ident::StorageKey;
+use sso_store::model::{AuditEvent, Session, Tenant};
+use sso_store::port::{Audit, Directory, ReplayGuard, Sessions, Throttle, Tokens};
+use sso_store::{CachedDirectory, DIRECTORY_TTL};
+
+use crate::cookies::{self, SessionCookie};
+use crate::{Clock, WebConfig, WebError};
+
+/// The store behind its port traits, the configuration and the clock. Cheap to clone.
+#[derive(Clone)]
+pub struct Platform {
+    /// Who may sign in whom (cached in memory for [`DIRECTORY_TTL`]).
+    pub directory: Arc<dyn Directory>,
+    /// Sessions.
+    pub sessions: Arc<dyn Sessions>,
+    /// One-time tokens.
+    pub tokens: Arc<dyn Tokens>,
+    /// Replay records.
+    pub replay: Arc<dyn ReplayGuard>,
+    /// Failed sign-in counters.
+    pub throttle: Arc<dyn Throttle>,
+    /// The audit trail (used when `config.audit_to_store`).
+    pub audit: Arc<dyn Audit>,
+    /// Shared configuration.
+    pub config: Arc<WebConfig>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A live session found from the request's cookie.
+#[derive(Debug, Clone)]
+pub struct CurrentSession {
+    /// The cookie it came from.
+    pub cookie: SessionCookie,
+    /// The session.
+    pub session: Session,
+}
+
+/// `N` bytes from the OS CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], WebError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| WebError::Random(e.to_string()))?;
+    Ok(b)
+}
+
+impl Platform {
+    /// A platform over one store that implements every port trait (the adapters never name
+    /// which store it is), with the directory cached for [`DIRECTORY_TTL`].
+    pub fn over<S>(store: Arc<S>, config: WebConfig, clock: Arc<dyn Clock>) -> Self
+    where
+        S: Directory + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static,
+    {
+        Self::with_directory_ttl(store, config, clock, DIRECTORY_TTL)
+    }
+
+    /// As [`Platform::over`], with another cache lifetime (zero: no cache, for tests that
+    /// change the directory as they go).
+    pub fn with_directory_ttl<S>(
+        store: Arc<S>,
+        config: WebConfig,
+        clock: Arc<dyn Clock>,
+        ttl: std::time::Duration,
+    ) -> Self
+    where
+        S: Directory + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static,
+    {
+        Self {
+            directory: Arc::new(CachedDirectory::new(store.clone(), ttl)),
+            sessions: store.clone(),
+            tokens: store.clone(),
+            replay: store.clone(),
+            throttle: store.clone(),
+            audit: store,
+            config: Arc::new(config),
+            clock,
+        }
+    }
+
+    /// Unix seconds now.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// The tenant a host label names, if it exists and is enabled.
+    pub async fn tenant(&self, label: &str) -> Result<Option<Tenant>, WebError> {
+        Ok(self.directory.tenant(label).await?.filter(|t| t.enabled))
+    }
+
+    /// Records one audit event: always a structured log line (target `audit`), and the store
+    /// when configured. A failure to store it is logged, never fatal to the sign-in.
+    pub async fn record(&self, event: AuditEvent) {
+        tracing::info!(
+            target: "audit",
+            at = event.at,
+            tenant = %event.tenant,
+            protocol = %event.protocol,
+            issuer = %event.issuer,
+            subject = %event.subject,
+            source_ip = %event.source_ip,
+            outcome = %event.outcome,
+            "sso attempt"
+        );
+        if self.config.audit_to_store
+            && let Err(e) = self.audit.append(&event).await
+        {
+            tracing::warn!(error = %e, "audit event not stored");
+        }
+    }
+
+    /// The live session of this request on `tenant`, touching it (at most once per
+    /// `touch_interval`). A signed-link cookie must also present its secret.
+    pub async fn current_session(
+        &self,
+        headers: &HeaderMap,
+        tenant: &str,
+    ) -> Result<Option<CurrentSession>, WebError> {
+        let Some(cookie) = cookies::session(headers, self.config.https) else {
+            return Ok(None);
+        };
+        self.session_for(cookie, tenant).await
+    }
+
+    /// The live session a given cookie names on `tenant`.
+    pub async fn session_for(
+        &self,
+        cookie: SessionCookie,
+        tenant: &str,
+    ) -> Result<Option<CurrentSession>, WebError> {
+        let key: StorageKey = cookie.storage_key();
+        let now = self.now();
+        let Some(session) = self.sessions.get(tenant, &key, now).await? else {
+            return Ok(None);
+        };
+        if !cookie.secret_matches(session.data.get("secret_sha256").and_then(|v| v.as_str())) {
+            return Ok(None);
+        }
+        self.sessions
+            .touch(tenant, &key, &session, now, self.config.touch_interval)
+            .await?;
+        Ok(Some(CurrentSession { cookie, session }))
+    }
+}
