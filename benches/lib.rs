@@ -34,3 +34,42 @@ pub fn demo_link() -> LinkRequest {
         token,
     }
 }
+
+/// An in-process application: the router the server runs, over the embedded in-memory store
+/// with the demo directory, and a clock the benchmark moves.
+pub struct InProcess {
+    /// The router (`sso serve`'s, Host dispatch included).
+    pub router: axum::Router,
+    /// The clock every request sees.
+    pub clock: std::sync::Arc<sso_web::ManualClock>,
+    /// The runtime the handlers run on.
+    pub runtime: tokio::runtime::Runtime,
+}
+
+/// Builds [`InProcess`].
+pub fn in_process() -> InProcess {
+    use std::sync::Arc;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let store = sso_store::Store::new(
+        Arc::new(sso_store::embedded::Embedded::in_memory().expect("in-memory store")),
+        sso_store::SecretBox::new([7; 32]),
+    );
+    runtime
+        .block_on(store.import("demo.toml", sso_cli::DEMO_DIRECTORY))
+        .expect("demo directory");
+    let clock = Arc::new(sso_web::ManualClock::new(NOW));
+    let web = sso_web::WebConfig {
+        audit_to_store: false,
+        ..sso_web::WebConfig::default()
+    };
+    let platform = sso_web::Platform::over(Arc::new(store), web, clock.clone());
+    InProcess {
+        router: sso_cli::app::router(platform),
+        clock,
+        runtime,
+    }
+}

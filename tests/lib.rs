@@ -1,21 +1,32 @@
-//! Helpers shared by the black-box tests in `e2e/`: finding and running the real clients.
+//! Helpers shared by the black-box tests in `e2e/`: the real server on port 0, HTTP clients
+//! that reach `*.localhost` hosts, and the real PHP clients.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use sso_cli::stores::StoreChoice;
+use sso_cli::{App, ServeConfig};
+use sso_store::Store;
+use sso_store::dynamo::DynamoConfig;
+use sso_web::{Clock, ManualClock, SystemClock, WebConfig};
 
 /// The folder of PHP client scripts that the tests run with php-cli.
 pub fn php_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("php")
 }
 
-/// Runs `php <script>` with `stdin`, returning its standard output. Panics with instructions when
-/// php-cli is missing: these tests are the proof that real PHP clients interoperate, so they
-/// fail rather than skip (`scripts/setup` installs php-cli, php-xml and php-curl).
-pub fn run_php(script: &str, stdin: &str) -> String {
+/// Runs `php <script> <args…>` with `stdin`, returning its standard output. Panics with
+/// instructions when php-cli is missing: these tests are the proof that real PHP clients
+/// interoperate, so they fail rather than skip (`scripts/setup` installs php-cli, php-xml
+/// and php-curl).
+pub fn run_php_with(script: &str, args: &[&str], stdin: &str) -> String {
     let path = php_dir().join(script);
     let mut child = Command::new("php")
         .arg(&path)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -31,9 +42,123 @@ pub fn run_php(script: &str, stdin: &str) -> String {
     let out = child.wait_with_output().expect("wait for php");
     assert!(
         out.status.success(),
-        "php {script} failed: {}\n{}",
+        "php {script} failed: {}\n{}\n{}",
         out.status,
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("php printed UTF-8")
+}
+
+/// [`run_php_with`] without arguments.
+pub fn run_php(script: &str, stdin: &str) -> String {
+    run_php_with(script, &[], stdin)
+}
+
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store, in memory.
+    Embedded,
+    /// DynamoDB on the moto server the tests start.
+    DynamoDb,
+}
+
+/// A running server on a free loopback port, with the demo directory and a hand-set clock.
+pub struct TestApp {
+    /// The bound port.
+    pub port: u16,
+    /// The server's clock (starts at the real time, so real clients' `time()` agrees).
+    pub clock: Arc<ManualClock>,
+    /// The store behind it.
+    pub store: Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The hosts tests talk to.
+pub const HOSTS: [&str; 3] = ["demoaws", "sandboxdemo", "my"];
+
+impl TestApp {
+    /// `http://<label>.localhost:<port><path>`.
+    pub fn url(&self, label: &str, path: &str) -> String {
+        format!("http://{label}.localhost:{}{path}", self.port)
+    }
+
+    /// A client with its own cookie jar that does not follow redirects and reaches every
+    /// test host on loopback (whatever the system resolver thinks of `*.localhost`).
+    pub fn client(&self) -> reqwest::Client {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true);
+        for h in HOSTS {
+            b = b.resolve(&format!("{h}.localhost"), addr);
+        }
+        b.build().expect("HTTP client")
+    }
+
+    /// `CURLOPT_RESOLVE` entries for PHP's curl.
+    pub fn curl_resolve(&self) -> String {
+        HOSTS
+            .iter()
+            .map(|h| format!("{h}.localhost:{}:127.0.0.1", self.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Starts the real application (`sso serve --demo`'s code path) on port 0.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let store = match backend {
+        Backend::Embedded => StoreChoice::Memory,
+        Backend::DynamoDb => {
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let table = format!("e2e-{}-{n}", std::process::id());
+            let endpoint = sso_store::testing::endpoint();
+            sso_store::dynamo::Dynamo::local(endpoint, &table)
+                .create_table()
+                .await
+                .expect("create the test table");
+            StoreChoice::Dynamo(DynamoConfig {
+                table,
+                endpoint_url: Some(endpoint.to_owned()),
+                region: None,
+            })
+        }
+    };
+    spawn_with(store, true).await
+}
+
+/// Starts the application on a given store choice.
+pub async fn spawn_with(store: StoreChoice, demo: bool) -> TestApp {
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    let config = ServeConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        web: WebConfig::default(),
+        store,
+        secret_key: Some("00".repeat(32)),
+        demo,
+        clock: clock.clone(),
+    };
+    let app = App::build(config).await.expect("the app builds");
+    let (port, store) = (app.port(), app.store().clone());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(app.run_until_stopped(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        port,
+        clock,
+        store,
+        shutdown: Some(tx),
+    }
 }

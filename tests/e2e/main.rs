@@ -1,3 +1,4 @@
 //! Black-box tests, one binary. Add a module, not a file beside this one.
 
 mod php_golden;
+mod signed_link;

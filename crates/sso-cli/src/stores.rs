@@ -40,6 +40,17 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
             };
             (Arc::new(Embedded::in_memory()?), key)
         }
+        StoreChoice::Dynamo(cfg) if is_loopback(cfg.endpoint_url.as_deref()) => {
+            // A local DynamoDB-compatible server: dummy credentials, no credential chain.
+            // (`sso create-table` makes the table.)
+            let endpoint = cfg.endpoint_url.as_deref().unwrap_or_default();
+            let dynamo = Dynamo::local(endpoint, &cfg.table);
+            let key = match secret_key {
+                Some(k) => SecretBox::from_hex(k)?,
+                None => SecretBox::from_hex(&SecretBox::generate_hex()?)?,
+            };
+            (Arc::new(dynamo), key)
+        }
         StoreChoice::Dynamo(cfg) => {
             let key = secret_key.ok_or_else(|| {
                 CliError::Config("SSO_SECRET_KEY is required with the DynamoDB store".into())
@@ -51,6 +62,25 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
         }
     };
     Ok(Store::new(backend, key))
+}
+
+/// The DynamoDB backend for a configuration: dummy credentials for a loopback endpoint, the
+/// AWS credential chain otherwise.
+pub async fn dynamo(cfg: &DynamoConfig) -> Dynamo {
+    match cfg.endpoint_url.as_deref() {
+        Some(url) if is_loopback(Some(url)) => Dynamo::local(url, &cfg.table),
+        _ => Dynamo::connect(cfg).await,
+    }
+}
+
+/// Whether an endpoint URL points at this machine (`127.0.0.0/8`, `::1`, `localhost`).
+fn is_loopback(endpoint: Option<&str>) -> bool {
+    let Some(rest) = endpoint.and_then(|e| e.split_once("://")).map(|(_, r)| r) else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
 fn local_key(dir: &Path) -> Result<String, CliError> {

@@ -26,6 +26,7 @@ pub mod password;
 pub mod port;
 mod secret_box;
 mod store;
+pub mod testing;
 
 pub use cache::{CachedDirectory, DIRECTORY_TTL};
 pub use error::StoreError;

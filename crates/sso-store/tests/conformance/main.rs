@@ -3,7 +3,6 @@
 //! (moto) on loopback, which the suite starts itself. A missing moto is a failure, not a skip.
 
 mod cases;
-mod moto;
 
 use std::sync::Arc;
 
@@ -22,7 +21,7 @@ async fn embedded() -> Store {
 }
 
 async fn dynamodb() -> Store {
-    let backend = moto::fresh_table().await;
+    let backend = sso_store::testing::fresh_table().await;
     Store::new(Arc::new(backend), secret_box())
 }
 

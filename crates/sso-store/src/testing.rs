@@ -1,5 +1,8 @@
-//! Starts moto's DynamoDB-compatible server on a free loopback port, once per test binary,
-//! with a watchdog that stops it when the tests exit.
+//! Test support: a real DynamoDB-compatible server for the test suites of every crate.
+//!
+//! Starts moto's server on a free loopback port, once per test process, with a watchdog that
+//! stops it when the process exits; `SSO_TEST_DYNAMODB_ENDPOINT` points at another server
+//! instead. Not used by the gateway itself.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -7,11 +10,12 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sso_store::dynamo::Dynamo;
+use crate::dynamo::Dynamo;
 
 static ENDPOINT: OnceLock<String> = OnceLock::new();
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
+#[allow(clippy::panic, clippy::expect_used)]
 fn start() -> String {
     if let Ok(url) = std::env::var("SSO_TEST_DYNAMODB_ENDPOINT") {
         return url;
@@ -56,9 +60,16 @@ fn start() -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// The endpoint of the test server, starting it on first use. Panics (failing the test, never
+/// skipping it) when moto is not installed.
+pub fn endpoint() -> &'static str {
+    ENDPOINT.get_or_init(start)
+}
+
 /// A backend on a new, empty table (created as `sso create-table` creates it).
+#[allow(clippy::expect_used)]
 pub async fn fresh_table() -> Dynamo {
-    let endpoint = ENDPOINT.get_or_init(start);
+    let endpoint = endpoint();
     let n = TABLES.fetch_add(1, Ordering::Relaxed);
     let table = format!("sso-test-{}-{n}", std::process::id());
     let dynamo = Dynamo::local(endpoint, &table);

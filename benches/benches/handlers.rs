@@ -1,0 +1,63 @@
+//! Whole requests in process: the server's router (Host dispatch, middleware, adapter) over
+//! the embedded in-memory store. Each iteration uses a fresh link (the clock moves one second
+//! and the link is signed for that second), so every request takes the full success path:
+//! verify, client lookup (cached), one conditional session write, 302 with a cookie.
+
+use std::hint::black_box;
+
+use axum::body::Body;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use sso_benches::{NOW, in_process};
+use sso_core::signed_link::{Scheme, VendorSecret, sign};
+use tower::ServiceExt;
+
+fn signin(c: &mut Criterion) {
+    let app = in_process();
+    let secret = VendorSecret::new("vendorpass");
+    let mut second = NOW;
+    let mut g = c.benchmark_group("handlers");
+    g.bench_function("signin_php_success", |b| {
+        b.iter_batched(
+            || {
+                second += 1;
+                app.clock.set(second);
+                let ts = second.to_string();
+                let token = sign(Scheme::Md5, "1234", &ts, &secret);
+                axum::http::Request::get(format!(
+                    "/signin.php?clientID=1234&vendorid=1001&timestamp={ts}&token={token}"
+                ))
+                .header("host", "demoaws.localhost")
+                .body(Body::empty())
+                .expect("request")
+            },
+            |req| {
+                let resp = app
+                    .runtime
+                    .block_on(app.router.clone().oneshot(req))
+                    .expect("infallible");
+                assert_eq!(resp.status(), 302);
+                black_box(resp)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("signin_php_bad_signature", |b| {
+        b.iter_batched(
+            || {
+                axum::http::Request::get(format!(
+                    "/signin.php?clientID=1234&vendorid=1001&timestamp={NOW}&token={}",
+                    "0".repeat(32)
+                ))
+                .header("host", "demoaws.localhost")
+                .body(Body::empty())
+                .expect("request")
+            },
+            |req| black_box(app.runtime.block_on(app.router.clone().oneshot(req))),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, signin);
+criterion_main!(benches);
