@@ -59,5 +59,41 @@ fn signin(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, signin);
+fn helpdesk(c: &mut Criterion) {
+    let app = in_process();
+    let call = |action: &str| {
+        format!(
+            "/api.php?api_user=admin&api_pass_h=cc03e747a6afbbcbf8be7668acfebee5&api_output=serialize\
+             &api_action={action}&sso_addr=127.0.0.1&sso_user=joe\
+             &sso_pass={}&sso_duration=30",
+            sso_core::helpdesk::password_digest("acjoe123")
+        )
+    };
+    let mut g = c.benchmark_group("handlers");
+    for action in ["singlesignon", "singlesignon_sameserver"] {
+        let uri = call(action);
+        g.bench_function(format!("api_php_{action}"), |b| {
+            b.iter_batched(
+                || {
+                    axum::http::Request::get(uri.as_str())
+                        .header("host", "demoaws.localhost")
+                        .body(Body::empty())
+                        .expect("request")
+                },
+                |req| {
+                    let resp = app
+                        .runtime
+                        .block_on(app.router.clone().oneshot(req))
+                        .expect("infallible");
+                    assert_eq!(resp.status(), 200);
+                    black_box(resp)
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, signin, helpdesk);
 criterion_main!(benches);

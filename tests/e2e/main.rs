@@ -1,4 +1,5 @@
 //! Black-box tests, one binary. Add a module, not a file beside this one.
 
+mod helpdesk;
 mod php_golden;
 mod signed_link;

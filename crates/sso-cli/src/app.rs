@@ -121,7 +121,8 @@ impl App {
 /// Every adapter behind the `Host` dispatcher, with the per-request middleware.
 pub fn router(platform: Platform) -> Router {
     let hosts = Hosts {
-        tenant: sso_virtualagent::router(platform.clone()),
+        tenant: sso_virtualagent::router(platform.clone())
+            .merge(sso_activecampaign::router(platform.clone())),
         portal: Router::new().route("/healthz", axum::routing::get(home::healthz)),
         config: platform.config.clone(),
     };

@@ -107,6 +107,9 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum ApiFailure {
+    /// The host names no account.
+    #[error("Unknown account.")]
+    UnknownAccount,
     /// Wrong API credentials, or an admin without API rights.
     #[error("API credentials are invalid.")]
     InvalidCredentials,
@@ -150,6 +153,13 @@ impl ApiFailure {
             .with("result_message", self.to_string())
             .with("result_output", format.name())
     }
+}
+
+/// What `api_pass_h` and `sso_pass` carry for a password: its md5 in lower-case hex, as PHP's
+/// `md5()` prints it. Stored verifiers are Argon2id of this value.
+pub fn password_digest(password: &str) -> String {
+    use md5::{Digest, Md5};
+    hex::encode(Md5::digest(password.as_bytes()))
 }
 
 /// An ordered result, rendered in any [`OutputFormat`].
@@ -328,6 +338,15 @@ mod tests {
             found().to_json(),
             "{\"token\":\"7ed5fb6d44d6ac7ea413d2a599358e1b\",\"result_code\":1,\
              \"result_message\":\"User Found.\",\"result_output\":\"serialize\"}"
+        );
+    }
+
+    #[test]
+    fn password_digests_are_php_md5_hex() {
+        // php -r 'echo md5("test123");'
+        assert_eq!(
+            password_digest("test123"),
+            "cc03e747a6afbbcbf8be7668acfebee5"
         );
     }
 

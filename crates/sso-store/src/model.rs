@@ -236,6 +236,8 @@ pub struct NewToken {
     pub expires_at: i64,
     /// Help desk: "same user and IP" slot; issuing into a slot invalidates its previous token.
     pub replace_slot: Option<String>,
+    /// Help desk: the address the token may be redeemed from (see [`crate::port::Tokens::redeem_from`]).
+    pub bound_addr: Option<String>,
 }
 
 /// A token that was redeemed.

@@ -108,6 +108,15 @@ pub trait Tokens: Send + Sync {
         key: &StorageKey,
         now: i64,
     ) -> Result<Option<Redeemed>, StoreError>;
+    /// As [`Tokens::redeem`], but only from the address the token was bound to at issue; a
+    /// redemption from anywhere else fails *without* consuming the token.
+    async fn redeem_from(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+        addr: &str,
+    ) -> Result<Option<Redeemed>, StoreError>;
 }
 
 /// Platform and portal sessions, kept only as SHA-256 keys.

@@ -59,6 +59,9 @@ impl Tokens for Store {
         if let Some(slot) = &t.replace_slot {
             item = item.with("slot", Attr::S(slot.clone()));
         }
+        if let Some(addr) = &t.bound_addr {
+            item = item.with("addr", Attr::S(addr.clone()));
+        }
         // 128 random bits never collide in practice; the condition makes sure of it.
         let put = Write::Put {
             item,
@@ -109,14 +112,38 @@ impl Tokens for Store {
         key: &StorageKey,
         now: i64,
     ) -> Result<Option<Redeemed>, StoreError> {
+        self.consume(tenant, key, now, None).await
+    }
+
+    async fn redeem_from(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+        addr: &str,
+    ) -> Result<Option<Redeemed>, StoreError> {
+        self.consume(tenant, key, now, Some(addr)).await
+    }
+}
+
+impl Store {
+    /// One conditional update: live, unused (or reusable) and, when given, bound to `addr`.
+    async fn consume(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+        addr: Option<&str>,
+    ) -> Result<Option<Redeemed>, StoreError> {
+        let mut reqs = vec![Req::MissingOrTrue("consumed".into(), "reusable".into())];
+        if let Some(a) = addr {
+            reqs.push(Req::Eq("addr".into(), Attr::S(a.to_owned())));
+        }
         let write = Write::Update {
             key: keys::token(tenant, key),
             set: vec![("consumed".into(), Attr::N(now))],
             add: vec![],
-            cond: Cond::Live {
-                now,
-                reqs: vec![Req::MissingOrTrue("consumed".into(), "reusable".into())],
-            },
+            cond: Cond::Live { now, reqs },
         };
         match self.backend.write(write).await? {
             WriteOutcome::Done(Some(item)) => Ok(Some(Redeemed {
@@ -127,9 +154,7 @@ impl Tokens for Store {
             _ => Ok(None),
         }
     }
-}
 
-impl Store {
     /// A subject's revocation time, cached per process for [`NOT_BEFORE_CACHE`].
     async fn cached_not_before(
         &self,

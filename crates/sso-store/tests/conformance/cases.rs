@@ -31,6 +31,7 @@ fn new_token(reusable: bool, expires_at: i64, slot: Option<&str>) -> NewToken {
         data: json!({ "sso_addr": "127.0.0.1", "duration": 30 }),
         expires_at,
         replace_slot: slot.map(str::to_owned),
+        bound_addr: Some("127.0.0.1".into()),
     }
 }
 
@@ -287,6 +288,37 @@ pub async fn a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemer
     assert!(
         store
             .redeem("sandboxdemo", &other, NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn a_bound_token_is_redeemed_only_from_its_address_and_not_burnt_elsewhere(
+    store: &Store,
+) {
+    let key = token_key(30);
+    store
+        .issue(&key, &new_token(false, NOW + 300, None))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .redeem_from("demoaws", &key, NOW, "10.0.0.1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .redeem_from("demoaws", &key, NOW, "127.0.0.1")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .redeem_from("demoaws", &key, NOW, "127.0.0.1")
             .await
             .unwrap()
             .is_none()

@@ -51,6 +51,7 @@ both!(
     importing_twice_changes_nothing_and_a_bad_file_writes_nothing,
     vendor_secrets_and_passwords_are_never_stored_in_clear,
     a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemers,
+    a_bound_token_is_redeemed_only_from_its_address_and_not_burnt_elsewhere,
     a_reusable_token_works_until_it_expires,
     a_new_token_for_the_same_slot_replaces_the_previous_one,
     the_replay_guard_records_exactly_once_under_64_concurrent_records,

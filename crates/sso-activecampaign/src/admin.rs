@@ -1,0 +1,268 @@
+//! `/admin/main.php` (the `_ssot` redemption and the signed-in page), `/admin/login`,
+//! `/admin/logout`.
+
+use axum::body::to_bytes;
+use axum::extract::{Request, State as AxState};
+use axum::response::Response;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::json;
+use sso_core::helpdesk::password_digest;
+use sso_core::ident::{OneTimeToken, SessionId};
+use sso_core::throttle::LockoutPolicy;
+use sso_store::model::{AuditEvent, NewSession, Protocol, Tenant};
+use sso_web::cookies::{self, SessionCookie};
+use sso_web::host::{self, HostKind};
+use sso_web::page::{self, escape};
+use sso_web::{Platform, WebError, home, ip, random_bytes};
+
+use crate::api::{State, verify_digest};
+
+const LOGIN: &str = "/admin/login";
+
+async fn tenant_of(p: &Platform, headers: &HeaderMap) -> Result<Tenant, Response> {
+    let HostKind::Tenant(label) = host::classify_headers(headers, &p.config) else {
+        return Err(page::not_found());
+    };
+    match p.tenant(&label).await {
+        Ok(Some(t)) => Ok(t),
+        Ok(None) => Err(page::not_found()),
+        Err(_) => Err(page::unavailable()),
+    }
+}
+
+/// `GET /admin/main.php[?_ssot=TOKEN]`.
+pub async fn main(AxState(state): AxState<State>, req: Request) -> Response {
+    let p = &state.platform;
+    let (parts, _) = req.into_parts();
+    let tenant = match tenant_of(p, &parts.headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let ssot = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "_ssot")
+        .map(|(_, v)| v.into_owned());
+    if let Some(token) = ssot {
+        if parts.method == Method::HEAD {
+            return page::page(StatusCode::OK, "Help desk", "");
+        }
+        let source_ip = ip::source_ip(&parts, &p.config);
+        return match redeem(p, &tenant, &token, &source_ip.to_string()).await {
+            Ok(Some(cookie)) => page::redirect("/admin/main.php", &[cookie]),
+            Ok(None) => page::redirect(&format!("{LOGIN}?error=sso"), &[]),
+            Err(e) => {
+                tracing::warn!(error = %e, "_ssot: store unavailable");
+                page::unavailable()
+            }
+        };
+    }
+    match p.current_session(&parts.headers, &tenant.name).await {
+        Ok(Some(cs)) if cs.session.protocol == Protocol::Helpdesk => {
+            home::signed_in_page(&tenant.name, &cs, &tenant.frame_ancestors)
+        }
+        Ok(_) => page::redirect(LOGIN, &[]),
+        Err(_) => page::unavailable(),
+    }
+}
+
+/// Redeems `_ssot`: one conditional write, bound to `sso_addr` unless the account switched
+/// the binding off. Any failure is the same answer.
+async fn redeem(
+    p: &Platform,
+    tenant: &Tenant,
+    token: &str,
+    source_ip: &str,
+) -> Result<Option<String>, WebError> {
+    let now = p.now();
+    let outcome = match OneTimeToken::parse(token) {
+        Err(_) => None,
+        Ok(t) => {
+            let key = t.storage_key();
+            if tenant.helpdesk_ip_binding {
+                p.tokens
+                    .redeem_from(&tenant.name, &key, now, source_ip)
+                    .await?
+            } else {
+                p.tokens.redeem(&tenant.name, &key, now).await?
+            }
+        }
+    };
+    let result = match &outcome {
+        None => None,
+        Some(r) => {
+            let minutes = r.data.get("minutes").and_then(|m| m.as_i64()).unwrap_or(30);
+            let id = SessionId::from_random_bytes(random_bytes()?);
+            let session = NewSession {
+                tenant: tenant.name.clone(),
+                subject: r.subject.clone(),
+                protocol: Protocol::Helpdesk,
+                issuer: r
+                    .data
+                    .get("issuer")
+                    .and_then(|i| i.as_str())
+                    .unwrap_or_default()
+                    .to_owned(),
+                created_at: now,
+                idle_secs: minutes * 60,
+                absolute_expiry: now.saturating_add(minutes * 60),
+                keep_until: None,
+                data: json!({ "display": r.data.get("display").cloned().unwrap_or_default() }),
+            };
+            p.sessions.create(&id.storage_key(), &session).await?;
+            Some(cookies::set_session(
+                &SessionCookie::Opaque(id),
+                p.config.https,
+                !tenant.frame_ancestors.is_empty(),
+            ))
+        }
+    };
+    p.record(AuditEvent {
+        at: now,
+        tenant: tenant.name.clone(),
+        protocol: "helpdesk".into(),
+        issuer: "_ssot".into(),
+        subject: outcome
+            .as_ref()
+            .map(|r| r.subject.clone())
+            .unwrap_or_default(),
+        source_ip: source_ip.to_owned(),
+        outcome: if result.is_some() {
+            "ok".into()
+        } else {
+            "refused:bad_token".into()
+        },
+    })
+    .await;
+    Ok(result)
+}
+
+fn login_page(p: &Platform, tenant: &Tenant, notice: Option<&str>, status: StatusCode) -> Response {
+    let Ok(csrf) = random_bytes::<16>().map(hex::encode) else {
+        return page::unavailable();
+    };
+    let notice = notice.map_or(String::new(), |t| {
+        format!("<div class=\"box err\" id=\"notice\">{}</div>", escape(t))
+    });
+    let body = format!(
+        "<h1>Help desk sign in: {tenant}</h1>{notice}<form method=\"post\" action=\"{LOGIN}\" class=\"box\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label for=\"username\">Username</label><input id=\"username\" name=\"username\" autocomplete=\"username\" required>\
+         <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <button type=\"submit\">Sign in</button></form>",
+        tenant = escape(&tenant.name)
+    );
+    let mut resp = page::secure(
+        page::page(status, "Help desk sign in", &body),
+        &tenant.frame_ancestors,
+    );
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
+        resp.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `GET /admin/login[?error=sso]`.
+pub async fn show_login(AxState(state): AxState<State>, req: Request) -> Response {
+    let p = &state.platform;
+    let tenant = match tenant_of(p, req.headers()).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let sso_failed = req.uri().query().is_some_and(|q| q.contains("error=sso"));
+    let notice =
+        sso_failed.then_some("The sign-in link is invalid or has expired. Please sign in.");
+    login_page(p, &tenant, notice, StatusCode::OK)
+}
+
+/// `POST /admin/login`.
+pub async fn submit_login(AxState(state): AxState<State>, req: Request) -> Response {
+    let p = &state.platform;
+    let (parts, body) = req.into_parts();
+    let tenant = match tenant_of(p, &parts.headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let bytes = to_bytes(body, 16 * 1024).await.unwrap_or_default();
+    let field = |name: &str| {
+        url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    if !cookies::csrf_ok(&parts.headers, &field("csrf"), p.config.https) {
+        return login_page(
+            p,
+            &tenant,
+            Some("Your sign-in form expired. Please try again."),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    let (username, password) = (field("username"), field("password"));
+    let source_ip = ip::source_ip(&parts, &p.config).to_string();
+    let now = p.now();
+    let policy = LockoutPolicy::default();
+    let key = format!("hdlogin|{}|{username}|{source_ip}", tenant.name);
+    let attempt = async {
+        let locked = p.throttle.locked_until(&key, now, &policy).await?.is_some();
+        let user = p.directory.helpdesk_user(&tenant.name, &username).await?;
+        let ok = verify_digest(
+            user.as_ref().map(|u| u.verifier.clone()),
+            password_digest(&password),
+        )
+        .await;
+        match user.filter(|u| ok && !locked && u.enabled) {
+            Some(u) => {
+                p.throttle.clear(&key).await?;
+                let id = SessionId::from_random_bytes(random_bytes()?);
+                let session = NewSession {
+                    tenant: tenant.name.clone(),
+                    subject: u.username.clone(),
+                    protocol: Protocol::Helpdesk,
+                    issuer: "password".into(),
+                    created_at: now,
+                    idle_secs: tenant.session_idle_secs,
+                    absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
+                    keep_until: None,
+                    data: json!({ "display": [["Username", u.username], ["User id", u.id]] }),
+                };
+                p.sessions.create(&id.storage_key(), &session).await?;
+                Ok::<_, WebError>(Some(SessionCookie::Opaque(id)))
+            }
+            None => {
+                p.throttle.record_failure(&key, now, &policy).await?;
+                Ok(None)
+            }
+        }
+    };
+    match attempt.await {
+        Ok(Some(cookie)) => {
+            let set =
+                cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
+            page::redirect("/admin/main.php", &[set])
+        }
+        Ok(None) => login_page(
+            p,
+            &tenant,
+            Some("Sign-in failed."),
+            StatusCode::UNAUTHORIZED,
+        ),
+        Err(_) => page::unavailable(),
+    }
+}
+
+/// `/admin/logout`.
+pub async fn logout(AxState(state): AxState<State>, headers: HeaderMap) -> Response {
+    let p = &state.platform;
+    let tenant = match tenant_of(p, &headers).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Some(cookie) = cookies::session(&headers, p.config.https)
+        && p.sessions
+            .revoke(&tenant.name, &cookie.storage_key(), p.now())
+            .await
+            .is_err()
+    {
+        return page::unavailable();
+    }
+    page::redirect(LOGIN, &[cookies::clear_session(p.config.https)])
+}
