@@ -84,7 +84,7 @@ impl Drop for TestApp {
 }
 
 /// The hosts tests talk to.
-pub const HOSTS: [&str; 3] = ["demoaws", "sandboxdemo", "my"];
+pub const HOSTS: [&str; 4] = ["demoaws", "sandboxdemo", "my", "nosuchtenant"];
 
 impl TestApp {
     /// `http://<label>.localhost:<port><path>`.
@@ -140,9 +140,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts the application on a given store choice.
 pub async fn spawn_with(store: StoreChoice, demo: bool) -> TestApp {
+    spawn_on(SocketAddr::from(([127, 0, 0, 1], 0)), store, demo).await
+}
+
+/// Starts the application on a given address (e.g. `[::1]:0` for IPv6 clients).
+pub async fn spawn_on(listen: SocketAddr, store: StoreChoice, demo: bool) -> TestApp {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let config = ServeConfig {
-        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen,
         web: WebConfig::default(),
         store,
         secret_key: Some("00".repeat(32)),

@@ -122,8 +122,9 @@ impl App {
 pub fn router(platform: Platform) -> Router {
     let hosts = Hosts {
         tenant: sso_virtualagent::router(platform.clone())
-            .merge(sso_activecampaign::router(platform.clone())),
-        portal: Router::new().route("/healthz", axum::routing::get(home::healthz)),
+            .merge(sso_activecampaign::router(platform.clone()))
+            .merge(sso_sticky::router(platform.clone())),
+        portal: sso_sticky::portal_router(platform.clone()),
         config: platform.config.clone(),
     };
     Router::new()

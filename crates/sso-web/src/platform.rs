@@ -5,7 +5,7 @@ use std::sync::Arc;
 use http::HeaderMap;
 use sso_core::ident::StorageKey;
 use sso_store::model::{AuditEvent, Session, Tenant};
-use sso_store::port::{Audit, Directory, ReplayGuard, Sessions, Throttle, Tokens};
+use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{CachedDirectory, DIRECTORY_TTL};
 
 use crate::cookies::{self, SessionCookie};
@@ -16,6 +16,10 @@ use crate::{Clock, WebConfig, WebError};
 pub struct Platform {
     /// Who may sign in whom (cached in memory for [`DIRECTORY_TTL`]).
     pub directory: Arc<dyn Directory>,
+    /// Directory changes (the portal's administrator pages); call
+    /// [`Platform::directory_changed`] after one.
+    pub admin: Arc<dyn DirectoryAdmin>,
+    cache: Arc<CachedDirectory>,
     /// Sessions.
     pub sessions: Arc<dyn Sessions>,
     /// One-time tokens.
@@ -61,7 +65,14 @@ impl Platform {
     /// which store it is), with the directory cached for [`DIRECTORY_TTL`].
     pub fn over<S>(store: Arc<S>, config: WebConfig, clock: Arc<dyn Clock>) -> Self
     where
-        S: Directory + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static,
+        S: Directory
+            + DirectoryAdmin
+            + Sessions
+            + Tokens
+            + ReplayGuard
+            + Throttle
+            + Audit
+            + 'static,
     {
         Self::with_directory_ttl(store, config, clock, DIRECTORY_TTL)
     }
@@ -75,10 +86,20 @@ impl Platform {
         ttl: std::time::Duration,
     ) -> Self
     where
-        S: Directory + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static,
+        S: Directory
+            + DirectoryAdmin
+            + Sessions
+            + Tokens
+            + ReplayGuard
+            + Throttle
+            + Audit
+            + 'static,
     {
+        let cache = Arc::new(CachedDirectory::new(store.clone(), ttl));
         Self {
-            directory: Arc::new(CachedDirectory::new(store.clone(), ttl)),
+            directory: cache.clone(),
+            admin: store.clone(),
+            cache,
             sessions: store.clone(),
             tokens: store.clone(),
             replay: store.clone(),
@@ -87,6 +108,12 @@ impl Platform {
             config: Arc::new(config),
             clock,
         }
+    }
+
+    /// Forgets cached directory answers after a change made through [`Platform::admin`]
+    /// (other processes see it within [`DIRECTORY_TTL`]).
+    pub fn directory_changed(&self) {
+        self.cache.clear();
     }
 
     /// Unix seconds now.

@@ -1,0 +1,240 @@
+//! The body of `/sso/0`, checked field by field, and the issuing of the one-time login URL:
+//! one code path for partners' servers and for the portal's pop URLs.
+
+use serde_json::{Map, Value, json};
+use sso_core::callcenter::{CallCenterError, Campaigns, parse_campaigns};
+use sso_core::ident::OneTimeToken;
+use sso_store::model::{NewToken, Tenant};
+use sso_web::{Platform, WebError, random_bytes};
+
+/// How long a login URL is valid, seconds.
+pub const LOGIN_URL_TTL: i64 = 300;
+
+/// What an agent is signed in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Unique username (activity is tracked by it).
+    pub username: String,
+    /// Full name.
+    pub fullname: String,
+    /// Department on the platform.
+    pub department: u64,
+    /// Campaigns it may use.
+    pub campaigns: Campaigns,
+    /// Email, if given.
+    pub email: Option<String>,
+    /// The number the customer called.
+    pub call_center_did: Option<String>,
+    /// The customer's caller ID.
+    pub customer_cid: Option<String>,
+}
+
+fn text(
+    obj: &Map<String, Value>,
+    name: &'static str,
+    required: bool,
+    max: usize,
+) -> Result<Option<String>, CallCenterError> {
+    match obj.get(name) {
+        None | Some(Value::Null) if required => Err(CallCenterError::MissingField(name)),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() && required => {
+            Err(CallCenterError::MissingField(name))
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) if s.len() > max || s.chars().any(char::is_control) => {
+            Err(CallCenterError::InvalidField(name))
+        }
+        Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
+        Some(_) => Err(CallCenterError::InvalidField(name)),
+    }
+}
+
+/// Checks a parsed JSON body: required fields present, then field types (PROTOCOLS.md §3a
+/// order). Unknown fields are ignored; optional fields may be `null`.
+pub fn from_json(body: &Value) -> Result<Grant, CallCenterError> {
+    let Some(obj) = body.as_object() else {
+        return Err(CallCenterError::InvalidRequest);
+    };
+    for name in ["username", "fullname", "department_id"] {
+        match obj.get(name) {
+            None | Some(Value::Null) => return Err(CallCenterError::MissingField(name)),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                return Err(CallCenterError::MissingField(name));
+            }
+            _ => {}
+        }
+    }
+    let username = text(obj, "username", true, 128)?.unwrap_or_default();
+    let fullname = text(obj, "fullname", true, 256)?.unwrap_or_default();
+    let department = match obj.get("department_id") {
+        Some(Value::Number(n)) => n.as_u64().filter(|d| *d > 0),
+        Some(Value::String(s)) => {
+            let s = s.trim();
+            s.parse::<u64>()
+                .ok()
+                .filter(|d| *d > 0 && !s.starts_with('0') && !s.starts_with('+'))
+        }
+        _ => None,
+    }
+    .ok_or(CallCenterError::InvalidField("department_id"))?;
+    let campaigns = match obj.get("campaign_id") {
+        None | Some(Value::Null) => Campaigns::All,
+        Some(Value::String(s)) => parse_campaigns(s)?,
+        Some(Value::Number(n)) => match n.as_u64().filter(|c| *c > 0) {
+            Some(c) => Campaigns::Only(vec![c]),
+            None => return Err(CallCenterError::InvalidField("campaign_id")),
+        },
+        Some(_) => return Err(CallCenterError::InvalidField("campaign_id")),
+    };
+    Ok(Grant {
+        username,
+        fullname,
+        department,
+        campaigns,
+        email: text(obj, "email", false, 256)?,
+        call_center_did: text(obj, "call_center_did", false, 64)?,
+        customer_cid: text(obj, "customer_cid", false, 64)?,
+    })
+}
+
+/// Checks the grant against the tenant (department and campaigns exist), stores a one-time
+/// token for it and returns the login URL on the tenant host.
+pub async fn issue(
+    p: &Platform,
+    tenant: &Tenant,
+    issuer: &str,
+    grant: &Grant,
+) -> Result<Result<String, CallCenterError>, WebError> {
+    if !tenant.departments.contains(&grant.department) {
+        return Ok(Err(CallCenterError::DepartmentNotFound));
+    }
+    let campaigns: Vec<u64> = match &grant.campaigns {
+        Campaigns::All => tenant.campaigns.clone(),
+        Campaigns::Only(list) => {
+            if list.iter().any(|c| !tenant.campaigns.contains(c)) {
+                return Ok(Err(CallCenterError::CampaignNotFound));
+            }
+            list.clone()
+        }
+    };
+    let all = matches!(grant.campaigns, Campaigns::All);
+    let token = OneTimeToken::from_random_bytes(random_bytes()?);
+    let shown_campaigns = if all {
+        "all".to_owned()
+    } else {
+        campaigns
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let data = json!({
+        "issuer": issuer,
+        "fullname": grant.fullname,
+        "email": grant.email,
+        "department": grant.department,
+        "campaigns": campaigns,
+        "all_campaigns": all,
+        "call_center_did": grant.call_center_did,
+        "customer_cid": grant.customer_cid,
+        "display": [
+            ["Agent", grant.username],
+            ["Full name", grant.fullname],
+            ["Department", grant.department],
+            ["Campaigns", shown_campaigns],
+            ["Inbound number (DID)", grant.call_center_did.clone().unwrap_or_default()],
+            ["Customer caller ID", grant.customer_cid.clone().unwrap_or_default()],
+        ],
+    });
+    let new = NewToken {
+        tenant: tenant.name.clone(),
+        subject: grant.username.clone(),
+        reusable: false,
+        data,
+        expires_at: p.now().saturating_add(LOGIN_URL_TTL),
+        replace_slot: None,
+        bound_addr: None,
+    };
+    p.tokens.issue(&token.storage_key(), &new).await?;
+    Ok(Ok(format!(
+        "{}/sso/login?token={}",
+        p.config.tenant_origin(&tenant.name),
+        token.to_hex()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_php_json_encode_body_parses_with_nulls_and_unknown_fields() {
+        let body = json!({
+            "username": "agent1", "fullname": "Agent One", "department_id": "1",
+            "campaign_id": "1,2", "email": null, "call_center_did": "8005550100",
+            "customer_cid": null, "extra": [1, 2]
+        });
+        let g = from_json(&body).unwrap();
+        assert_eq!(g.department, 1);
+        assert_eq!(g.campaigns, Campaigns::Only(vec![1, 2]));
+        assert_eq!(g.email, None);
+    }
+
+    #[test]
+    fn missing_fields_come_before_type_errors_and_are_named() {
+        let e = from_json(&json!({"username": 5, "department_id": 1})).unwrap_err();
+        assert_eq!(e, CallCenterError::MissingField("fullname"));
+        let e =
+            from_json(&json!({"username": "", "fullname": "x", "department_id": 1})).unwrap_err();
+        assert_eq!(e, CallCenterError::MissingField("username"));
+    }
+
+    #[test]
+    fn wrong_types_are_invalid_fields() {
+        let base = json!({"username": "a", "fullname": "b", "department_id": 1});
+        let with = |k: &str, v: Value| {
+            let mut b = base.clone();
+            b[k] = v;
+            from_json(&b).unwrap_err()
+        };
+        assert_eq!(
+            with("username", json!(12)),
+            CallCenterError::InvalidField("username")
+        );
+        assert_eq!(
+            with("fullname", json!(["x"])),
+            CallCenterError::InvalidField("fullname")
+        );
+        assert_eq!(
+            with("department_id", json!("one")),
+            CallCenterError::InvalidField("department_id")
+        );
+        assert_eq!(
+            with("department_id", json!(-1)),
+            CallCenterError::InvalidField("department_id")
+        );
+        assert_eq!(
+            with("campaign_id", json!("1,,2")),
+            CallCenterError::InvalidField("campaign_id")
+        );
+        assert_eq!(
+            with("campaign_id", json!({"a": 1})),
+            CallCenterError::InvalidField("campaign_id")
+        );
+        assert_eq!(
+            with("email", json!(false)),
+            CallCenterError::InvalidField("email")
+        );
+        assert_eq!(
+            from_json(&json!([1])).unwrap_err(),
+            CallCenterError::InvalidRequest
+        );
+        let mut single = base.clone();
+        single["campaign_id"] = json!(3);
+        assert_eq!(
+            from_json(&single).unwrap().campaigns,
+            Campaigns::Only(vec![3])
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Call-center SSO and the agent portal (sticky.io style, PROTOCOLS.md §3), as two routers.
+//!
+//! [`router`] (tenant hosts): `POST /sso/0` — a partner's server, holding a Platform-Key and
+//! calling from an allowed address, asks for a one-time login URL for an agent — and
+//! `GET /sso/login?token=` — the agent's browser opens it, the token is consumed exactly
+//! once, and a platform session with the agent's department, campaigns and call context
+//! starts.
+//!
+//! [`portal_router`] (`my.<base-domain>`): administrators (`/login`) manage their groups'
+//! agents and linked platforms; agents (`/login/<group>`) use pop URLs
+//! (`/pop?group_id=G&client_subdomain=T`) that issue the platform's token through the same
+//! code as `/sso/0` and send them straight into the platform.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod api;
+pub mod grant;
+mod login;
+mod portal;
+mod rate;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use sso_web::Platform;
+
+/// The call-center routes on tenant hosts.
+pub fn router(platform: Platform) -> Router {
+    let state = api::State {
+        platform,
+        limiter: Arc::new(rate::Limiter::new(rate::DEFAULT_PER_SECOND)),
+    };
+    Router::new()
+        .route("/sso/0", post(api::handle))
+        .route("/sso/login", get(login::handle))
+        .with_state(state)
+}
+
+/// The agent portal, served on `my.<base-domain>`.
+pub fn portal_router(platform: Platform) -> Router {
+    portal::router(platform)
+}

@@ -1,0 +1,337 @@
+//! The administrator pages: my groups; a group's agents and linked platforms, with forms to
+//! create agents and link platforms (CSRF-protected); an agent's activity.
+
+use axum::body::to_bytes;
+use axum::extract::{Path, Request, State};
+use axum::response::Response;
+use http::{HeaderMap, StatusCode};
+use sso_store::model::{Agent, Group, GroupLink, Session};
+use sso_store::password;
+use sso_web::page::{self, escape};
+use sso_web::{Platform, WebError, cookies, random_bytes};
+
+use super::{PORTAL, admin_groups, agent_group, on_portal, role, session};
+
+fn with_csrf(p: &Platform, title: &str, body: impl FnOnce(&str) -> String) -> Response {
+    let Ok(csrf) = random_bytes::<16>().map(hex::encode) else {
+        return page::unavailable();
+    };
+    let mut resp = page::page(StatusCode::OK, title, &body(&csrf));
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
+        resp.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `/`: an administrator's groups, or an agent's platforms.
+pub async fn index(State(p): State<Platform>, headers: HeaderMap) -> Response {
+    if !on_portal(&p, &headers) {
+        return page::not_found();
+    }
+    let s = match session(&p, &headers).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return page::redirect("/login", &[]),
+        Err(_) => return page::unavailable(),
+    };
+    match render_index(&p, &s).await {
+        Ok(r) => r,
+        Err(_) => page::unavailable(),
+    }
+}
+
+async fn render_index(p: &Platform, s: &Session) -> Result<Response, WebError> {
+    if let Some(g) = agent_group(s) {
+        let group = p.directory.group(g).await?;
+        let links: String = group
+            .map(|gr| gr.links)
+            .unwrap_or_default()
+            .iter()
+            .map(|l| {
+                format!(
+                    "<li><a href=\"/pop?group_id={g}&amp;client_subdomain={t}\">{t}</a></li>",
+                    t = escape(&l.tenant)
+                )
+            })
+            .collect();
+        let body = format!(
+            "<h1>Agent portal</h1><div class=\"box ok\">Signed in as <strong id=\"subject\">{}</strong> (group {g}).</div>\
+             <h2>Platforms</h2><ul>{links}</ul><p><a href=\"/logout\">Sign out</a></p>",
+            escape(&s.subject)
+        );
+        return Ok(page::page(StatusCode::OK, "Agent portal", &body));
+    }
+    let mut items = String::new();
+    for g in admin_groups(s) {
+        let name = p
+            .directory
+            .group(g)
+            .await?
+            .map(|gr| gr.name)
+            .unwrap_or_default();
+        items.push_str(&format!(
+            "<li><a href=\"/groups/{g}\">Group {g}</a> {}</li>",
+            escape(&name)
+        ));
+    }
+    let body = format!(
+        "<h1>Portal administration</h1><div class=\"box ok\">Signed in as <strong id=\"subject\">{}</strong>.</div>\
+         <h2>My groups</h2><ul id=\"groups\">{items}</ul><p><a href=\"/logout\">Sign out</a></p>",
+        escape(&s.subject)
+    );
+    Ok(page::page(StatusCode::OK, "Portal administration", &body))
+}
+
+/// The administrator session of this request, if it manages `group`.
+async fn managing(
+    p: &Platform,
+    headers: &HeaderMap,
+    group: &str,
+) -> Result<Result<(Session, u64), Response>, WebError> {
+    if !on_portal(p, headers) {
+        return Ok(Err(page::not_found()));
+    }
+    let Some(s) = session(p, headers).await? else {
+        return Ok(Err(page::redirect("/login", &[])));
+    };
+    let Ok(g) = group.parse::<u64>() else {
+        return Ok(Err(page::not_found()));
+    };
+    if role(&s) != "admin" || !admin_groups(&s).contains(&g) {
+        return Ok(Err(page::page(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "<h1>You do not manage this group.</h1>",
+        )));
+    }
+    Ok(Ok((s, g)))
+}
+
+/// `/groups/<G>`.
+pub async fn group(
+    State(p): State<Platform>,
+    Path(group): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (_, g) = match managing(&p, &headers, &group).await {
+        Ok(Ok(x)) => x,
+        Ok(Err(r)) => return r,
+        Err(_) => return page::unavailable(),
+    };
+    let (agents, grp) = match (p.admin.list_agents(g).await, p.directory.group(g).await) {
+        (Ok(a), Ok(gr)) => (
+            a,
+            gr.unwrap_or(Group {
+                id: g,
+                name: String::new(),
+                links: vec![],
+            }),
+        ),
+        _ => return page::unavailable(),
+    };
+    let agent_rows: String = agents
+        .iter()
+        .map(|a| {
+            format!(
+                "<li>{u} — {f} <a href=\"/groups/{g}/agents/{u}\">activity</a></li>",
+                u = escape(&a.username),
+                f = escape(&a.fullname)
+            )
+        })
+        .collect();
+    let link_rows: String = grp
+        .links
+        .iter()
+        .map(|l| {
+            format!(
+                "<li>{} (department {})</li>",
+                escape(&l.tenant),
+                l.department
+            )
+        })
+        .collect();
+    with_csrf(&p, &format!("Group {g}"), |csrf| {
+        format!(
+            "<h1>Group {g} {name}</h1><h2>Agents</h2><ul id=\"agents\">{agent_rows}</ul>\
+             <form method=\"post\" action=\"/groups/{g}/agents\" class=\"box\"><h3>Create an agent</h3>\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label for=\"username\">Username</label><input id=\"username\" name=\"username\" required>\
+             <label for=\"fullname\">Full name</label><input id=\"fullname\" name=\"fullname\" required>\
+             <label for=\"password\">Password</label><input id=\"password\" name=\"password\" type=\"password\" required>\
+             <button type=\"submit\">Create</button></form>\
+             <h2>Linked platforms</h2><ul id=\"links\">{link_rows}</ul>\
+             <form method=\"post\" action=\"/groups/{g}/links\" class=\"box\"><h3>Link a platform</h3>\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label for=\"tenant\">Platform (client subdomain)</label><input id=\"tenant\" name=\"tenant\" required>\
+             <label for=\"department\">Department</label><input id=\"department\" name=\"department\" required>\
+             <button type=\"submit\">Link</button></form><p><a href=\"/\">Back</a></p>",
+            name = escape(&grp.name)
+        )
+    })
+}
+
+async fn form_fields(req: Request, p: &Platform) -> Option<(HeaderMap, Vec<(String, String)>)> {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, 16 * 1024).await.ok()?;
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    cookies::csrf_ok(&parts.headers, csrf, p.config.https).then_some((parts.headers, fields))
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.trim())
+}
+
+fn bad(text: &str) -> Response {
+    page::page(
+        StatusCode::BAD_REQUEST,
+        "Not saved",
+        &format!("<h1>Not saved</h1><p id=\"error\">{}</p>", escape(text)),
+    )
+}
+
+/// `POST /groups/<G>/agents`.
+pub async fn create_agent(
+    State(p): State<Platform>,
+    Path(group): Path<String>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let g = match managing(&p, &headers, &group).await {
+        Ok(Ok((_, g))) => g,
+        Ok(Err(r)) => return r,
+        Err(_) => return page::unavailable(),
+    };
+    let Some((_, fields)) = form_fields(req, &p).await else {
+        return bad("The form expired; go back and try again.");
+    };
+    let (username, fullname, pass) = (
+        field(&fields, "username"),
+        field(&fields, "fullname"),
+        field(&fields, "password"),
+    );
+    let valid =
+        |s: &str, max: usize| !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control);
+    if !valid(username, 128) || !valid(fullname, 256) || pass.len() < 8 {
+        return bad("Username and full name are required; passwords need at least 8 characters.");
+    }
+    let pass = pass.to_owned();
+    let Ok(Ok(verifier)) = tokio::task::spawn_blocking(move || password::hash(&pass)).await else {
+        return page::unavailable();
+    };
+    let agent = Agent {
+        group: g,
+        username: username.into(),
+        fullname: fullname.into(),
+        verifier,
+        enabled: true,
+    };
+    if p.admin.put_agent(&agent).await.is_err() {
+        return page::unavailable();
+    }
+    p.directory_changed();
+    page::redirect(&format!("/groups/{g}"), &[])
+}
+
+/// `POST /groups/<G>/links`.
+pub async fn link_platform(
+    State(p): State<Platform>,
+    Path(group): Path<String>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    let g = match managing(&p, &headers, &group).await {
+        Ok(Ok((_, g))) => g,
+        Ok(Err(r)) => return r,
+        Err(_) => return page::unavailable(),
+    };
+    let Some((_, fields)) = form_fields(req, &p).await else {
+        return bad("The form expired; go back and try again.");
+    };
+    let tenant = field(&fields, "tenant").to_ascii_lowercase();
+    let Ok(department) = field(&fields, "department").parse::<u64>() else {
+        return bad("The department must be a number.");
+    };
+    let result = async {
+        let Some(t) = p.tenant(&tenant).await? else {
+            return Ok::<_, WebError>(Err("No such platform."));
+        };
+        if !t.departments.contains(&department) {
+            return Ok(Err("That platform has no such department."));
+        }
+        let mut grp = p.directory.group(g).await?.unwrap_or(Group {
+            id: g,
+            name: String::new(),
+            links: vec![],
+        });
+        grp.links.retain(|l| l.tenant != tenant);
+        grp.links.push(GroupLink {
+            tenant: tenant.clone(),
+            department,
+        });
+        p.admin.put_group(&grp).await?;
+        p.directory_changed();
+        Ok(Ok(()))
+    }
+    .await;
+    match result {
+        Ok(Ok(())) => page::redirect(&format!("/groups/{g}"), &[]),
+        Ok(Err(text)) => bad(text),
+        Err(_) => page::unavailable(),
+    }
+}
+
+/// `/groups/<G>/agents/<username>`: the agent's portal sign-ins and platform SSO attempts.
+pub async fn activity(
+    State(p): State<Platform>,
+    Path((group, username)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let g = match managing(&p, &headers, &group).await {
+        Ok(Ok((_, g))) => g,
+        Ok(Err(r)) => return r,
+        Err(_) => return page::unavailable(),
+    };
+    let mut tenants = vec![PORTAL.to_owned()];
+    if let Ok(Some(grp)) = p.directory.group(g).await {
+        tenants.extend(grp.links.into_iter().map(|l| l.tenant));
+    }
+    let mut events = Vec::new();
+    for t in &tenants {
+        match p
+            .audit
+            .list(t, Some(&username), 0, i64::MAX, 100, None)
+            .await
+        {
+            Ok(page) => events.extend(page.events),
+            Err(_) => return page::unavailable(),
+        }
+    }
+    events.sort_by(|a, b| b.at.cmp(&a.at));
+    let rows: String = events
+        .iter()
+        .take(100)
+        .map(|e| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e.at,
+                escape(&e.tenant),
+                escape(&e.protocol),
+                escape(&e.source_ip),
+                escape(&e.outcome)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Activity of {u}</h1><table id=\"activity\"><tr><th>time</th><th>platform</th><th>protocol</th><th>source IP</th><th>outcome</th></tr>{rows}</table>\
+         <p><a href=\"/groups/{g}\">Back</a></p>",
+        u = escape(&username)
+    );
+    page::page(StatusCode::OK, "Activity", &body)
+}

@@ -1,0 +1,718 @@
+//! Call-center SSO over a real socket: the API's table of answers, the allow-list, the
+//! one-time URL, a real PHP partner, the portal (HTTP here; a real browser in `browser.rs`).
+
+use std::net::{IpAddr, SocketAddr};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sso_cli::stores::StoreChoice;
+use sso_core::ident::StorageKey;
+use sso_store::model::PlatformKey;
+use sso_store::port::DirectoryAdmin;
+use sso_tests::{Backend, TestApp, run_php_with, spawn_app, spawn_on};
+
+const KEY: &str = "demo-platform-key";
+
+fn body() -> Value {
+    json!({ "username": "agent1", "fullname": "Agent One", "department_id": 1,
+            "campaign_id": "1,2", "call_center_did": "8005550100", "customer_cid": "2125550123" })
+}
+
+async fn post(
+    app: &TestApp,
+    client: &reqwest::Client,
+    host: &str,
+    key: Option<&str>,
+    ctype: &str,
+    body: String,
+) -> (StatusCode, Value) {
+    let mut r = client
+        .post(app.url(host, "/sso/0"))
+        .header("content-type", ctype)
+        .body(body);
+    if let Some(k) = key {
+        r = r.header("platform-key", k);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status();
+    let v: Value = serde_json::from_str(&resp.text().await.unwrap()).expect("always JSON");
+    assert_eq!(
+        v["code"].as_u64(),
+        Some(u64::from(status.as_u16())),
+        "code equals the HTTP status"
+    );
+    (status, v)
+}
+
+async fn sso0(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    post(
+        app,
+        &app.client(),
+        "demoaws",
+        Some(KEY),
+        "application/json",
+        body.to_string(),
+    )
+    .await
+}
+
+async fn a_partner_gets_a_one_time_url_that_opens_the_platform(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (status, v) = sso0(&app, body()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            v["success"].as_u64(),
+            v["status"].as_str(),
+            v["descriptor"].as_str()
+        ),
+        (Some(1), Some("SUCCESS"), Some("SSO_TOKEN_CREATED"))
+    );
+    let url = v["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&app.url("demoaws", "/sso/login?token=")),
+        "{url}"
+    );
+    let browser = app.client();
+    let r = browser.get(&url).send().await.unwrap();
+    assert_eq!(
+        (r.status(), r.headers()["location"].to_str().unwrap()),
+        (StatusCode::FOUND, "/")
+    );
+    let home = browser
+        .get(app.url("demoaws", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in [
+        "id=\"subject\">agent1<",
+        "Agent One",
+        "1, 2",
+        "8005550100",
+        "2125550123",
+    ] {
+        assert!(home.contains(shown), "{shown} in {home}");
+    }
+    // Exactly once; HEAD never consumes.
+    let (_, v2) = sso0(&app, body()).await;
+    let second = v2["url"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.client().head(&second).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.client().get(&second).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        app.client().get(&second).send().await.unwrap().status(),
+        StatusCode::GONE
+    );
+    // Five minutes.
+    let (_, v3) = sso0(&app, body()).await;
+    app.clock.advance(300);
+    assert_eq!(
+        app.client()
+            .get(v3["url"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::GONE
+    );
+}
+
+async fn every_failure_has_its_code_and_descriptor(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = app.client();
+    let with = |k: &str, v: Value| {
+        let mut b = body();
+        b[k] = v;
+        b.to_string()
+    };
+    let cases: Vec<(Option<&str>, &str, String, u16, &str)> = vec![
+        (
+            None,
+            "application/json",
+            body().to_string(),
+            401,
+            "INVALID_PLATFORM_KEY",
+        ),
+        (
+            Some("wrong"),
+            "application/json",
+            body().to_string(),
+            401,
+            "INVALID_PLATFORM_KEY",
+        ),
+        (
+            Some(KEY),
+            "text/plain",
+            body().to_string(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            "{not json".into(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            "[1,2]".into(),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            format!("{{\"pad\":\"{}\"}}", "x".repeat(17_000)),
+            400,
+            "INVALID_REQUEST",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            json!({"fullname": "x", "department_id": 1}).to_string(),
+            400,
+            "MISSING_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("fullname", json!("")),
+            400,
+            "MISSING_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("username", json!(42)),
+            422,
+            "INVALID_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("fullname", json!(["a"])),
+            422,
+            "INVALID_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("department_id", json!("x")),
+            422,
+            "INVALID_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("campaign_id", json!("1,,2")),
+            422,
+            "INVALID_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("campaign_id", json!("1,1")),
+            422,
+            "INVALID_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("campaign_id", json!("1,a")),
+            422,
+            "INVALID_FIELD",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("department_id", json!(9)),
+            404,
+            "DEPARTMENT_NOT_FOUND",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("campaign_id", json!("1,9")),
+            404,
+            "CAMPAIGN_NOT_FOUND",
+        ),
+        (
+            Some(KEY),
+            "application/json; charset=utf-8",
+            with("unknown_field", json!({"x": 1})),
+            200,
+            "SSO_TOKEN_CREATED",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("campaign_id", Value::Null),
+            200,
+            "SSO_TOKEN_CREATED",
+        ),
+        (
+            Some(KEY),
+            "application/json",
+            with("campaign_id", json!(3)),
+            200,
+            "SSO_TOKEN_CREATED",
+        ),
+    ];
+    for (key, ctype, b, code, descriptor) in cases {
+        let (status, v) = post(&app, &c, "demoaws", key, ctype, b.clone()).await;
+        assert_eq!(
+            (status.as_u16(), v["descriptor"].as_str().unwrap()),
+            (code, descriptor),
+            "{}",
+            &b[..b.len().min(80)]
+        );
+        if code != 200 {
+            assert_eq!(
+                (
+                    v["success"].as_u64(),
+                    v["status"].as_str(),
+                    v["url"].as_str()
+                ),
+                (Some(0), Some("FAILURE"), Some(""))
+            );
+        }
+    }
+    let (status, v) = post(
+        &app,
+        &c,
+        "nosuchtenant",
+        Some(KEY),
+        "application/json",
+        body().to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), v["descriptor"].as_str().unwrap()),
+        (404, "UNKNOWN_PLATFORM")
+    );
+}
+
+async fn a_key_of_another_tenant_is_unknown_here(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let record = PlatformKey {
+        tenant: "sandboxdemo".into(),
+        key_id: "sandbox-only".into(),
+        partner: "other".into(),
+        allow_list: vec!["127.0.0.1".into()],
+        enabled: true,
+    };
+    app.store
+        .put_platform_key(&StorageKey::of_secret("sandbox-key"), &record)
+        .await
+        .unwrap();
+    let c = app.client();
+    let (status, _) = post(
+        &app,
+        &c,
+        "sandboxdemo",
+        Some("sandbox-key"),
+        "application/json",
+        body().to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = post(
+        &app,
+        &c,
+        "demoaws",
+        Some("sandbox-key"),
+        "application/json",
+        body().to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), v["descriptor"].as_str().unwrap()),
+        (401, "INVALID_PLATFORM_KEY")
+    );
+}
+
+macro_rules! on_both_stores {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(sso_tests::Backend::Embedded).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(sso_tests::Backend::DynamoDb).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    a_partner_gets_a_one_time_url_that_opens_the_platform,
+    every_failure_has_its_code_and_descriptor,
+    a_key_of_another_tenant_is_unknown_here,
+);
+
+fn client_from(app: &TestApp, source: IpAddr) -> reqwest::Client {
+    let addr = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), app.port);
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(source)
+        .resolve("demoaws.localhost", addr)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_allow_list_holds_at_cidr_edges_and_ignores_forwarded_for() {
+    let app = spawn_app(Backend::Embedded).await;
+    let record = PlatformKey {
+        tenant: "demoaws".into(),
+        key_id: "edge".into(),
+        partner: "edge-partner".into(),
+        allow_list: vec!["127.0.0.2/31".into()],
+        enabled: true,
+    };
+    app.store
+        .put_platform_key(&StorageKey::of_secret("edge-key"), &record)
+        .await
+        .unwrap();
+    for (source, expected) in [
+        ("127.0.0.2", 200),
+        ("127.0.0.3", 200),
+        ("127.0.0.1", 403),
+        ("127.0.0.4", 403),
+    ] {
+        let c = client_from(&app, source.parse().unwrap());
+        let (status, v) = post(
+            &app,
+            &c,
+            "demoaws",
+            Some("edge-key"),
+            "application/json",
+            body().to_string(),
+        )
+        .await;
+        assert_eq!(status.as_u16(), expected, "{source}: {v}");
+        if expected == 403 {
+            assert_eq!(v["descriptor"], "IP_NOT_WHITELISTED");
+        }
+    }
+    // A spoofed X-Forwarded-For does not move the source (no trusted proxy configured).
+    let c = client_from(&app, "127.0.0.9".parse().unwrap());
+    let r = c
+        .post(app.url("demoaws", "/sso/0"))
+        .header("content-type", "application/json")
+        .header("platform-key", KEY)
+        .header("x-forwarded-for", "127.0.0.1")
+        .body(body().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv6_partner_on_the_allow_list_is_served() {
+    let app = spawn_on("[::1]:0".parse().unwrap(), StoreChoice::Memory, true).await;
+    let addr = SocketAddr::new("::1".parse().unwrap(), app.port);
+    let c = reqwest::Client::builder()
+        .resolve("demoaws.localhost", addr)
+        .build()
+        .unwrap();
+    let (status, v) = post(
+        &app,
+        &c,
+        "demoaws",
+        Some(KEY),
+        "application/json",
+        body().to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_php_partner_gets_a_url_and_its_browser_lands_on_the_platform() {
+    let app = spawn_app(Backend::Embedded).await;
+    let out = run_php_with(
+        "callcenter_client.php",
+        &[&app.url("demoaws", ""), &app.curl_resolve(), KEY],
+        "",
+    );
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["http_status"], 200, "{out}");
+    assert_eq!(r["result"]["success"], 1);
+    assert_eq!(r["result"]["code"], 200);
+    assert_eq!(r["login_status"], 200, "followed into the platform home");
+    let home = r["home_body"].as_str().unwrap();
+    assert!(
+        home.contains("id=\"subject\">agent7<")
+            && home.contains("1, 3")
+            && home.contains("8005550100"),
+        "{home}"
+    );
+    assert_eq!(r["second_status"], 410, "the URL works once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
+    let app = spawn_app(Backend::Embedded).await;
+    let agent = app.client();
+    let portal = |path: &str| app.url("my", path);
+    // Without a session: to /login/21, the destination kept server-side.
+    let r = agent
+        .get(portal("/pop?group_id=21&client_subdomain=demoaws"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/login/21");
+    let page = agent
+        .get(portal("/login/21"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
+    let r = agent
+        .post(portal("/login/21"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("user=agent1&password=agentpass&csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        "/pop?group_id=21&client_subdomain=demoaws"
+    );
+    let r = agent
+        .get(portal("/pop?group_id=21&client_subdomain=demoaws"))
+        .send()
+        .await
+        .unwrap();
+    let url = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&app.url("demoaws", "/sso/login?token=")),
+        "{url}"
+    );
+    assert_eq!(
+        agent.get(&url).send().await.unwrap().status(),
+        StatusCode::FOUND
+    );
+    let home = agent
+        .get(app.url("demoaws", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("id=\"subject\">agent1<") && home.contains("group:21"),
+        "{home}"
+    );
+    // Second platform: no new sign-in.
+    let r = agent
+        .get(portal("/pop?group_id=21&client_subdomain=sandboxdemo"))
+        .send()
+        .await
+        .unwrap();
+    let url = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(url.starts_with(&app.url("sandboxdemo", "/sso/login?token=")));
+    // A platform not linked to the group is refused clearly.
+    let r = agent
+        .get(portal("/pop?group_id=21&client_subdomain=elsewhere"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("not linked to group 21"));
+    // Portal logout ends the portal session; the platform session lives on.
+    agent.get(portal("/logout")).send().await.unwrap();
+    let r = agent
+        .get(portal("/pop?group_id=21&client_subdomain=demoaws"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/login/21");
+    assert_eq!(
+        agent
+            .get(app.url("demoaws", "/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activity() {
+    let app = spawn_app(Backend::Embedded).await;
+    let admin = app.client();
+    let portal = |path: &str| app.url("my", path);
+    let csrf_of =
+        |page: &str| page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
+    let page = admin
+        .get(portal("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = |body: String| {
+        admin
+            .post(portal("/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let r = form(format!(
+        "user=admin%40example.com&password=adminpass&csrf={}",
+        csrf_of(&page)
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.headers()["location"], "/");
+    let index = admin
+        .get(portal("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(index.contains("href=\"/groups/21\""), "{index}");
+    let group = admin
+        .get(portal("/groups/21"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = csrf_of(&group);
+    let post = |path: &str, body: String| {
+        admin
+            .post(portal(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let r = post(
+        "/groups/21/agents",
+        format!("username=agent2&fullname=Agent+Two&password=longpassword&csrf={csrf}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.headers()["location"], "/groups/21");
+    let r = post(
+        "/groups/21/links",
+        format!("tenant=sandboxdemo&department=2&csrf={csrf}"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.headers()["location"], "/groups/21");
+    let r = post(
+        "/groups/21/agents",
+        format!(
+            "username=x&fullname=y&password=longpassword&csrf={}",
+            "0".repeat(32)
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "CSRF");
+    let group = admin
+        .get(portal("/groups/21"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        group.contains("agent2 — Agent Two") && group.contains("sandboxdemo (department 2)"),
+        "{group}"
+    );
+    // The new agent signs in and pops into sandboxdemo (department 2 now).
+    let agent = app.client();
+    let page = agent
+        .get(portal("/login/21"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    agent
+        .post(portal("/login/21"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "user=agent2&password=longpassword&csrf={}",
+            csrf_of(&page)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let r = agent
+        .get(portal("/pop?group_id=21&client_subdomain=sandboxdemo"))
+        .send()
+        .await
+        .unwrap();
+    agent
+        .get(r.headers()["location"].to_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let home = agent
+        .get(app.url("sandboxdemo", "/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("<dt>Department</dt><dd>2</dd>"), "{home}");
+    // Its activity, newest first: the pop, then the portal sign-in.
+    let activity = admin
+        .get(portal("/groups/21/agents/agent2"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        activity.contains("SSO_TOKEN_CREATED") && activity.contains("portal"),
+        "{activity}"
+    );
+    // Another group's pages are not this administrator's.
+    assert_eq!(
+        admin
+            .get(portal("/groups/22"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+}
