@@ -313,7 +313,7 @@ pub async fn activity(
             Err(_) => return page::unavailable(),
         }
     }
-    events.sort_by(|a, b| b.at.cmp(&a.at));
+    events.sort_by_key(|e| std::cmp::Reverse(e.at));
     let rows: String = events
         .iter()
         .take(100)
