@@ -1,6 +1,8 @@
 //! Helpers shared by the black-box tests in `e2e/`: the real server on port 0, HTTP clients
 //! that reach `*.localhost` hosts, and the real PHP clients.
 
+pub mod webdriver;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;

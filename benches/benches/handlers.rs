@@ -95,5 +95,38 @@ fn helpdesk(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, signin, helpdesk);
+fn callcenter(c: &mut Criterion) {
+    let app = in_process();
+    let body = r#"{"username":"agent1","fullname":"Agent One","department_id":1,"campaign_id":"1,2","call_center_did":"8005550100"}"#;
+    let mut g = c.benchmark_group("handlers");
+    g.bench_function("sso_0", |b| {
+        b.iter_batched(
+            || {
+                // One call per second of the server's clock: stays under the per-key limit.
+                app.clock.advance(1);
+                let mut req = axum::http::Request::post("/sso/0")
+                    .header("host", "demoaws.localhost")
+                    .header("content-type", "application/json")
+                    .header("platform-key", "demo-platform-key")
+                    .body(Body::from(body))
+                    .expect("request");
+                req.extensions_mut()
+                    .insert(sso_web::ip::PeerIp([127, 0, 0, 1].into()));
+                req
+            },
+            |req| {
+                let resp = app
+                    .runtime
+                    .block_on(app.router.clone().oneshot(req))
+                    .expect("infallible");
+                assert_eq!(resp.status(), 200, "{:?}", resp.headers());
+                black_box(resp)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, signin, helpdesk, callcenter);
 criterion_main!(benches);

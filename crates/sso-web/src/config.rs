@@ -48,6 +48,11 @@ impl WebConfig {
         }
     }
 
+    /// A CSP source matching every host of this deployment (`https://*.<base>[:port]`).
+    pub fn all_hosts_source(&self) -> String {
+        self.origin("*")
+    }
+
     /// The origin of a tenant host.
     pub fn tenant_origin(&self, tenant: &str) -> String {
         self.origin(tenant)

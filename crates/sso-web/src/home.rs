@@ -67,6 +67,9 @@ pub fn signed_in_page(tenant: &str, cs: &CurrentSession, frame_ancestors: &[Stri
                     Some(text) => text.to_owned(),
                     None => value.to_string(),
                 };
+                if value.is_empty() || value == "null" {
+                    continue;
+                }
                 rows.push_str(&format!(
                     "<dt>{}</dt><dd>{}</dd>",
                     escape(label),

@@ -58,6 +58,25 @@ pub fn secure(mut resp: Response, frame_ancestors: &[String]) -> Response {
     resp
 }
 
+/// Lets a page's forms lead (through redirects) to other hosts of this deployment: the portal's
+/// sign-in form continues into a tenant host, which CSP's `form-action 'self'` would block.
+pub fn allow_form_redirects_to(mut resp: Response, source: &str) -> Response {
+    let updated = resp
+        .headers()
+        .get(CONTENT_SECURITY_POLICY)
+        .and_then(|v| v.to_str().ok())
+        .map(|csp| {
+            csp.replace(
+                "form-action 'self'",
+                &format!("form-action 'self' {source}"),
+            )
+        });
+    if let Some(v) = updated.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        resp.headers_mut().insert(CONTENT_SECURITY_POLICY, v);
+    }
+    resp
+}
+
 /// A page response with a status.
 pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let mut resp = (status, html(title, body)).into_response();

@@ -41,7 +41,11 @@ fn form(
         title = escape(title),
         action = escape(action),
     );
-    let mut resp = page::page(status, title, &body);
+    // Signing in may continue into a tenant host (a pending pop).
+    let mut resp = page::allow_form_redirects_to(
+        page::page(status, title, &body),
+        &p.config.all_hosts_source(),
+    );
     if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
         resp.headers_mut().append(http::header::SET_COOKIE, v);
     }
