@@ -716,3 +716,46 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unavailable_store_is_503_unavailable_here_and_result_code_zero_in_the_help_desk() {
+    let app = sso_tests::spawn_with(
+        StoreChoice::Dynamo(sso_store::dynamo::DynamoConfig {
+            table: "unreachable".into(),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            region: None,
+        }),
+        false,
+    )
+    .await;
+    let c = app.client();
+    let (status, v) = post(&app, &c, "demoaws", Some(KEY), "application/json", body().to_string()).await;
+    assert_eq!((status.as_u16(), v["descriptor"].as_str().unwrap()), (503, "UNAVAILABLE"));
+    let r = c.get(app.url("demoaws", "/api.php?api_output=json")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the help desk always answers 200");
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!((v["result_code"].as_u64(), v["result_message"].as_str()), (Some(0), Some("Temporarily unavailable; try again.")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_session_ends_after_thirty_idle_minutes() {
+    let app = spawn_app(Backend::Embedded).await;
+    let agent = app.client();
+    let portal = |path: &str| app.url("my", path);
+    let page = agent.get(portal("/login/21")).send().await.unwrap().text().await.unwrap();
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
+    agent
+        .post(portal("/login/21"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("user=agent1&password=agentpass&csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    let pop = portal("/pop?group_id=21&client_subdomain=demoaws");
+    app.clock.advance(29 * 60);
+    let r = agent.get(&pop).send().await.unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("/sso/login?token="));
+    app.clock.advance(30 * 60);
+    let r = agent.get(&pop).send().await.unwrap();
+    assert_eq!(r.headers()["location"], "/login/21");
+}
