@@ -729,12 +729,34 @@ async fn an_unavailable_store_is_503_unavailable_here_and_result_code_zero_in_th
     )
     .await;
     let c = app.client();
-    let (status, v) = post(&app, &c, "demoaws", Some(KEY), "application/json", body().to_string()).await;
-    assert_eq!((status.as_u16(), v["descriptor"].as_str().unwrap()), (503, "UNAVAILABLE"));
-    let r = c.get(app.url("demoaws", "/api.php?api_output=json")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK, "the help desk always answers 200");
+    let (status, v) = post(
+        &app,
+        &c,
+        "demoaws",
+        Some(KEY),
+        "application/json",
+        body().to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), v["descriptor"].as_str().unwrap()),
+        (503, "UNAVAILABLE")
+    );
+    let r = c
+        .get(app.url("demoaws", "/api.php?api_output=json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "the help desk always answers 200"
+    );
     let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-    assert_eq!((v["result_code"].as_u64(), v["result_message"].as_str()), (Some(0), Some("Temporarily unavailable; try again.")));
+    assert_eq!(
+        (v["result_code"].as_u64(), v["result_message"].as_str()),
+        (Some(0), Some("Temporarily unavailable; try again."))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -742,7 +764,14 @@ async fn a_portal_session_ends_after_thirty_idle_minutes() {
     let app = spawn_app(Backend::Embedded).await;
     let agent = app.client();
     let portal = |path: &str| app.url("my", path);
-    let page = agent.get(portal("/login/21")).send().await.unwrap().text().await.unwrap();
+    let page = agent
+        .get(portal("/login/21"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     agent
         .post(portal("/login/21"))
@@ -754,7 +783,12 @@ async fn a_portal_session_ends_after_thirty_idle_minutes() {
     let pop = portal("/pop?group_id=21&client_subdomain=demoaws");
     app.clock.advance(29 * 60);
     let r = agent.get(&pop).send().await.unwrap();
-    assert!(r.headers()["location"].to_str().unwrap().contains("/sso/login?token="));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("/sso/login?token=")
+    );
     app.clock.advance(30 * 60);
     let r = agent.get(&pop).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/login/21");

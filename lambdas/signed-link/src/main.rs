@@ -1,0 +1,9 @@
+//! The signed-link Lambda: configuration from the environment, the adapter's router over DynamoDB.
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    sso_lambda::init_tracing();
+    let config = sso_lambda::Config::from_env()?;
+    let platform = sso_lambda::platform(&config).await?;
+    sso_lambda::run(sso_virtualagent::router(platform)).await
+}
