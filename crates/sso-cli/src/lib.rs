@@ -7,8 +7,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod admin;
 pub mod app;
 mod error;
+pub mod partner;
+mod secrets;
 pub mod stores;
 
 pub use app::{App, ServeConfig};

@@ -1,4 +1,6 @@
 //! `sso`: run the gateway locally, administer its directory, act as a partner.
+// A command-line tool: its results are meant for standard output.
+#![allow(clippy::print_stdout)]
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand, ValueEnum};
 use sso_cli::stores::{self, StoreChoice};
 use sso_cli::{App, CliError, ServeConfig};
-use sso_store::dynamo::{Dynamo, DynamoConfig};
+use sso_store::dynamo::DynamoConfig;
 use sso_web::{SystemClock, WebConfig};
 
 /// The SSO gateway: signed-link, help-desk and call-center single sign-on.
@@ -17,6 +19,9 @@ use sso_web::{SystemClock, WebConfig};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Store for the admin commands (serve and import take their own).
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -30,16 +35,22 @@ enum StoreKind {
 #[derive(clap::Args)]
 struct StoreArgs {
     /// Which store.
-    #[arg(long, env = "SSO_STORE", value_enum, default_value = "embedded")]
+    #[arg(
+        long,
+        env = "SSO_STORE",
+        value_enum,
+        default_value = "embedded",
+        global = true
+    )]
     store: StoreKind,
     /// Data directory of the embedded store.
-    #[arg(long, env = "SSO_DATA", default_value = "./.sso-data")]
+    #[arg(long, env = "SSO_DATA", default_value = "./.sso-data", global = true)]
     data: PathBuf,
     /// DynamoDB table.
-    #[arg(long, env = "SSO_TABLE", default_value = "sso")]
+    #[arg(long, env = "SSO_TABLE", default_value = "sso", global = true)]
     table: String,
     /// A DynamoDB-compatible endpoint, e.g. http://127.0.0.1:5000 (moto).
-    #[arg(long, env = "SSO_ENDPOINT_URL")]
+    #[arg(long, env = "SSO_ENDPOINT_URL", global = true)]
     endpoint_url: Option<String>,
 }
 
@@ -74,8 +85,9 @@ enum Command {
         /// Load the demo directory if it is not there yet.
         #[arg(long, env = "SSO_DEMO")]
         demo: bool,
-        #[command(flatten)]
-        store: StoreArgs,
+        /// Serve this tenant on hosts that name none (e.g. http://127.0.0.1:8080).
+        #[arg(long, env = "SSO_SINGLE_TENANT")]
+        single_tenant: Option<String>,
     },
     /// Import a directory file (TOML) into the store, all or nothing.
     ///
@@ -83,20 +95,46 @@ enum Command {
     Import {
         /// The file.
         file: PathBuf,
-        #[command(flatten)]
-        store: StoreArgs,
     },
+    /// Tenants: add, list, disable.
+    #[command(subcommand)]
+    Tenant(sso_cli::admin::TenantCmd),
+    /// Signed-link vendors: add, list, disable, rotate-secret, retire-secret.
+    #[command(subcommand)]
+    Vendor(sso_cli::admin::VendorCmd),
+    /// Signed-link clients: add, list, disable.
+    #[command(subcommand)]
+    Client(sso_cli::admin::ClientCmd),
+    /// Help-desk users: add, add-api-key, list, disable.
+    #[command(subcommand, name = "helpdesk-user")]
+    HelpdeskUser(sso_cli::admin::HelpdeskCmd),
+    /// Call-center Platform-Keys: add, list, disable.
+    #[command(subcommand, name = "platform-key")]
+    PlatformKey(sso_cli::admin::PlatformKeyCmd),
+    /// Portal groups: add, link, list, disable.
+    #[command(subcommand)]
+    Group(sso_cli::admin::GroupCmd),
+    /// Portal agents: add, list, disable.
+    #[command(subcommand)]
+    Agent(sso_cli::admin::AgentCmd),
+    /// Portal administrators: add, list, disable.
+    #[command(subcommand)]
+    Administrator(sso_cli::admin::AdministratorCmd),
+    /// A tenant's or an agent's audit events, newest first.
+    ///
+    /// Example: sso audit --tenant demoaws --subject agent1
+    Audit(sso_cli::admin::AuditArgs),
+    /// Print a signed-link URL (vendor password on stdin).
+    ///
+    /// Example: echo vendorpass | sso link --base-url http://demoaws.localhost:8080 --vendor 1001 --client-id 1234
+    Link(sso_cli::partner::LinkArgs),
+    /// Call the help-desk or call-center API as a partner and print the answer.
+    #[command(subcommand)]
+    Call(sso_cli::partner::CallCmd),
     /// Create the DynamoDB table exactly as the SAM template declares it.
     ///
     /// Example: sso create-table --endpoint-url http://127.0.0.1:5000 --table sso
-    CreateTable {
-        /// DynamoDB table.
-        #[arg(long, env = "SSO_TABLE", default_value = "sso")]
-        table: String,
-        /// A DynamoDB-compatible endpoint.
-        #[arg(long, env = "SSO_ENDPOINT_URL")]
-        endpoint_url: Option<String>,
-    },
+    CreateTable,
 }
 
 fn init_logging() {
@@ -128,6 +166,13 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+async fn admin_store(
+    args: &StoreArgs,
+    secret_key: &Option<String>,
+) -> Result<sso_store::Store, CliError> {
+    stores::open(&args.choice(), secret_key.as_deref()).await
+}
+
 async fn run(cli: Cli) -> Result<(), CliError> {
     let secret_key = std::env::var("SSO_SECRET_KEY").ok();
     match cli.command {
@@ -136,16 +181,17 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             base_domain,
             https,
             demo,
-            store,
+            single_tenant,
         } => {
             let config = ServeConfig {
                 listen,
                 web: WebConfig {
                     base_domain,
                     https,
+                    single_tenant,
                     ..WebConfig::default()
                 },
-                store: store.choice(),
+                store: cli.store.choice(),
                 secret_key,
                 demo,
                 clock: Arc::new(SystemClock),
@@ -154,10 +200,10 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             tracing::info!(port = app.port(), "listening");
             app.run_until_stopped(shutdown_signal()).await
         }
-        Command::Import { file, store } => {
+        Command::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
-            let store = stores::open(&store.choice(), secret_key.as_deref()).await?;
+            let store = stores::open(&cli.store.choice(), secret_key.as_deref()).await?;
             let summary = store.import(&file.display().to_string(), &text).await?;
             eprintln!(
                 "imported {} records from {}",
@@ -166,13 +212,48 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::CreateTable {
-            table,
-            endpoint_url,
-        } => {
-            let dynamo = Dynamo::connect(&DynamoConfig {
+        Command::Link(args) => {
+            println!("{}", sso_cli::partner::link(args)?);
+            Ok(())
+        }
+        Command::Call(cmd) => {
+            let (status, body) = sso_cli::partner::call(cmd).await?;
+            eprintln!("HTTP {status}");
+            println!("{body}");
+            Ok(())
+        }
+        Command::Tenant(cmd) => {
+            sso_cli::admin::tenant(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::Vendor(cmd) => {
+            sso_cli::admin::vendor(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::Client(cmd) => {
+            sso_cli::admin::client(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::HelpdeskUser(cmd) => {
+            sso_cli::admin::helpdesk(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::PlatformKey(cmd) => {
+            sso_cli::admin::platform_key(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::Group(cmd) => {
+            sso_cli::admin::group(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::Agent(cmd) => {
+            sso_cli::admin::agent(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::Administrator(cmd) => {
+            sso_cli::admin::administrator(&admin_store(&cli.store, &secret_key).await?, cmd).await
+        }
+        Command::Audit(args) => {
+            sso_cli::admin::audit(&admin_store(&cli.store, &secret_key).await?, args).await
+        }
+        Command::CreateTable => {
+            let table = cli.store.table.clone();
+            let dynamo = stores::dynamo(&DynamoConfig {
                 table: table.clone(),
-                endpoint_url,
+                endpoint_url: cli.store.endpoint_url.clone(),
                 region: None,
             })
             .await;

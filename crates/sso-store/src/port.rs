@@ -88,6 +88,17 @@ pub trait DirectoryAdmin: Send + Sync {
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     /// Every vendor of a tenant.
     async fn list_vendors(&self, tenant: &str) -> Result<Vec<Vendor>, StoreError>;
+    /// Every help-desk user of a tenant.
+    async fn list_helpdesk_users(&self, tenant: &str) -> Result<Vec<HelpdeskUser>, StoreError>;
+    /// Every Platform-Key of a tenant, with the hex SHA-256 it is stored under.
+    async fn list_platform_keys(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, PlatformKey)>, StoreError>;
+    /// Every portal group.
+    async fn list_groups(&self) -> Result<Vec<Group>, StoreError>;
+    /// Every portal administrator.
+    async fn list_administrators(&self) -> Result<Vec<Administrator>, StoreError>;
     /// Every client of a tenant.
     async fn list_clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError>;
     /// Every agent of a group.

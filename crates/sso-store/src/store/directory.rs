@@ -294,9 +294,17 @@ impl Store {
                 },
             )?)],
             DirRecord::PlatformKey(_, r) => vec![put(record_item(key, r)?)],
-            DirRecord::Group(g) => vec![put(record_item(key, g)?)],
+            // Groups and administrators have partitions of their own; a copy in one listing
+            // partition each lets the admin CLI list them without a scan.
+            DirRecord::Group(g) => vec![
+                put(record_item(key, g)?),
+                put(record_item(Key::new("GROUPS", format!("{:020}", g.id)), g)?),
+            ],
             DirRecord::Agent(a) => vec![put(record_item(key, a)?)],
-            DirRecord::Administrator(a) => vec![put(record_item(key, a)?)],
+            DirRecord::Administrator(a) => vec![
+                put(record_item(key, a)?),
+                put(record_item(Key::new("ADMINS", a.email.to_lowercase()), a)?),
+            ],
         })
     }
 
@@ -404,6 +412,35 @@ impl DirectoryAdmin for Store {
             .iter()
             .map(|item| self.vendor_from_record(&item.key, decode(item)?))
             .collect()
+    }
+
+    async fn list_helpdesk_users(&self, tenant: &str) -> Result<Vec<HelpdeskUser>, StoreError> {
+        self.list_records(keys::tenant_pk(tenant), "HDUSER#").await
+    }
+
+    async fn list_platform_keys(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, PlatformKey)>, StoreError> {
+        let page = self
+            .backend
+            .query(Query::prefix(keys::tenant_pk(tenant), "PKEY#", LIST_LIMIT))
+            .await?;
+        page.items
+            .iter()
+            .map(|item| {
+                let hash = item.key.sk.trim_start_matches("PKEY#").to_owned();
+                decode(item).map(|r| (hash, r))
+            })
+            .collect()
+    }
+
+    async fn list_groups(&self) -> Result<Vec<Group>, StoreError> {
+        self.list_records("GROUPS".into(), "").await
+    }
+
+    async fn list_administrators(&self) -> Result<Vec<Administrator>, StoreError> {
+        self.list_records("ADMINS".into(), "").await
     }
 
     async fn list_clients(&self, tenant: &str) -> Result<Vec<Client>, StoreError> {

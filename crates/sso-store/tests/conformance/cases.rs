@@ -167,6 +167,18 @@ pub async fn the_demo_directory_imports_and_reads_back(store: &Store) {
     assert_eq!(store.list_agents(21).await.unwrap().len(), 1);
     assert_eq!(store.list_vendors("demoaws").await.unwrap().len(), 2);
     assert_eq!(store.list_clients("demoaws").await.unwrap().len(), 3);
+    assert_eq!(store.list_helpdesk_users("demoaws").await.unwrap().len(), 3);
+    let keys = store.list_platform_keys("demoaws").await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        keys[0].0,
+        StorageKey::of_secret("demo-platform-key").to_hex()
+    );
+    assert_eq!(store.list_groups().await.unwrap()[0].id, 21);
+    assert_eq!(
+        store.list_administrators().await.unwrap()[0].email,
+        "admin@example.com"
+    );
 }
 
 pub async fn importing_twice_changes_nothing_and_a_bad_file_writes_nothing(store: &Store) {

@@ -1,0 +1,400 @@
+//! The `sso` binary as an operator and a partner use it: admin commands over the embedded
+//! store with secrets on stdin, and the partner helpers against a running `sso serve`.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn sso(data: &PathBuf, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env("SSO_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn an_operator_manages_the_directory_with_secrets_on_stdin() {
+    let data = temp_dir("admin");
+    ok(sso(
+        &data,
+        &[
+            "tenant",
+            "add",
+            "acme",
+            "--departments",
+            "1,2",
+            "--campaigns",
+            "1",
+        ],
+        "",
+    ));
+    assert!(ok(sso(&data, &["tenant", "list"], "")).contains("\"name\":\"acme\""));
+    ok(sso(
+        &data,
+        &[
+            "vendor",
+            "add",
+            "--tenant",
+            "acme",
+            "--id",
+            "9",
+            "--failure-url",
+            "https://p.example/f",
+        ],
+        "s3cret\n",
+    ));
+    ok(sso(
+        &data,
+        &["vendor", "rotate-secret", "--tenant", "acme", "--id", "9"],
+        "n3w\n",
+    ));
+    let vendors = ok(sso(&data, &["vendor", "list", "--tenant", "acme"], ""));
+    assert!(
+        vendors.contains("\"rotating\":true") && !vendors.contains("s3cret"),
+        "{vendors}"
+    );
+    ok(sso(
+        &data,
+        &["vendor", "retire-secret", "--tenant", "acme", "--id", "9"],
+        "",
+    ));
+    assert!(
+        ok(sso(&data, &["vendor", "list", "--tenant", "acme"], "")).contains("\"rotating\":false")
+    );
+    ok(sso(
+        &data,
+        &[
+            "client",
+            "add",
+            "--tenant",
+            "acme",
+            "--id",
+            "1",
+            "--email",
+            "c@example.com",
+        ],
+        "",
+    ));
+    ok(sso(
+        &data,
+        &["client", "disable", "--tenant", "acme", "--id", "1"],
+        "",
+    ));
+    assert!(
+        ok(sso(&data, &["client", "list", "--tenant", "acme"], "")).contains("\"enabled\":false")
+    );
+    ok(sso(
+        &data,
+        &[
+            "helpdesk-user",
+            "add",
+            "--tenant",
+            "acme",
+            "--username",
+            "adm",
+            "--id",
+            "1",
+            "--api-rights",
+        ],
+        "pw\n",
+    ));
+    ok(sso(
+        &data,
+        &[
+            "helpdesk-user",
+            "add-api-key",
+            "--tenant",
+            "acme",
+            "--username",
+            "adm",
+        ],
+        "key-1\n",
+    ));
+    assert!(
+        ok(sso(
+            &data,
+            &["helpdesk-user", "list", "--tenant", "acme"],
+            ""
+        ))
+        .contains("\"api_rights\":true")
+    );
+    ok(sso(
+        &data,
+        &[
+            "platform-key",
+            "add",
+            "--tenant",
+            "acme",
+            "--key-id",
+            "k",
+            "--partner",
+            "p",
+            "--allow",
+            "10.0.0.0/8",
+            "--allow",
+            "::1",
+        ],
+        "pk\n",
+    ));
+    let bad = sso(
+        &data,
+        &[
+            "platform-key",
+            "add",
+            "--tenant",
+            "acme",
+            "--key-id",
+            "x",
+            "--partner",
+            "p",
+            "--allow",
+            "nope",
+        ],
+        "pk\n",
+    );
+    assert!(!bad.status.success());
+    ok(sso(
+        &data,
+        &[
+            "platform-key",
+            "disable",
+            "--tenant",
+            "acme",
+            "--key-id",
+            "k",
+        ],
+        "",
+    ));
+    let keys = ok(sso(
+        &data,
+        &["platform-key", "list", "--tenant", "acme"],
+        "",
+    ));
+    assert!(
+        keys.contains("\"enabled\":false") && !keys.contains("\"pk\""),
+        "{keys}"
+    );
+    ok(sso(
+        &data,
+        &["group", "add", "--id", "7", "--name", "Team"],
+        "",
+    ));
+    ok(sso(
+        &data,
+        &[
+            "group",
+            "link",
+            "--id",
+            "7",
+            "--tenant",
+            "acme",
+            "--department",
+            "2",
+        ],
+        "",
+    ));
+    assert!(ok(sso(&data, &["group", "list"], "")).contains("acme:2"));
+    ok(sso(
+        &data,
+        &[
+            "agent",
+            "add",
+            "--group",
+            "7",
+            "--username",
+            "a1",
+            "--fullname",
+            "A One",
+        ],
+        "agentpw\n",
+    ));
+    ok(sso(
+        &data,
+        &[
+            "administrator",
+            "add",
+            "--email",
+            "boss@example.com",
+            "--group",
+            "7",
+        ],
+        "adminpw\n",
+    ));
+    assert!(ok(sso(&data, &["administrator", "list"], "")).contains("boss@example.com"));
+    ok(sso(
+        &data,
+        &["agent", "disable", "--group", "7", "--username", "a1"],
+        "",
+    ));
+    assert!(ok(sso(&data, &["agent", "list", "--group", "7"], "")).contains("\"enabled\":false"));
+    // A missing secret on stdin is an error, not an empty password.
+    assert!(
+        !sso(
+            &data,
+            &[
+                "agent",
+                "add",
+                "--group",
+                "7",
+                "--username",
+                "a2",
+                "--fullname",
+                "A"
+            ],
+            ""
+        )
+        .status
+        .success()
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+struct Server(Child, PathBuf);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
+}
+
+fn serve() -> (Server, u16) {
+    let data = temp_dir("serve");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_sso"))
+        .args([
+            "serve",
+            "--demo",
+            "--single-tenant",
+            "demoaws",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .arg("--data")
+        .arg(&data)
+        .env("SSO_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "sso serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (Server(child, data), port)
+}
+
+#[test]
+fn the_partner_helpers_work_against_a_running_server() {
+    let (server, port) = serve();
+    let base = format!("http://127.0.0.1:{port}");
+    let data = &server.1;
+    // The embedded store is held by the server: admin commands say so clearly.
+    let locked = sso(data, &["tenant", "list"], "");
+    assert!(!locked.status.success());
+    assert!(String::from_utf8_lossy(&locked.stderr).contains("in use by another process"));
+
+    let link = ok(sso(
+        &temp_dir("link"),
+        &[
+            "link",
+            "--base-url",
+            &base,
+            "--vendor",
+            "1001",
+            "--client-id",
+            "1234",
+        ],
+        "vendorpass\n",
+    ));
+    assert!(link.trim().starts_with(&format!(
+        "{base}/signin.php?clientID=1234&vendorid=1001&timestamp="
+    )));
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+            link.trim(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("302 {base}/"));
+
+    let hd = ok(sso(
+        &temp_dir("hd"),
+        &[
+            "call",
+            "helpdesk",
+            "--base-url",
+            &base,
+            "--api-user",
+            "admin",
+            "--sso-user",
+            "joe",
+            "--sso-addr",
+            "127.0.0.1",
+        ],
+        "test123\nacjoe123\n",
+    ));
+    assert!(
+        hd.contains("\"result_code\":1") && hd.contains("\"token\""),
+        "{hd}"
+    );
+
+    let cc = ok(sso(
+        &temp_dir("cc"),
+        &[
+            "call",
+            "callcenter",
+            "--base-url",
+            &base,
+            "--username",
+            "agent1",
+            "--fullname",
+            "Agent One",
+            "--department",
+            "1",
+        ],
+        "demo-platform-key\n",
+    ));
+    assert!(cc.contains("SSO_TOKEN_CREATED"), "{cc}");
+}
