@@ -341,27 +341,6 @@ async fn a_key_of_another_tenant_is_unknown_here(backend: Backend) {
     );
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(sso_tests::Backend::Embedded).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(sso_tests::Backend::DynamoDb).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_stores!(
     a_partner_gets_a_one_time_url_that_opens_the_platform,
     every_failure_has_its_code_and_descriptor,

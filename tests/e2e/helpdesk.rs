@@ -296,27 +296,6 @@ async fn a_reusable_account_lets_a_token_be_used_until_it_expires(backend: Backe
     );
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(sso_tests::Backend::Embedded).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(sso_tests::Backend::DynamoDb).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_stores!(
     a_token_signs_in_once_from_its_address,
     a_token_for_another_address_or_past_its_duration_is_refused,

@@ -556,27 +556,6 @@ async fn bad_input_gets_its_error_redirect_never_an_error_page(backend: Backend)
     assert_eq!(r.headers()["location"], "/");
 }
 
-macro_rules! on_both_stores {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(sso_tests::Backend::Embedded).await;
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(sso_tests::Backend::DynamoDb).await;
-                }
-            )*
-        }
-    };
-}
-
 on_both_stores!(
     a_signed_link_signs_the_client_in_and_opens_the_home,
     every_error_id_is_reached_by_a_real_request,

@@ -11,7 +11,6 @@ use sso_core::ident::{OneTimeToken, SessionId};
 use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{AuditEvent, NewSession, Protocol, Tenant};
 use sso_web::cookies::{self, SessionCookie};
-use sso_web::host::{self, HostKind};
 use sso_web::page::{self, escape};
 use sso_web::{Platform, WebError, home, ip, random_bytes};
 
@@ -19,22 +18,11 @@ use crate::api::{State, verify_digest};
 
 const LOGIN: &str = "/admin/login";
 
-async fn tenant_of(p: &Platform, headers: &HeaderMap) -> Result<Tenant, Response> {
-    let HostKind::Tenant(label) = host::classify_headers(headers, &p.config) else {
-        return Err(page::not_found());
-    };
-    match p.tenant(&label).await {
-        Ok(Some(t)) => Ok(t),
-        Ok(None) => Err(page::not_found()),
-        Err(_) => Err(page::unavailable()),
-    }
-}
-
 /// `GET /admin/main.php[?_ssot=TOKEN]`.
 pub async fn main(AxState(state): AxState<State>, req: Request) -> Response {
     let p = &state.platform;
     let (parts, _) = req.into_parts();
-    let tenant = match tenant_of(p, &parts.headers).await {
+    let tenant = match p.tenant_for_page(&parts.headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -163,7 +151,7 @@ fn login_page(p: &Platform, tenant: &Tenant, notice: Option<&str>, status: Statu
 /// `GET /admin/login[?error=sso]`.
 pub async fn show_login(AxState(state): AxState<State>, req: Request) -> Response {
     let p = &state.platform;
-    let tenant = match tenant_of(p, req.headers()).await {
+    let tenant = match p.tenant_for_page(req.headers()).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -177,7 +165,7 @@ pub async fn show_login(AxState(state): AxState<State>, req: Request) -> Respons
 pub async fn submit_login(AxState(state): AxState<State>, req: Request) -> Response {
     let p = &state.platform;
     let (parts, body) = req.into_parts();
-    let tenant = match tenant_of(p, &parts.headers).await {
+    let tenant = match p.tenant_for_page(&parts.headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -252,7 +240,7 @@ pub async fn submit_login(AxState(state): AxState<State>, req: Request) -> Respo
 /// `/admin/logout`.
 pub async fn logout(AxState(state): AxState<State>, headers: HeaderMap) -> Response {
     let p = &state.platform;
-    let tenant = match tenant_of(p, &headers).await {
+    let tenant = match p.tenant_for_page(&headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };

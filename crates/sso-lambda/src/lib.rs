@@ -129,12 +129,17 @@ pub fn init_tracing() {
 /// The platform over DynamoDB: the client is built once per execution environment, with the
 /// store's explicit timeouts and retry policy. `AWS_ENDPOINT_URL_DYNAMODB` is honoured.
 pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
-    let dynamo = Dynamo::connect(&DynamoConfig {
-        table: config.table.clone(),
-        endpoint_url: None,
-        region: None,
-    })
-    .await;
+    let dynamo = match Dynamo::from_lambda_environment(&config.table) {
+        Some(d) => d,
+        None => {
+            Dynamo::connect(&DynamoConfig {
+                table: config.table.clone(),
+                endpoint_url: None,
+                region: None,
+            })
+            .await
+        }
+    };
     let key = match &config.secret_key {
         Some(k) => SecretBox::from_hex(k),
         None => SecretBox::generate_hex().and_then(|k| SecretBox::from_hex(&k)),

@@ -7,7 +7,6 @@ use serde_json::json;
 use sso_core::ident::{OneTimeToken, SessionId};
 use sso_store::model::{AuditEvent, NewSession, Protocol};
 use sso_web::cookies::{self, SessionCookie};
-use sso_web::host::{self, HostKind};
 use sso_web::{ip, page, random_bytes};
 
 use crate::api::State;
@@ -15,13 +14,9 @@ use crate::api::State;
 pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
     let p = &state.platform;
     let (parts, _) = req.into_parts();
-    let HostKind::Tenant(label) = host::classify_headers(&parts.headers, &p.config) else {
-        return page::not_found();
-    };
-    let tenant = match p.tenant(&label).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return page::not_found(),
-        Err(_) => return page::unavailable(),
+    let tenant = match p.tenant_for_page(&parts.headers).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
     };
     if parts.method == Method::HEAD {
         return page::page(StatusCode::OK, "Sign in", "");

@@ -84,6 +84,27 @@ impl Dynamo {
         Self::from_client(Client::new(&sdk), &config.table)
     }
 
+    /// The client a Lambda function needs, built without the full default provider chains:
+    /// credentials from the environment variables Lambda sets, the region from `AWS_REGION`.
+    /// Loading the whole chain (profile files, IMDS, SSO…) costs start-up time a function
+    /// never uses. `None` when the environment does not have credentials.
+    pub fn from_lambda_environment(table: &str) -> Option<Self> {
+        let region = std::env::var("AWS_REGION").ok()?;
+        std::env::var_os("AWS_ACCESS_KEY_ID")?;
+        let mut conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region))
+            .credentials_provider(
+                aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new(),
+            )
+            .timeout_config(timeouts())
+            .retry_config(retries());
+        if let Ok(url) = std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+            conf = conf.endpoint_url(url);
+        }
+        Some(Self::from_client(Client::from_conf(conf.build()), table))
+    }
+
     /// A client for a local DynamoDB-compatible server (moto, DynamoDB Local): static dummy
     /// credentials, a fixed region, no credential chain to consult.
     pub fn local(endpoint_url: &str, table: &str) -> Self {

@@ -4,7 +4,7 @@
 use axum::body::to_bytes;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde_json::json;
 use sso_core::ident::SessionId;
 use sso_core::signed_link::ErrorId;
@@ -12,22 +12,10 @@ use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Tenant};
 use sso_store::password;
 use sso_web::cookies::{self, SessionCookie};
-use sso_web::host::{self, HostKind};
 use sso_web::page::{self, escape};
 use sso_web::{Platform, WebError, ip, random_bytes};
 
 const FAILED: &str = "Sign-in failed. Check your email or client ID and password.";
-
-async fn tenant_of(p: &Platform, headers: &HeaderMap) -> Result<Tenant, Response> {
-    let HostKind::Tenant(label) = host::classify_headers(headers, &p.config) else {
-        return Err(page::not_found());
-    };
-    match p.tenant(&label).await {
-        Ok(Some(t)) => Ok(t),
-        Ok(None) => Err(page::not_found()),
-        Err(_) => Err(page::unavailable()),
-    }
-}
 
 fn form_page(
     p: &Platform,
@@ -68,7 +56,7 @@ fn form_page(
 
 /// `GET /login[?errorID=N]`.
 pub async fn show(State(p): State<Platform>, req: Request) -> Response {
-    let tenant = match tenant_of(&p, req.headers()).await {
+    let tenant = match p.tenant_for_page(req.headers()).await {
         Ok(t) => t,
         Err(r) => return r,
     };
@@ -83,7 +71,7 @@ pub async fn show(State(p): State<Platform>, req: Request) -> Response {
 /// `POST /login`.
 pub async fn submit(State(p): State<Platform>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let tenant = match tenant_of(&p, &parts.headers).await {
+    let tenant = match p.tenant_for_page(&parts.headers).await {
         Ok(t) => t,
         Err(r) => return r,
     };

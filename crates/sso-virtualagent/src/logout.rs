@@ -3,17 +3,12 @@
 use axum::extract::State;
 use axum::response::Response;
 use http::HeaderMap;
-use sso_web::host::{self, HostKind};
 use sso_web::{Platform, cookies, home, page};
 
 pub async fn handle(State(p): State<Platform>, headers: HeaderMap) -> Response {
-    let HostKind::Tenant(label) = host::classify_headers(&headers, &p.config) else {
-        return page::not_found();
-    };
-    let tenant = match p.tenant(&label).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return page::not_found(),
-        Err(_) => return page::unavailable(),
+    let tenant = match p.tenant_for_page(&headers).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
     };
     // The destination is decided from the cookie's vendor, so it works after the session item
     // is gone; the session is marked ended, not deleted (it may be a link's replay record).

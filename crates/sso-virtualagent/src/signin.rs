@@ -11,7 +11,6 @@ use sso_core::signed_link::request::MAX_BODY_BYTES;
 use sso_core::signed_link::{self, ErrorId, Identifier, LinkError, LinkRequest, VendorKeys};
 use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Recorded, Tenant, Vendor};
 use sso_web::cookies::{self, SessionCookie};
-use sso_web::host::{self, HostKind};
 use sso_web::{Platform, WebError, ip, page, random_bytes};
 
 /// What the request turned out to be, before the response is chosen in one place.
@@ -26,13 +25,9 @@ enum Outcome {
 
 pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let HostKind::Tenant(label) = host::classify_headers(&parts.headers, &p.config) else {
-        return page::not_found();
-    };
-    let tenant = match p.tenant(&label).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return page::not_found(),
-        Err(_) => return page::unavailable(),
+    let tenant = match p.tenant_for_page(&parts.headers).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
     };
     if parts.method == Method::HEAD {
         // Link scanners probe with HEAD: answer, but never consume the link.

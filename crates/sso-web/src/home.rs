@@ -9,7 +9,6 @@ use axum::routing::get;
 use http::{HeaderMap, StatusCode};
 use sso_store::model::Protocol;
 
-use crate::host::{self, HostKind};
 use crate::page::{self, escape};
 use crate::{CurrentSession, Platform, cookies};
 
@@ -96,13 +95,9 @@ pub fn signed_in_page(tenant: &str, cs: &CurrentSession, frame_ancestors: &[Stri
 }
 
 async fn home(State(p): State<Platform>, headers: HeaderMap) -> Response {
-    let HostKind::Tenant(label) = host::classify_headers(&headers, &p.config) else {
-        return page::not_found();
-    };
-    let tenant = match p.tenant(&label).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return page::not_found(),
-        Err(_) => return page::unavailable(),
+    let tenant = match p.tenant_for_page(&headers).await {
+        Ok(t) => t,
+        Err(resp) => return resp,
     };
     match p.current_session(&headers, &tenant.name).await {
         Ok(Some(cs)) => signed_in_page(&tenant.name, &cs, &tenant.frame_ancestors),

@@ -126,6 +126,25 @@ impl Platform {
         Ok(self.directory.tenant(label).await?.filter(|t| t.enabled))
     }
 
+    /// The enabled tenant a page request's `Host` names, or the response to send instead: the
+    /// plain 404 page for hosts that name none, the 503 page when the store is unavailable.
+    /// (Protocol endpoints with answers of their own, `api.php` and `/sso/0`, do not use it.)
+    pub async fn tenant_for_page(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Tenant, axum::response::Response> {
+        let crate::host::HostKind::Tenant(label) =
+            crate::host::classify_headers(headers, &self.config)
+        else {
+            return Err(crate::page::not_found());
+        };
+        match self.tenant(&label).await {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(crate::page::not_found()),
+            Err(_) => Err(crate::page::unavailable()),
+        }
+    }
+
     /// Records one audit event: always a structured log line (target `audit`), and the store
     /// when configured. A failure to store it is logged, never fatal to the sign-in.
     pub async fn record(&self, event: AuditEvent) {
