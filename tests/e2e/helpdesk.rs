@@ -296,7 +296,40 @@ async fn a_reusable_account_lets_a_token_be_used_until_it_expires(backend: Backe
     );
 }
 
+async fn a_token_opens_only_its_own_door_and_is_no_cookie(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = call(&app, &[]).await["token"].as_str().unwrap().to_owned();
+    // GIVEN a help-desk token WHEN it is opened at the call-center door THEN it is refused
+    // there and still works at its own.
+    let elsewhere = app
+        .client()
+        .get(app.url("demoaws", &format!("/sso/login?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::GONE);
+    let browser = app.client();
+    assert_eq!(redeem(&app, &browser, &token).await, "/admin/main.php");
+    // The session is stored under the token's hash, and the token was in a URL: the token
+    // itself, sent as a session cookie, opens nothing.
+    let forged = app
+        .client()
+        .get(app.url("demoaws", "/admin/main.php"))
+        .header("cookie", format!("sso={token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.headers()["location"], "/admin/login");
+    let page = browser
+        .get(app.url("demoaws", "/admin/main.php"))
+        .send()
+        .await
+        .unwrap();
+    assert!(page.text().await.unwrap().contains("id=\"subject\">joe<"));
+}
+
 on_both_stores!(
+    a_token_opens_only_its_own_door_and_is_no_cookie,
     a_token_signs_in_once_from_its_address,
     a_token_for_another_address_or_past_its_duration_is_refused,
     a_new_token_for_the_same_user_and_address_replaces_the_old,

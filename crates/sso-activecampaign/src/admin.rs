@@ -9,7 +9,7 @@ use serde_json::json;
 use sso_core::helpdesk::password_digest;
 use sso_core::ident::{OneTimeToken, SessionId};
 use sso_core::throttle::LockoutPolicy;
-use sso_store::model::{AuditEvent, NewSession, Protocol, Tenant};
+use sso_store::model::{AuditEvent, NewSession, Protocol, Redemption, Tenant};
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
 use sso_web::{Platform, WebError, home, ip, random_bytes};
@@ -52,8 +52,8 @@ pub async fn main(AxState(state): AxState<State>, req: Request) -> Response {
     }
 }
 
-/// Redeems `_ssot`: one conditional write, bound to `sso_addr` unless the account switched
-/// the binding off. Any failure is the same answer.
+/// Redeems `_ssot`: one conditional write turns the token into the session, bound to
+/// `sso_addr` unless the account switched the binding off. Any failure is the same answer.
 async fn redeem(
     p: &Platform,
     tenant: &Tenant,
@@ -61,66 +61,56 @@ async fn redeem(
     source_ip: &str,
 ) -> Result<Option<String>, WebError> {
     let now = p.now();
+    let secret = random_bytes::<16>()?;
+    let how = Redemption {
+        protocol: Protocol::Helpdesk,
+        from_addr: tenant.helpdesk_ip_binding.then(|| source_ip.to_owned()),
+        secret_sha256: cookies::secret_hash(&secret),
+        reusable: tenant.helpdesk_token_reusable,
+    };
     let outcome = match OneTimeToken::parse(token) {
         Err(_) => None,
         Ok(t) => {
-            let key = t.storage_key();
-            if tenant.helpdesk_ip_binding {
-                p.tokens
-                    .redeem_from(&tenant.name, &key, now, source_ip)
-                    .await?
-            } else {
-                p.tokens.redeem(&tenant.name, &key, now).await?
+            let redeemed = p
+                .tokens
+                .redeem(&tenant.name, &t.storage_key(), now, &how)
+                .await;
+            match redeemed {
+                Ok(r) => r,
+                Err(e) => {
+                    audit_ssot(p, tenant, "", source_ip, "unavailable").await;
+                    return Err(e.into());
+                }
             }
         }
     };
-    let result = match &outcome {
-        None => None,
-        Some(r) => {
-            let minutes = r.data.get("minutes").and_then(|m| m.as_i64()).unwrap_or(30);
-            let id = SessionId::from_random_bytes(random_bytes()?);
-            let session = NewSession {
-                tenant: tenant.name.clone(),
-                subject: r.subject.clone(),
-                protocol: Protocol::Helpdesk,
-                issuer: r
-                    .data
-                    .get("issuer")
-                    .and_then(|i| i.as_str())
-                    .unwrap_or_default()
-                    .to_owned(),
-                created_at: now,
-                idle_secs: minutes * 60,
-                absolute_expiry: now.saturating_add(minutes * 60),
-                keep_until: None,
-                data: json!({ "display": r.data.get("display").cloned().unwrap_or_default() }),
-            };
-            p.sessions.create(&id.storage_key(), &session).await?;
-            Some(cookies::set_session(
-                &SessionCookie::Opaque(id),
-                p.config.https,
-                !tenant.frame_ancestors.is_empty(),
-            ))
-        }
+    let subject = outcome.as_ref().map(|r| r.session.subject.as_str());
+    let result = if outcome.is_some() {
+        "ok"
+    } else {
+        "refused:bad_token"
     };
+    audit_ssot(p, tenant, subject.unwrap_or_default(), source_ip, result).await;
+    Ok(outcome.map(|r| {
+        cookies::set_session(
+            &SessionCookie::Keyed { key: r.key, secret },
+            p.config.https,
+            !tenant.frame_ancestors.is_empty(),
+        )
+    }))
+}
+
+async fn audit_ssot(p: &Platform, tenant: &Tenant, subject: &str, source_ip: &str, outcome: &str) {
     p.record(AuditEvent {
-        at: now,
+        at: p.now(),
         tenant: tenant.name.clone(),
         protocol: "helpdesk".into(),
         issuer: "_ssot".into(),
-        subject: outcome
-            .as_ref()
-            .map(|r| r.subject.clone())
-            .unwrap_or_default(),
+        subject: subject.to_owned(),
         source_ip: source_ip.to_owned(),
-        outcome: if result.is_some() {
-            "ok".into()
-        } else {
-            "refused:bad_token".into()
-        },
+        outcome: outcome.to_owned(),
     })
     .await;
-    Ok(result)
 }
 
 fn login_page(p: &Platform, tenant: &Tenant, notice: Option<&str>, status: StatusCode) -> Response {
@@ -209,6 +199,7 @@ pub async fn submit_login(AxState(state): AxState<State>, req: Request) -> Respo
                     created_at: now,
                     idle_secs: tenant.session_idle_secs,
                     absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
+                    secret_sha256: None,
                     keep_until: None,
                     data: json!({ "display": [["Username", u.username], ["User id", u.id]] }),
                 };

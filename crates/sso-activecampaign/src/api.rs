@@ -13,7 +13,9 @@ use sso_core::helpdesk::{
 };
 use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
 use sso_core::throttle::LockoutPolicy;
-use sso_store::model::{AuditEvent, HelpdeskUser, NewSession, NewToken, Protocol, Tenant};
+use sso_store::model::{
+    AuditEvent, HelpdeskUser, LoginPlan, NewSession, NewToken, Protocol, Tenant, TokenPurpose,
+};
 use sso_store::password;
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::host::{self, HostKind};
@@ -287,11 +289,20 @@ async fn run(
     match req.action {
         Action::SingleSignOn => {
             let token = OneTimeToken::from_random_bytes(random_bytes()?);
+            // The token carries the session it starts: `sso_duration` minutes from
+            // redemption, so redeeming it is one write.
             let grant = NewToken {
                 tenant: tenant.name.clone(),
                 subject: user.username.clone(),
+                purpose: TokenPurpose::Login(LoginPlan {
+                    protocol: Protocol::Helpdesk,
+                    issuer: admin.username.clone(),
+                    idle_secs: minutes * 60,
+                    lifetime_secs: minutes * 60,
+                }),
                 reusable: tenant.helpdesk_token_reusable,
-                data: json!({ "minutes": minutes, "issuer": admin.username, "display": display }),
+                data: json!({ "display": display }),
+                issued_at: now,
                 expires_at: now.saturating_add(minutes * 60),
                 replace_slot: Some(format!("{}|{addr}", user.username)),
                 bound_addr: Some(addr),
@@ -314,6 +325,7 @@ async fn run(
                 created_at: now,
                 idle_secs: minutes * 60,
                 absolute_expiry: now.saturating_add(minutes * 60),
+                secret_sha256: None,
                 keep_until: None,
                 data: json!({ "display": display }),
             };

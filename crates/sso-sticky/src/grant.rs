@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 use sso_core::callcenter::{CallCenterError, Campaigns, parse_campaigns};
 use sso_core::ident::OneTimeToken;
-use sso_store::model::{NewToken, Tenant};
+use sso_store::model::{LoginPlan, NewToken, Protocol, Tenant, TokenPurpose};
 use sso_web::{Platform, WebError, random_bytes};
 
 /// How long a login URL is valid, seconds.
@@ -129,15 +129,17 @@ pub async fn issue(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // The token carries the session it starts (one write redeems it). "All campaigns" is
+    // stored as such, not as the tenant's list, so the item stays small whatever the tenant.
     let data = json!({
-        "issuer": issuer,
-        "fullname": grant.fullname,
-        "email": grant.email,
-        "department": grant.department,
-        "campaigns": campaigns,
-        "all_campaigns": all,
-        "call_center_did": grant.call_center_did,
-        "customer_cid": grant.customer_cid,
+        "profile": {
+            "fullname": grant.fullname,
+            "email": grant.email,
+            "department": grant.department,
+            "campaigns": if all { json!("all") } else { json!(campaigns) },
+            "call_center_did": grant.call_center_did,
+            "customer_cid": grant.customer_cid,
+        },
         "display": [
             ["Agent", grant.username],
             ["Full name", grant.fullname],
@@ -147,12 +149,20 @@ pub async fn issue(
             ["Customer caller ID", grant.customer_cid.clone().unwrap_or_default()],
         ],
     });
+    let now = p.now();
     let new = NewToken {
         tenant: tenant.name.clone(),
         subject: grant.username.clone(),
+        purpose: TokenPurpose::Login(LoginPlan {
+            protocol: Protocol::CallCenter,
+            issuer: issuer.to_owned(),
+            idle_secs: tenant.session_idle_secs,
+            lifetime_secs: tenant.session_absolute_secs,
+        }),
         reusable: false,
         data,
-        expires_at: p.now().saturating_add(LOGIN_URL_TTL),
+        issued_at: now,
+        expires_at: now.saturating_add(LOGIN_URL_TTL),
         replace_slot: None,
         bound_addr: None,
     };

@@ -3,9 +3,8 @@
 use axum::extract::{Request, State as AxState};
 use axum::response::Response;
 use http::{Method, StatusCode};
-use serde_json::json;
-use sso_core::ident::{OneTimeToken, SessionId};
-use sso_store::model::{AuditEvent, NewSession, Protocol};
+use sso_core::ident::OneTimeToken;
+use sso_store::model::{AuditEvent, Protocol, Redemption};
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::{ip, page, random_bytes};
 
@@ -25,24 +24,41 @@ pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
         .find(|(k, _)| k == "token")
         .and_then(|(_, v)| OneTimeToken::parse(&v).ok());
     let now = p.now();
+    let source_ip = ip::source_ip(&parts, &p.config).to_string();
+    let Ok(secret) = random_bytes::<16>() else {
+        return page::unavailable();
+    };
+    let how = Redemption {
+        protocol: Protocol::CallCenter,
+        from_addr: None,
+        secret_sha256: cookies::secret_hash(&secret),
+        reusable: false,
+    };
+    // One conditional write: the token becomes the agent's platform session.
     let redeemed = match &token {
-        Some(t) => match p.tokens.redeem(&tenant.name, &t.storage_key(), now).await {
+        Some(t) => match p
+            .tokens
+            .redeem(&tenant.name, &t.storage_key(), now, &how)
+            .await
+        {
             Ok(r) => r,
-            Err(_) => return page::unavailable(),
+            Err(e) => {
+                tracing::warn!(error = %e, "/sso/login: store unavailable");
+                audit(p, &tenant.name, "/sso/login", "", &source_ip, "unavailable").await;
+                return page::unavailable();
+            }
         },
         None => None,
     };
-    let source_ip = ip::source_ip(&parts, &p.config).to_string();
     let Some(r) = redeemed else {
-        p.record(AuditEvent {
-            at: now,
-            tenant: tenant.name.clone(),
-            protocol: "callcenter".into(),
-            issuer: "/sso/login".into(),
-            subject: String::new(),
-            source_ip,
-            outcome: "refused:bad_token".into(),
-        })
+        audit(
+            p,
+            &tenant.name,
+            "/sso/login",
+            "",
+            &source_ip,
+            "refused:bad_token",
+        )
         .await;
         return page::page(
             StatusCode::GONE,
@@ -51,51 +67,40 @@ pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
              minutes. Please start again from your call-center application.</p>",
         );
     };
-    let Ok(bytes) = random_bytes::<16>() else {
-        return page::unavailable();
-    };
-    let id = SessionId::from_random_bytes(bytes);
-    let issuer = r
-        .data
-        .get("issuer")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_owned();
-    let session = NewSession {
-        tenant: tenant.name.clone(),
-        subject: r.subject.clone(),
-        protocol: Protocol::CallCenter,
-        issuer: issuer.clone(),
-        created_at: now,
-        idle_secs: tenant.session_idle_secs,
-        absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
-        keep_until: None,
-        data: json!({
-            "profile": r.data,
-            "display": r.data.get("display").cloned().unwrap_or_default(),
-        }),
-    };
-    if p.sessions
-        .create(&id.storage_key(), &session)
-        .await
-        .is_err()
-    {
-        return page::unavailable();
-    }
-    p.record(AuditEvent {
-        at: now,
-        tenant: tenant.name.clone(),
-        protocol: "callcenter".into(),
-        issuer,
-        subject: r.subject,
-        source_ip,
-        outcome: "session".into(),
-    })
+    let s = &r.session;
+    audit(
+        p,
+        &tenant.name,
+        &s.issuer,
+        &s.subject,
+        &source_ip,
+        "session",
+    )
     .await;
     let cookie = cookies::set_session(
-        &SessionCookie::Opaque(id),
+        &SessionCookie::Keyed { key: r.key, secret },
         p.config.https,
         !tenant.frame_ancestors.is_empty(),
     );
     page::redirect(&tenant.home_path, &[cookie])
+}
+
+async fn audit(
+    p: &sso_web::Platform,
+    tenant: &str,
+    issuer: &str,
+    subject: &str,
+    source_ip: &str,
+    outcome: &str,
+) {
+    p.record(AuditEvent {
+        at: p.now(),
+        tenant: tenant.to_owned(),
+        protocol: "callcenter".into(),
+        issuer: issuer.to_owned(),
+        subject: subject.to_owned(),
+        source_ip: source_ip.to_owned(),
+        outcome: outcome.to_owned(),
+    })
+    .await;
 }

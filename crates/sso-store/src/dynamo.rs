@@ -52,6 +52,7 @@ pub struct Dynamo {
     client: Client,
     table: Arc<str>,
     read_milli: Arc<AtomicU64>,
+    requests: Arc<AtomicU64>,
     write_milli: Arc<AtomicU64>,
 }
 
@@ -125,6 +126,7 @@ impl Dynamo {
             client,
             table: table.into(),
             read_milli: Arc::default(),
+            requests: Arc::default(),
             write_milli: Arc::default(),
         }
     }
@@ -376,13 +378,29 @@ impl Expr {
         }
     }
 
-    fn update(&mut self, set: &[(String, Attr)], add: &[(String, i64)]) -> String {
+    fn update(
+        &mut self,
+        set: &[(String, Attr)],
+        add: &[(String, i64)],
+        set_sum: &[(String, String, i64)],
+    ) -> String {
         let mut out = String::new();
-        if !set.is_empty() {
-            let parts: Vec<String> = set
-                .iter()
-                .map(|(n, v)| format!("{} = {}", self.name(n), self.value(to_av(v))))
-                .collect();
+        let mut parts: Vec<String> = set
+            .iter()
+            .map(|(n, v)| format!("{} = {}", self.name(n), self.value(to_av(v))))
+            .collect();
+        // Operands are read from the item as it was before this write, as `Write::apply` does.
+        for (target, source, plus) in set_sum {
+            let part = format!(
+                "{} = if_not_exists({}, {}) + {}",
+                self.name(target),
+                self.name(source),
+                self.value(AttributeValue::N("0".into())),
+                self.value(AttributeValue::N(plus.to_string()))
+            );
+            parts.push(part);
+        }
+        if !parts.is_empty() {
             out.push_str(&format!("SET {}", parts.join(", ")));
         }
         if !add.is_empty() {
@@ -417,6 +435,7 @@ fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool 
 #[async_trait]
 impl ItemBackend for Dynamo {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let out = self
             .client
             .get_item()
@@ -432,6 +451,7 @@ impl ItemBackend for Dynamo {
     }
 
     async fn write(&self, write: Write) -> Result<WriteOutcome, StoreError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut x = Expr::default();
         let cond = x.cond(write.cond());
         let table = self.table.as_ref();
@@ -463,8 +483,14 @@ impl ItemBackend for Dynamo {
                     .await,
                 attributes
             ),
-            Write::Update { key, set, add, .. } => {
-                let update = x.update(set, add);
+            Write::Update {
+                key,
+                set,
+                add,
+                set_sum,
+                ..
+            } => {
+                let update = x.update(set, add, set_sum);
                 finish!(
                     self.client
                         .update_item()
@@ -500,6 +526,7 @@ impl ItemBackend for Dynamo {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<WriteOutcome, StoreError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let table = self.table.as_ref();
         let mut items = Vec::with_capacity(writes.len());
         for w in &writes {
@@ -516,8 +543,14 @@ impl ItemBackend for Dynamo {
                         .build()
                         .map_err(build_err)?,
                 ),
-                Write::Update { key, set, add, .. } => {
-                    let update = x.update(set, add);
+                Write::Update {
+                    key,
+                    set,
+                    add,
+                    set_sum,
+                    ..
+                } => {
+                    let update = x.update(set, add, set_sum);
                     TransactWriteItem::builder().update(
                         Update::builder()
                             .table_name(table)
@@ -591,6 +624,7 @@ impl ItemBackend for Dynamo {
     }
 
     async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
         let mut x = Expr::default();
         let (pk, sk) = (x.name("pk"), x.name("sk"));
         let pkv = x.value(AttributeValue::S(q.pk.clone()));
@@ -648,6 +682,7 @@ impl ItemBackend for Dynamo {
         Capacity {
             read: self.read_milli.load(Ordering::Relaxed) as f64 / 1000.0,
             write: self.write_milli.load(Ordering::Relaxed) as f64 / 1000.0,
+            requests: self.requests.load(Ordering::Relaxed),
         }
     }
 }

@@ -169,6 +169,10 @@ pub enum Write {
         set: Vec<(String, Attr)>,
         /// Integer attributes to add to (absent counts as zero).
         add: Vec<(String, i64)>,
+        /// `(target, source, plus)`: set `target` to the integer `source` (absent counts as
+        /// zero) plus a constant. This is what lets one conditional write turn a token that
+        /// carries its session's lifetime into a session ending at `now + lifetime`.
+        set_sum: Vec<(String, String, i64)>,
         /// Under which condition.
         cond: Cond,
     },
@@ -214,10 +218,28 @@ impl Write {
             Write::Put { item, .. } => Some(item.clone()),
             Write::Delete { .. } => None,
             Write::Check { .. } => current,
-            Write::Update { key, set, add, .. } => {
+            Write::Update {
+                key,
+                set,
+                add,
+                set_sum,
+                ..
+            } => {
                 let mut item = current.unwrap_or_else(|| Item::new(key.clone()));
+                let sums: Vec<(String, i64)> = set_sum
+                    .iter()
+                    .map(|(target, source, plus)| {
+                        (
+                            target.clone(),
+                            item.n(source).unwrap_or(0).saturating_add(*plus),
+                        )
+                    })
+                    .collect();
                 for (name, value) in set {
                     item.attrs.insert(name.clone(), value.clone());
+                }
+                for (name, value) in sums {
+                    item.attrs.insert(name, Attr::N(value));
                 }
                 for (name, delta) in add {
                     let old = item.n(name).unwrap_or(0);
@@ -286,6 +308,8 @@ pub struct Capacity {
     pub read: f64,
     /// Write request units.
     pub write: f64,
+    /// Requests sent (round trips), whatever units the server reports for them.
+    pub requests: u64,
 }
 
 /// A storage backend: items, conditions, atomicity. Nothing else.
@@ -359,10 +383,26 @@ mod tests {
             key: Key::new("p", "s"),
             set: vec![("t".into(), Attr::N(5))],
             add: vec![("n".into(), 2)],
+            set_sum: vec![],
             cond: Cond::Always,
         };
         let once = w.apply(None);
         assert_eq!(once.as_ref().and_then(|i| i.n("n")), Some(2));
         assert_eq!(w.apply(once).and_then(|i| i.n("n")), Some(4));
+    }
+
+    #[test]
+    fn set_sum_reads_the_item_before_the_write() {
+        let w = Write::Update {
+            key: Key::new("p", "s"),
+            set: vec![("lifetime".into(), Attr::N(0))],
+            add: vec![],
+            set_sum: vec![("absolute".into(), "lifetime".into(), 1000)],
+            cond: Cond::Always,
+        };
+        let before = Item::new(Key::new("p", "s")).with("lifetime", Attr::N(60));
+        let after = w.apply(Some(before)).unwrap();
+        assert_eq!(after.n("absolute"), Some(1060));
+        assert_eq!(w.apply(None).and_then(|i| i.n("absolute")), Some(1000));
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sso_core::expiry::ExpiryPolicy;
+use sso_core::ident::StorageKey;
 use sso_core::signed_link::{Scheme, SecretSet};
 
 /// A tenant: one customer platform, reached at `<name>.<base-domain>`.
@@ -228,22 +229,91 @@ pub struct NewToken {
     pub tenant: String,
     /// Who it signs in.
     pub subject: String,
+    /// What it is for; a token is only ever redeemed for that.
+    pub purpose: TokenPurpose,
     /// Redeemable more than once until it expires.
     pub reusable: bool,
-    /// What the adapter binds to it (IP, duration, call context…).
+    /// What the adapter binds to it; for a login token, the data of the session it starts.
     pub data: Value,
+    /// Unix second it is issued at.
+    pub issued_at: i64,
     /// Unix second from which it is refused.
     pub expires_at: i64,
     /// Help desk: "same user and IP" slot; issuing into a slot invalidates its previous token.
     pub replace_slot: Option<String>,
-    /// Help desk: the address the token may be redeemed from (see [`crate::port::Tokens::redeem_from`]).
+    /// Help desk: the address the token may be redeemed from; a redemption from anywhere else
+    /// fails without consuming it.
     pub bound_addr: Option<String>,
 }
 
-/// A token that was redeemed.
+/// What a token is for. Stored with it and required at redemption, so a token of one
+/// protocol never opens another's door (a help-desk `_ssot` is no `/sso/login` token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// A login link (`_ssot`, `/sso/login?token=`): redeemed into the session it describes.
+    Login(LoginPlan),
+    /// A server-side note taken back once with [`crate::port::Tokens::take`] (the portal's
+    /// pending pop).
+    Pending,
+}
+
+impl TokenPurpose {
+    /// The stored name, also what a redemption must match.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TokenPurpose::Login(plan) => match plan.protocol {
+                Protocol::SignedLink => "login:signed_link",
+                Protocol::Helpdesk => "login:helpdesk",
+                Protocol::CallCenter => "login:callcenter",
+                Protocol::Portal => "login:portal",
+            },
+            TokenPurpose::Pending => "pending",
+        }
+    }
+}
+
+/// The session a login token starts, fixed when the token is issued: redeeming it is then one
+/// conditional write that turns the token item into that session (ARCHITECTURE.md's budget:
+/// one write unit per SSO entry point).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginPlan {
+    /// The protocol of the session (and of the door the token opens).
+    pub protocol: Protocol,
+    /// The vendor, key or group that signed them in.
+    pub issuer: String,
+    /// Idle timeout of the session, seconds.
+    pub idle_secs: i64,
+    /// Absolute lifetime of the session from redemption, seconds.
+    pub lifetime_secs: i64,
+}
+
+/// How a login token is being redeemed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redemption {
+    /// The protocol whose door this is; a token issued for another is refused.
+    pub protocol: Protocol,
+    /// The address the browser comes from, when the token must be bound to it.
+    pub from_addr: Option<String>,
+    /// The SHA-256 (hex) of the random secret the session cookie will carry beside the key.
+    pub secret_sha256: String,
+    /// The tenant lets tokens be reused until they expire: each redemption then starts a
+    /// session of its own (one read and one write) instead of consuming the token.
+    pub reusable: bool,
+}
+
+/// A redeemed login token: the session it started and where that session is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedeemedSession {
+    /// The session's storage key (the cookie carries it with the secret).
+    pub key: StorageKey,
+    /// The session.
+    pub session: Session,
+}
+
+/// A pending note taken back with [`crate::port::Tokens::take`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Redeemed {
-    /// Who it signs in.
+    /// Who it was about.
     pub subject: String,
     /// What was bound to it.
     pub data: Value,
@@ -282,6 +352,9 @@ pub struct NewSession {
     pub idle_secs: i64,
     /// Unix second at which it ends whatever the activity.
     pub absolute_expiry: i64,
+    /// SHA-256 (hex) of the random secret its cookie carries beside a derived key; `None` when
+    /// the key itself is the hash of a random session id.
+    pub secret_sha256: Option<String>,
     /// How long the item must outlive the session (a signed-link replay record lives until the
     /// link's expiry even when the session ends sooner). `None`: until `absolute_expiry`.
     pub keep_until: Option<i64>,
@@ -308,6 +381,8 @@ pub struct Session {
     pub idle_secs: i64,
     /// Absolute end, Unix seconds.
     pub absolute_expiry: i64,
+    /// SHA-256 (hex) of the cookie's secret, for sessions under a derived key.
+    pub secret_sha256: Option<String>,
     /// Adapter data.
     pub data: Value,
 }

@@ -12,7 +12,7 @@ use sso_core::throttle::{FailureRecord, LockoutPolicy};
 use crate::StoreError;
 use crate::model::{
     Administrator, Agent, AuditEvent, AuditPage, Client, Group, HelpdeskUser, NewSession, NewToken,
-    PlatformKey, Recorded, Redeemed, Session, Tenant, Vendor,
+    PlatformKey, Recorded, Redeemed, RedeemedSession, Redemption, Session, Tenant, Vendor,
 };
 
 /// Who may sign in whom: read by every SSO request, so callers cache it in memory.
@@ -105,28 +105,31 @@ pub trait DirectoryAdmin: Send + Sync {
     async fn list_agents(&self, group: u64) -> Result<Vec<Agent>, StoreError>;
 }
 
-/// One-time login tokens (`_ssot`, `/sso/login?token=`), kept only as SHA-256 keys.
+/// One-time login tokens (`_ssot`, `/sso/login?token=`) and pending notes, kept only as
+/// SHA-256 keys.
 #[async_trait]
 pub trait Tokens: Send + Sync {
-    /// Stores a token. With a `replace_slot`, the slot's previous token stops working.
+    /// Stores a token. With a `replace_slot`, the slot's previous token stops working (unless
+    /// it was already redeemed: the session it started is not touched).
     async fn issue(&self, key: &StorageKey, token: &NewToken) -> Result<(), StoreError>;
-    /// Redeems a token at `now`: exactly once for one-time tokens, even under concurrency; any
-    /// number of times for reusable ones until they expire. `None` for unknown, used, replaced
-    /// or expired tokens (one answer for all, so nothing is revealed).
+    /// Redeems a login token at `now` into the session its [`crate::model::LoginPlan`]
+    /// describes: for a one-time token one conditional write, exactly once even under
+    /// concurrency, which turns the token item into the session. Refused (`None`, one answer
+    /// for all so nothing is revealed) when the token is unknown, used, replaced, expired,
+    /// issued for another protocol, or bound to another address; a refusal consumes nothing.
     async fn redeem(
         &self,
         tenant: &str,
         key: &StorageKey,
         now: i64,
-    ) -> Result<Option<Redeemed>, StoreError>;
-    /// As [`Tokens::redeem`], but only from the address the token was bound to at issue; a
-    /// redemption from anywhere else fails *without* consuming the token.
-    async fn redeem_from(
+        how: &Redemption,
+    ) -> Result<Option<RedeemedSession>, StoreError>;
+    /// Takes back a [`crate::model::TokenPurpose::Pending`] note, exactly once.
+    async fn take(
         &self,
         tenant: &str,
         key: &StorageKey,
         now: i64,
-        addr: &str,
     ) -> Result<Option<Redeemed>, StoreError>;
 }
 

@@ -20,7 +20,8 @@ fn start() -> String {
     if let Ok(url) = std::env::var("SSO_TEST_DYNAMODB_ENDPOINT") {
         return url;
     }
-    let found = Command::new("python3")
+    let python = python();
+    let found = Command::new(&python)
         .args(["-c", "import moto.server"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -37,7 +38,7 @@ fn start() -> String {
         .port();
     // The shell waits for this test process to end, then stops moto.
     let script = format!(
-        "python3 -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "'{python}' -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
         parent = std::process::id()
     );
@@ -58,6 +59,23 @@ fn start() -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
     format!("http://127.0.0.1:{port}")
+}
+
+/// The Python that has moto: `SSO_TEST_PYTHON`, else the virtualenv `scripts/setup` makes,
+/// else `python3`.
+fn python() -> String {
+    if let Ok(p) = std::env::var("SSO_TEST_PYTHON")
+        && !p.is_empty()
+    {
+        return p;
+    }
+    let venv = std::env::var("HOME")
+        .map(|h| format!("{h}/.cache/sso-moto-venv/bin/python"))
+        .unwrap_or_default();
+    if !venv.is_empty() && std::path::Path::new(&venv).exists() {
+        return venv;
+    }
+    "python3".into()
 }
 
 /// The endpoint of the test server, starting it on first use. Panics (failing the test, never

@@ -155,6 +155,7 @@ async fn check(
                 created_at: now,
                 idle_secs: tenant.session_idle_secs,
                 absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
+                secret_sha256: None,
                 keep_until: None,
                 data: json!({ "display": [["Client ID", c.client_id], ["Email", c.email]] }),
             };

@@ -194,9 +194,9 @@ async fn sign_in(
         created_at: now,
         idle_secs: tenant.session_idle_secs,
         absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
+        secret_sha256: Some(cookies::secret_hash(&secret)),
         keep_until,
         data: json!({
-            "secret_sha256": cookies::secret_hash(&secret),
             "email": client.email,
             "display": [["Client ID", client.client_id], ["Email", client.email], ["Vendor", vendor.id]],
         }),

@@ -11,6 +11,9 @@
 //!   link (so creating it is also the link's replay guard), plus a random secret whose
 //!   SHA-256 the session holds, plus the (non-secret) vendor id, so that an expired session
 //!   can still be sent to its vendor's logout URL.
+//! - `<64 hex>.<32 hex>`: a session that a redeemed login token became (`_ssot`,
+//!   `/sso/login`), stored under the token's key, plus a random secret whose SHA-256 the
+//!   session holds (the token itself travelled in a URL, so its key alone proves nothing).
 
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
@@ -42,6 +45,13 @@ pub enum SessionCookie {
         /// The vendor whose link created it.
         vendor: String,
     },
+    /// A session under a derived key (a redeemed login token): key and secret.
+    Keyed {
+        /// Where the session item is.
+        key: StorageKey,
+        /// The secret whose SHA-256 the item holds.
+        secret: [u8; 16],
+    },
 }
 
 impl std::fmt::Debug for SessionCookie {
@@ -51,6 +61,7 @@ impl std::fmt::Debug for SessionCookie {
             SessionCookie::Link { vendor, .. } => {
                 write!(f, "SessionCookie::Link(***, vendor {vendor})")
             }
+            SessionCookie::Keyed { .. } => f.write_str("SessionCookie::Keyed(***)"),
         }
     }
 }
@@ -60,7 +71,7 @@ impl SessionCookie {
     pub fn storage_key(&self) -> StorageKey {
         match self {
             SessionCookie::Opaque(id) => id.storage_key(),
-            SessionCookie::Link { key, .. } => *key,
+            SessionCookie::Link { key, .. } | SessionCookie::Keyed { key, .. } => *key,
         }
     }
 
@@ -68,7 +79,7 @@ impl SessionCookie {
     pub fn vendor(&self) -> Option<&str> {
         match self {
             SessionCookie::Link { vendor, .. } => Some(vendor),
-            SessionCookie::Opaque(_) => None,
+            SessionCookie::Opaque(_) | SessionCookie::Keyed { .. } => None,
         }
     }
 
@@ -86,6 +97,9 @@ impl SessionCookie {
                 hex::encode(secret),
                 utf8_percent_encode(vendor, NON_ALPHANUMERIC)
             ),
+            SessionCookie::Keyed { key, secret } => {
+                format!("{}.{}", key.to_hex(), hex::encode(secret))
+            }
         }
     }
 
@@ -95,11 +109,17 @@ impl SessionCookie {
             return SessionId::parse(value).ok().map(SessionCookie::Opaque);
         }
         let mut parts = value.splitn(3, '.');
-        let (key_hex, secret_hex, vendor) = (parts.next()?, parts.next()?, parts.next()?);
+        let (key_hex, secret_hex, vendor) = (parts.next()?, parts.next()?, parts.next());
         let mut key = [0u8; 32];
         let mut secret = [0u8; 16];
         hex::decode_to_slice(key_hex, &mut key).ok()?;
         hex::decode_to_slice(secret_hex, &mut secret).ok()?;
+        let Some(vendor) = vendor else {
+            return Some(SessionCookie::Keyed {
+                key: StorageKey::from_bytes(key),
+                secret,
+            });
+        };
         let vendor = percent_decode_str(vendor).decode_utf8().ok()?.into_owned();
         Some(SessionCookie::Link {
             key: StorageKey::from_bytes(key),
@@ -110,12 +130,17 @@ impl SessionCookie {
 
     /// Whether a stored session's `secret_sha256` matches this cookie (always true for
     /// opaque ids, whose storage key is already the hash of the secret). Constant-time.
+    /// A session that has a secret never matches an opaque cookie.
     pub fn secret_matches(&self, stored_sha256_hex: Option<&str>) -> bool {
         match self {
-            SessionCookie::Opaque(_) => true,
-            SessionCookie::Link { secret, .. } => stored_sha256_hex.is_some_and(|stored| {
-                bool::from(secret_hash(secret).as_bytes().ct_eq(stored.as_bytes()))
-            }),
+            // A redeemed token's session is stored under SHA-256(token), and the token was in a
+            // URL: presenting the token as an opaque id must not open that session.
+            SessionCookie::Opaque(_) => stored_sha256_hex.is_none(),
+            SessionCookie::Link { secret, .. } | SessionCookie::Keyed { secret, .. } => {
+                stored_sha256_hex.is_some_and(|stored| {
+                    bool::from(secret_hash(secret).as_bytes().ct_eq(stored.as_bytes()))
+                })
+            }
         }
     }
 }
@@ -231,6 +256,23 @@ mod tests {
         assert!(link.secret_matches(Some(&secret_hash(&[3; 16]))));
         assert!(!link.secret_matches(Some(&secret_hash(&[4; 16]))));
         assert!(!link.secret_matches(None));
+    }
+
+    #[test]
+    fn a_redeemed_token_session_opens_only_with_its_secret() {
+        let keyed = SessionCookie::Keyed {
+            key: StorageKey::from_bytes([5; 32]),
+            secret: [6; 16],
+        };
+        assert_eq!(SessionCookie::parse(&keyed.encode()), Some(keyed.clone()));
+        assert!(!format!("{keyed:?}").contains("0606"));
+        assert!(keyed.secret_matches(Some(&secret_hash(&[6; 16]))));
+        assert!(!keyed.secret_matches(None));
+        // The token travelled in a URL: sent back as an opaque id it names the same item
+        // (SHA-256 of the token) but must not open it.
+        let token_as_id = SessionCookie::Opaque(SessionId::from_random_bytes([7; 16]));
+        assert!(!token_as_id.secret_matches(Some(&secret_hash(&[6; 16]))));
+        assert!(token_as_id.secret_matches(None));
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl Platform {
         let Some(session) = self.sessions.get(tenant, &key, now).await? else {
             return Ok(None);
         };
-        if !cookie.secret_matches(session.data.get("secret_sha256").and_then(|v| v.as_str())) {
+        if !cookie.secret_matches(session.secret_sha256.as_deref()) {
             return Ok(None);
         }
         self.sessions

@@ -138,6 +138,7 @@ async fn start(
         created_at: now,
         idle_secs: IDLE_SECS,
         absolute_expiry: now + ABSOLUTE_SECS,
+        secret_sha256: None,
         keep_until: None,
         data,
     };

@@ -12,7 +12,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use sso_core::callcenter::Campaigns;
 use sso_core::ident::OneTimeToken;
-use sso_store::model::{AuditEvent, NewToken};
+use sso_store::model::{AuditEvent, NewToken, TokenPurpose};
 use sso_web::page::{self, escape};
 use sso_web::{Platform, WebError, cookies, ip, random_bytes};
 
@@ -46,7 +46,7 @@ pub async fn take_pending(p: &Platform, headers: &HeaderMap, group: u64) -> Opti
     let token = OneTimeToken::parse(&id).ok()?;
     let r = p
         .tokens
-        .redeem(PORTAL, &token.storage_key(), p.now())
+        .take(PORTAL, &token.storage_key(), p.now())
         .await
         .ok()??;
     (r.data.get("group").and_then(|g| g.as_u64()) == Some(group))
@@ -116,8 +116,10 @@ async fn pop(
         let pending = NewToken {
             tenant: PORTAL.into(),
             subject: "pending-pop".into(),
+            purpose: TokenPurpose::Pending,
             reusable: false,
             data: json!({ "group": g, "tenant": t }),
+            issued_at: p.now(),
             expires_at: p.now() + PENDING_SECS,
             replace_slot: None,
             bound_addr: None,

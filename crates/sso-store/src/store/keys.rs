@@ -80,9 +80,10 @@ pub fn administrator(email: &str) -> Key {
     Key::new(format!("ADMIN#{}", email.to_lowercase()), "ADMIN")
 }
 
-/// A one-time token, by its hash.
+/// A one-time token, by its hash. It lives where a session of the same key would: redeeming
+/// a login token turns this very item into the session (one write, no second item).
 pub fn token(tenant: &str, key: &StorageKey) -> Key {
-    Key::new(format!("TOKEN#{tenant}#{}", key.to_hex()), "T")
+    session(tenant, key)
 }
 
 /// The "same user and IP" pointer to the latest help-desk token.

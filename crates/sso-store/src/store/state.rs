@@ -10,9 +10,10 @@ use sso_core::throttle::{FailureRecord, LockoutPolicy};
 
 use super::{NOT_BEFORE_CACHE, Store, keys};
 use crate::StoreError;
-use crate::item::{Attr, Cond, EXPIRES_AT, Item, Query, Req, Write, WriteOutcome};
+use crate::item::{Attr, Cond, EXPIRES_AT, Item, Key, Query, Req, Write, WriteOutcome};
 use crate::model::{
-    AuditEvent, AuditPage, NewSession, NewToken, Protocol, Recorded, Redeemed, Session,
+    AuditEvent, AuditPage, LoginPlan, NewSession, NewToken, Protocol, Recorded, Redeemed,
+    RedeemedSession, Redemption, Session, TokenPurpose,
 };
 use crate::port::{Audit, Directory, ReplayGuard, Sessions, Throttle, Tokens};
 
@@ -47,15 +48,41 @@ fn parse_protocol(name: &str) -> Option<Protocol> {
     .find(|p| protocol_name(*p) == name)
 }
 
+/// The session an item holds. Liveness is the caller's to judge; an item that never became a
+/// session (a token not yet redeemed) has no protocol and is refused here.
+fn session_of(tenant: &str, item: &Item) -> Result<Session, StoreError> {
+    let n = |name: &str| item.n(name).unwrap_or(0);
+    let protocol = item.s("protocol").and_then(parse_protocol);
+    Ok(Session {
+        tenant: tenant.to_owned(),
+        subject: item.s("subject").unwrap_or_default().to_owned(),
+        protocol: protocol.unwrap_or(Protocol::Portal),
+        issuer: item.s("issuer").unwrap_or_default().to_owned(),
+        created_at: n("created_at"),
+        last_seen: n("last_seen"),
+        idle_secs: if protocol.is_some() { n("idle") } else { 0 },
+        absolute_expiry: if protocol.is_some() { n("absolute") } else { 0 },
+        secret_sha256: item.s("secret").map(str::to_owned),
+        data: json_of(item, "data")?,
+    })
+}
+
 #[async_trait]
 impl Tokens for Store {
     async fn issue(&self, key: &StorageKey, t: &NewToken) -> Result<(), StoreError> {
         let token_key = keys::token(&t.tenant, key);
         let mut item = Item::new(token_key.clone())
             .with("subject", Attr::S(t.subject.clone()))
+            .with("purpose", Attr::S(t.purpose.name().into()))
             .with("data", json_attr(&t.data))
             .with("reusable", Attr::Bool(t.reusable))
             .with(EXPIRES_AT, Attr::N(t.expires_at));
+        if let TokenPurpose::Login(plan) = &t.purpose {
+            item = item
+                .with("issuer", Attr::S(plan.issuer.clone()))
+                .with("idle", Attr::N(plan.idle_secs))
+                .with("lifetime", Attr::N(plan.lifetime_secs));
+        }
         if let Some(slot) = &t.replace_slot {
             item = item.with("slot", Attr::S(slot.clone()));
         }
@@ -77,8 +104,9 @@ impl Tokens for Store {
             return Ok(());
         };
         // Point the slot at the new token; the pointer's previous value names the token it
-        // replaces, which is then deleted. Concurrent mints serialise on the pointer: only the
-        // last one's token survives.
+        // replaces. Concurrent mints serialise on the pointer: only the last one's token
+        // survives. The pointer lives as long as its token, so an expired pointer means an
+        // expired token and no third write.
         let pointer = Item::new(keys::token_slot(&t.tenant, slot))
             .with("current", Attr::S(token_key.pk.clone()))
             .with(EXPIRES_AT, Attr::N(t.expires_at));
@@ -93,13 +121,18 @@ impl Tokens for Store {
             WriteOutcome::Done(old) => old,
             WriteOutcome::ConditionFailed => None,
         };
-        if let Some(old_pk) = old.as_ref().and_then(|o| o.s("current"))
+        if let Some(old) = old.filter(|o| !o.expired(t.issued_at))
+            && let Some(old_pk) = old.s("current")
             && old_pk != token_key.pk
         {
+            // Only a token not yet redeemed goes: a redeemed one is a live session now.
             self.backend
                 .write(Write::Delete {
-                    key: crate::item::Key::new(old_pk, "T"),
-                    cond: Cond::Always,
+                    key: Key::new(old_pk, token_key.sk.clone()),
+                    cond: Cond::Live {
+                        now: t.issued_at,
+                        reqs: vec![Req::Missing("consumed".into())],
+                    },
                 })
                 .await?;
         }
@@ -111,39 +144,77 @@ impl Tokens for Store {
         tenant: &str,
         key: &StorageKey,
         now: i64,
-    ) -> Result<Option<Redeemed>, StoreError> {
-        self.consume(tenant, key, now, None).await
-    }
-
-    async fn redeem_from(
-        &self,
-        tenant: &str,
-        key: &StorageKey,
-        now: i64,
-        addr: &str,
-    ) -> Result<Option<Redeemed>, StoreError> {
-        self.consume(tenant, key, now, Some(addr)).await
-    }
-}
-
-impl Store {
-    /// One conditional update: live, unused (or reusable) and, when given, bound to `addr`.
-    async fn consume(
-        &self,
-        tenant: &str,
-        key: &StorageKey,
-        now: i64,
-        addr: Option<&str>,
-    ) -> Result<Option<Redeemed>, StoreError> {
-        let mut reqs = vec![Req::MissingOrTrue("consumed".into(), "reusable".into())];
-        if let Some(a) = addr {
-            reqs.push(Req::Eq("addr".into(), Attr::S(a.to_owned())));
+        how: &Redemption,
+    ) -> Result<Option<RedeemedSession>, StoreError> {
+        let purpose = TokenPurpose::Login(LoginPlan {
+            protocol: how.protocol,
+            issuer: String::new(),
+            idle_secs: 0,
+            lifetime_secs: 0,
+        })
+        .name();
+        if how.reusable {
+            return self.redeem_reusable(tenant, key, now, how, purpose).await;
         }
+        let mut reqs = vec![
+            Req::Missing("consumed".into()),
+            Req::Eq("purpose".into(), Attr::S(purpose.into())),
+        ];
+        if let Some(a) = &how.from_addr {
+            reqs.push(Req::Eq("addr".into(), Attr::S(a.clone())));
+        }
+        // One conditional write turns the token into its session: the session starts now and
+        // ends `lifetime` seconds later, the cookie's secret is recorded, and the item's TTL
+        // follows the session.
+        let write = Write::Update {
+            key: keys::token(tenant, key),
+            set: vec![
+                ("consumed".into(), Attr::N(now)),
+                (
+                    "protocol".into(),
+                    Attr::S(protocol_name(how.protocol).into()),
+                ),
+                ("created_at".into(), Attr::N(now)),
+                ("last_seen".into(), Attr::N(now)),
+                ("secret".into(), Attr::S(how.secret_sha256.clone())),
+            ],
+            add: vec![],
+            set_sum: vec![
+                ("absolute".into(), "lifetime".into(), now),
+                (EXPIRES_AT.into(), "lifetime".into(), now),
+            ],
+            cond: Cond::Live { now, reqs },
+        };
+        match self.backend.write(write).await? {
+            WriteOutcome::Done(Some(item)) => Ok(Some(RedeemedSession {
+                key: *key,
+                session: session_of(tenant, &item)?,
+            })),
+            _ => Ok(None),
+        }
+    }
+
+    async fn take(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+    ) -> Result<Option<Redeemed>, StoreError> {
         let write = Write::Update {
             key: keys::token(tenant, key),
             set: vec![("consumed".into(), Attr::N(now))],
             add: vec![],
-            cond: Cond::Live { now, reqs },
+            set_sum: vec![],
+            cond: Cond::Live {
+                now,
+                reqs: vec![
+                    Req::Missing("consumed".into()),
+                    Req::Eq(
+                        "purpose".into(),
+                        Attr::S(TokenPurpose::Pending.name().into()),
+                    ),
+                ],
+            },
         };
         match self.backend.write(write).await? {
             WriteOutcome::Done(Some(item)) => Ok(Some(Redeemed {
@@ -153,6 +224,66 @@ impl Store {
             })),
             _ => Ok(None),
         }
+    }
+}
+
+impl Store {
+    /// A token the tenant lets be reused: it stays as it is, and each redemption starts a
+    /// session of its own under a key derived from the token and the new cookie's secret
+    /// (one consistent read, one conditional write).
+    async fn redeem_reusable(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+        how: &Redemption,
+        purpose: &str,
+    ) -> Result<Option<RedeemedSession>, StoreError> {
+        let Some(item) = self.backend.get(&keys::token(tenant, key)).await? else {
+            return Ok(None);
+        };
+        let usable = !item.expired(now)
+            && item.s("purpose") == Some(purpose)
+            && how
+                .from_addr
+                .as_deref()
+                .is_none_or(|a| item.s("addr") == Some(a))
+            && (!item.attrs.contains_key("consumed") || item.flag("reusable"));
+        if !usable {
+            return Ok(None);
+        }
+        let session_key = StorageKey::digest_of(&[key.as_bytes(), how.secret_sha256.as_bytes()]);
+        let lifetime = item.n("lifetime").unwrap_or(0);
+        let new = NewSession {
+            tenant: tenant.to_owned(),
+            subject: item.s("subject").unwrap_or_default().to_owned(),
+            protocol: how.protocol,
+            issuer: item.s("issuer").unwrap_or_default().to_owned(),
+            created_at: now,
+            idle_secs: item.n("idle").unwrap_or(0),
+            absolute_expiry: now.saturating_add(lifetime),
+            secret_sha256: Some(how.secret_sha256.clone()),
+            keep_until: None,
+            data: json_of(&item, "data")?,
+        };
+        if Sessions::create(self, &session_key, &new).await? == Recorded::Replay {
+            return Ok(None);
+        }
+        Ok(Some(RedeemedSession {
+            key: session_key,
+            session: Session {
+                tenant: new.tenant,
+                subject: new.subject,
+                protocol: new.protocol,
+                issuer: new.issuer,
+                created_at: now,
+                last_seen: now,
+                idle_secs: new.idle_secs,
+                absolute_expiry: new.absolute_expiry,
+                secret_sha256: new.secret_sha256,
+                data: new.data,
+            },
+        }))
     }
 
     /// A subject's revocation time, cached per process for [`NOT_BEFORE_CACHE`].
@@ -199,6 +330,10 @@ impl Sessions for Store {
                         .max(s.absolute_expiry),
                 ),
             );
+        let item = match &s.secret_sha256 {
+            Some(secret) => item.with("secret", Attr::S(secret.clone())),
+            None => item,
+        };
         let put = Write::Put {
             item,
             cond: Cond::AbsentOrExpired { now: s.created_at },
@@ -218,36 +353,20 @@ impl Sessions for Store {
         let Some(item) = self.backend.get(&keys::session(tenant, key)).await? else {
             return Ok(None);
         };
-        let n = |name: &str| item.n(name).unwrap_or(0);
+        let session = session_of(tenant, &item)?;
         let live = !item.expired(now)
             && !item.attrs.contains_key("revoked")
-            && now < n("absolute")
-            && now - n("last_seen") < n("idle");
+            && now < session.absolute_expiry
+            && now - session.last_seen < session.idle_secs;
         if !live {
             return Ok(None);
         }
-        let subject = item.s("subject").unwrap_or_default().to_owned();
-        if let Some(nb) = self.cached_not_before(tenant, &subject).await?
-            && n("created_at") < nb
+        if let Some(nb) = self.cached_not_before(tenant, &session.subject).await?
+            && session.created_at < nb
         {
             return Ok(None);
         }
-        Ok(Some(Session {
-            tenant: tenant.to_owned(),
-            protocol: parse_protocol(item.s("protocol").unwrap_or_default()).ok_or_else(|| {
-                StoreError::Corrupt {
-                    key: item.key.to_string(),
-                    reason: "unknown protocol".into(),
-                }
-            })?,
-            issuer: item.s("issuer").unwrap_or_default().to_owned(),
-            created_at: n("created_at"),
-            last_seen: n("last_seen"),
-            idle_secs: n("idle"),
-            absolute_expiry: n("absolute"),
-            data: json_of(&item, "data")?,
-            subject,
-        }))
+        Ok(Some(session))
     }
 
     async fn touch(
@@ -265,6 +384,7 @@ impl Sessions for Store {
             key: keys::session(tenant, key),
             set: vec![("last_seen".into(), Attr::N(now))],
             add: vec![],
+            set_sum: vec![],
             cond: Cond::Live {
                 now,
                 reqs: vec![Req::Missing("revoked".into())],
@@ -278,6 +398,7 @@ impl Sessions for Store {
             key: keys::session(tenant, key),
             set: vec![("revoked".into(), Attr::N(now))],
             add: vec![],
+            set_sum: vec![],
             cond: Cond::Live { now, reqs: vec![] },
         };
         self.backend.write(write).await.map(|_| ())
@@ -368,6 +489,7 @@ impl Throttle for Store {
                     (EXPIRES_AT.into(), Attr::N(expires)),
                 ],
                 add: vec![("failures".into(), 1)],
+                set_sum: vec![],
                 cond: Cond::Live { now, reqs: vec![] },
             };
             if let WriteOutcome::Done(item) = self.backend.write(bump).await? {

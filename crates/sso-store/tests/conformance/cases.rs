@@ -8,7 +8,9 @@ use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
 use sso_core::signed_link::VendorSecret;
 use sso_core::throttle::LockoutPolicy;
 use sso_store::item::Key;
-use sso_store::model::{AuditEvent, NewSession, NewToken, Protocol, Recorded};
+use sso_store::model::{
+    AuditEvent, LoginPlan, NewSession, NewToken, Protocol, Recorded, Redemption, TokenPurpose,
+};
 use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{Store, StoreError, keys, password};
 
@@ -19,20 +21,43 @@ fn token_key(n: u8) -> StorageKey {
     OneTimeToken::from_random_bytes([n; 16]).storage_key()
 }
 
+/// Tokens and sessions share one key space (a redeemed token is its session), so the test
+/// keys of the two never coincide.
 fn session_key(n: u8) -> StorageKey {
-    SessionId::from_random_bytes([n; 16]).storage_key()
+    SessionId::from_random_bytes([n ^ 0x80; 16]).storage_key()
 }
 
 fn new_token(reusable: bool, expires_at: i64, slot: Option<&str>) -> NewToken {
     NewToken {
         tenant: "demoaws".into(),
         subject: "joe".into(),
+        purpose: TokenPurpose::Login(LoginPlan {
+            protocol: Protocol::Helpdesk,
+            issuer: "admin".into(),
+            idle_secs: 1800,
+            lifetime_secs: 1800,
+        }),
         reusable,
         data: json!({ "sso_addr": "127.0.0.1", "duration": 30 }),
+        issued_at: NOW,
         expires_at,
         replace_slot: slot.map(str::to_owned),
         bound_addr: Some("127.0.0.1".into()),
     }
+}
+
+/// A help-desk redemption from `addr` (or unbound), one-time or reusable.
+fn how(addr: Option<&str>, reusable: bool) -> Redemption {
+    Redemption {
+        protocol: Protocol::Helpdesk,
+        from_addr: addr.map(str::to_owned),
+        secret_sha256: "ab".repeat(32),
+        reusable,
+    }
+}
+
+fn once() -> Redemption {
+    how(None, false)
 }
 
 fn new_session(subject: &str, created: i64) -> NewSession {
@@ -44,6 +69,7 @@ fn new_session(subject: &str, created: i64) -> NewSession {
         created_at: created,
         idle_secs: 1800,
         absolute_expiry: created + 36_000,
+        secret_sha256: None,
         keep_until: None,
         data: json!({ "name": subject }),
     }
@@ -278,19 +304,25 @@ pub async fn a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemer
     let tasks: Vec<_> = (0..64)
         .map(|_| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.redeem("demoaws", &key, NOW).await })
+            tokio::spawn(async move { store.redeem("demoaws", &key, NOW, &once()).await })
         })
         .collect();
     let mut wins = 0;
     for t in tasks {
         if let Some(r) = t.await.unwrap().unwrap() {
-            assert_eq!(r.subject, "joe");
-            assert_eq!(r.data["sso_addr"], "127.0.0.1");
+            assert_eq!(r.session.subject, "joe");
+            assert_eq!(r.session.data["sso_addr"], "127.0.0.1");
             wins += 1;
         }
     }
     assert_eq!(wins, 1);
-    assert!(store.redeem("demoaws", &key, NOW).await.unwrap().is_none());
+    assert!(
+        store
+            .redeem("demoaws", &key, NOW, &once())
+            .await
+            .unwrap()
+            .is_none()
+    );
     // A token is bound to its tenant.
     let other = token_key(2);
     store
@@ -299,7 +331,7 @@ pub async fn a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemer
         .unwrap();
     assert!(
         store
-            .redeem("sandboxdemo", &other, NOW)
+            .redeem("sandboxdemo", &other, NOW, &once())
             .await
             .unwrap()
             .is_none()
@@ -316,21 +348,21 @@ pub async fn a_bound_token_is_redeemed_only_from_its_address_and_not_burnt_elsew
         .unwrap();
     assert!(
         store
-            .redeem_from("demoaws", &key, NOW, "10.0.0.1")
+            .redeem("demoaws", &key, NOW, &how(Some("10.0.0.1"), false))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .redeem_from("demoaws", &key, NOW, "127.0.0.1")
+            .redeem("demoaws", &key, NOW, &how(Some("127.0.0.1"), false))
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .redeem_from("demoaws", &key, NOW, "127.0.0.1")
+            .redeem("demoaws", &key, NOW, &how(Some("127.0.0.1"), false))
             .await
             .unwrap()
             .is_none()
@@ -343,10 +375,15 @@ pub async fn a_reusable_token_works_until_it_expires(store: &Store) {
         .issue(&key, &new_token(true, NOW + 60, None))
         .await
         .unwrap();
+    // Each redemption brings a fresh cookie secret, so each starts a session of its own.
+    let fresh = |i: i64| Redemption {
+        secret_sha256: format!("{i:064}"),
+        ..how(None, true)
+    };
     for i in 0..3 {
         assert!(
             store
-                .redeem("demoaws", &key, NOW + i)
+                .redeem("demoaws", &key, NOW + i, &fresh(i))
                 .await
                 .unwrap()
                 .is_some()
@@ -354,21 +391,21 @@ pub async fn a_reusable_token_works_until_it_expires(store: &Store) {
     }
     assert!(
         store
-            .redeem("demoaws", &key, NOW + 59)
+            .redeem("demoaws", &key, NOW + 59, &fresh(59))
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .redeem("demoaws", &key, NOW + 60)
+            .redeem("demoaws", &key, NOW + 60, &fresh(60))
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .redeem("demoaws", &token_key(99), NOW)
+            .redeem("demoaws", &token_key(99), NOW, &how(None, true))
             .await
             .unwrap()
             .is_none()
@@ -391,7 +428,7 @@ pub async fn a_new_token_for_the_same_slot_replaces_the_previous_one(store: &Sto
         .unwrap();
     assert!(
         store
-            .redeem("demoaws", &first, NOW)
+            .redeem("demoaws", &first, NOW, &once())
             .await
             .unwrap()
             .is_none(),
@@ -399,18 +436,149 @@ pub async fn a_new_token_for_the_same_slot_replaces_the_previous_one(store: &Sto
     );
     assert!(
         store
-            .redeem("demoaws", &second, NOW)
+            .redeem("demoaws", &second, NOW, &once())
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .redeem("demoaws", &other, NOW)
+            .redeem("demoaws", &other, NOW, &once())
             .await
             .unwrap()
             .is_some(),
         "other IP untouched"
+    );
+}
+
+pub async fn a_redeemed_token_is_its_session_from_redemption_on(store: &Store) {
+    let key = token_key(40);
+    store
+        .issue(&key, &new_token(false, NOW + 300, None))
+        .await
+        .unwrap();
+    assert!(
+        Sessions::get(store, "demoaws", &key, NOW)
+            .await
+            .unwrap()
+            .is_none(),
+        "a token not yet redeemed is no session"
+    );
+    let r = store
+        .redeem("demoaws", &key, NOW + 100, &once())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.key, key);
+    assert_eq!(r.session.protocol, Protocol::Helpdesk);
+    assert_eq!(r.session.issuer, "admin");
+    assert_eq!(r.session.created_at, NOW + 100);
+    assert_eq!(
+        r.session.absolute_expiry,
+        NOW + 100 + 1800,
+        "lifetime from redemption"
+    );
+    assert_eq!(
+        r.session.secret_sha256.as_deref(),
+        Some("ab".repeat(32).as_str())
+    );
+    let live = Sessions::get(store, "demoaws", &key, NOW + 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live.subject, "joe");
+    assert_eq!(live.data["sso_addr"], "127.0.0.1");
+    assert!(
+        Sessions::get(store, "demoaws", &key, NOW + 100 + 1800)
+            .await
+            .unwrap()
+            .is_none(),
+        "ended at its absolute lifetime"
+    );
+    assert!(
+        Sessions::get(store, "sandboxdemo", &key, NOW + 200)
+            .await
+            .unwrap()
+            .is_none(),
+        "another tenant's host"
+    );
+}
+
+pub async fn a_token_opens_only_the_door_it_was_issued_for(store: &Store) {
+    let key = token_key(41);
+    store
+        .issue(&key, &new_token(false, NOW + 300, None))
+        .await
+        .unwrap();
+    let mut callcenter = once();
+    callcenter.protocol = Protocol::CallCenter;
+    assert!(
+        store
+            .redeem("demoaws", &key, NOW, &callcenter)
+            .await
+            .unwrap()
+            .is_none(),
+        "a help-desk token at the call-center door"
+    );
+    assert!(store.take("demoaws", &key, NOW).await.unwrap().is_none());
+    assert!(
+        store
+            .redeem("demoaws", &key, NOW, &once())
+            .await
+            .unwrap()
+            .is_some(),
+        "the refusals consumed nothing"
+    );
+    let pending = token_key(42);
+    let mut note = new_token(false, NOW + 300, None);
+    note.purpose = TokenPurpose::Pending;
+    store.issue(&pending, &note).await.unwrap();
+    assert!(
+        store
+            .redeem("demoaws", &pending, NOW, &once())
+            .await
+            .unwrap()
+            .is_none(),
+        "a pending note is no login token"
+    );
+    let taken = store.take("demoaws", &pending, NOW).await.unwrap().unwrap();
+    assert_eq!(taken.data["duration"], 30);
+    assert!(
+        store
+            .take("demoaws", &pending, NOW)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn replacing_a_redeemed_token_leaves_its_session_alone(store: &Store) {
+    let (first, second) = (token_key(43), token_key(44));
+    store
+        .issue(&first, &new_token(false, NOW + 300, Some("joe|10.9.9.9")))
+        .await
+        .unwrap();
+    store
+        .redeem("demoaws", &first, NOW, &once())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut again = new_token(false, NOW + 400, Some("joe|10.9.9.9"));
+    again.issued_at = NOW + 10;
+    store.issue(&second, &again).await.unwrap();
+    assert!(
+        Sessions::get(store, "demoaws", &first, NOW + 20)
+            .await
+            .unwrap()
+            .is_some(),
+        "the session the first token became lives on"
+    );
+    assert!(
+        store
+            .redeem("demoaws", &second, NOW + 20, &once())
+            .await
+            .unwrap()
+            .is_some()
     );
 }
 
@@ -474,7 +642,7 @@ pub async fn expired_items_are_invisible_before_any_ttl_cleanup(store: &Store) {
         .unwrap();
     assert!(
         store
-            .redeem("demoaws", &key, NOW + 10)
+            .redeem("demoaws", &key, NOW + 10, &once())
             .await
             .unwrap()
             .is_none()
@@ -805,7 +973,12 @@ pub async fn measure_costs(store: &Store) {
             let before = store.consumed();
             let out = $op;
             let after = store.consumed();
-            rows.push(($name, after.read - before.read, after.write - before.write));
+            rows.push((
+                $name,
+                after.read - before.read,
+                after.write - before.write,
+                after.requests - before.requests,
+            ));
             out
         }};
     }
@@ -818,8 +991,20 @@ pub async fn measure_costs(store: &Store) {
             .unwrap()
     );
     step!(
-        "token redeem",
-        store.redeem("demoaws", &key, NOW).await.unwrap()
+        "token redeem (one-time: becomes the session)",
+        store.redeem("demoaws", &key, NOW, &once()).await.unwrap()
+    );
+    let reusable = token_key(23);
+    store
+        .issue(&reusable, &new_token(true, NOW + 300, None))
+        .await
+        .unwrap();
+    step!(
+        "token redeem (reusable: a session of its own)",
+        store
+            .redeem("demoaws", &reusable, NOW, &how(None, true))
+            .await
+            .unwrap()
     );
     step!(
         "token issue (replace slot, first)",
@@ -882,22 +1067,31 @@ pub async fn measure_costs(store: &Store) {
         outcome: "ok".into(),
     };
     step!("audit append", store.append(&event).await.unwrap());
-    eprintln!("| operation | read units | write units |\n|---|---|---|");
-    for (name, r, w) in &rows {
-        eprintln!("| {name} | {r} | {w} |");
+    eprintln!("| operation | requests | read units | write units |\n|---|---|---|---|");
+    for (name, r, w, n) in &rows {
+        eprintln!("| {name} | {n} | {r} | {w} |");
     }
-    let units = |name: &str| {
+    let row = |name: &str| {
         rows.iter()
             .find(|(n, ..)| *n == name)
-            .map(|(_, r, w)| (*r, *w))
+            .map(|(_, r, w, n)| (*r, *w, *n))
             .unwrap()
     };
-    assert!(units("token redeem").1 <= 1.0 && units("token redeem").0 == 0.0);
-    assert!(units("session create").1 <= 1.0);
-    assert!(units("replay record").1 <= 1.0);
-    assert!(units("session get").0 <= 1.0 && units("session get").1 == 0.0);
+    // moto reports fixed units per call (0.5 for an update, whatever DynamoDB would bill), so
+    // the request count is what proves the budget: every item here is well under 1 KB, so in
+    // DynamoDB each write request is one write unit and each consistent read one read unit.
+    let redeem = row("token redeem (one-time: becomes the session)");
+    assert_eq!(redeem.2, 1, "one write redeems a token into its session");
+    assert!(redeem.1 <= 1.0 && redeem.0 == 0.0);
+    assert_eq!(row("session create").2, 1);
+    assert_eq!(row("replay record").2, 1);
+    assert_eq!(row("token issue (one-time)").2, 1);
+    assert_eq!(row("token issue (replace slot, first)").2, 2);
+    assert!(row("token issue (replace slot, again)").2 <= 3);
+    let get = row("session get");
+    assert!(get.0 <= 1.0 && get.1 == 0.0);
     assert!(
-        rows.iter().map(|(_, r, w)| r + w).sum::<f64>() > 0.0,
+        rows.iter().map(|(_, r, w, _)| r + w).sum::<f64>() > 0.0,
         "the server must report consumed capacity"
     );
 }
