@@ -53,9 +53,8 @@ async fn a_signed_link_signs_the_client_in_and_opens_the_home(backend: Backend) 
     let app = spawn_app(backend).await;
     let now = app.clock.now();
     let c = app.client();
-    let (status, loc) = location(
-        &c,
-        &link(
+    let signed_in = c
+        .get(link(
             &app,
             "demoaws",
             "clientID",
@@ -63,19 +62,50 @@ async fn a_signed_link_signs_the_client_in_and_opens_the_home(backend: Backend) 
             "1001",
             "vendorpass",
             now,
-        ),
-    )
-    .await;
-    assert_eq!((status, loc.as_str()), (StatusCode::FOUND, "/"));
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::FOUND);
+    assert_eq!(signed_in.headers()["location"], "/");
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let (status, body) = home_text(&app, &c, "demoaws").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         body.contains("id=\"subject\">1234<") && body.contains("client@example.com"),
         "{body}"
     );
-    // The session belongs to demoaws only.
-    let (status, loc) = location(&c, &app.url("sandboxdemo", "/")).await;
-    assert_eq!((status, loc.as_str()), (StatusCode::FOUND, "/login"));
+    // The session belongs to demoaws only: its cookie, sent by hand to another tenant's host
+    // (a browser would not even send it), opens nothing there.
+    let elsewhere = app
+        .client()
+        .get(app.url("sandboxdemo", "/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::FOUND);
+    assert_eq!(elsewhere.headers()["location"], "/login");
+    // Whoever knows the link can derive the session's key, but not the cookie's secret: a
+    // forged cookie with that key does not end the client's session.
+    let (name, value) = cookie.split_once('=').unwrap();
+    let mut parts: Vec<&str> = value.split('.').collect();
+    let forged_secret = "0".repeat(32);
+    parts[1] = &forged_secret;
+    let forged = format!("{name}={}", parts.join("."));
+    app.client()
+        .get(app.url("demoaws", "/logout.php"))
+        .header("cookie", forged)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home_text(&app, &c, "demoaws").await.0, StatusCode::OK);
 }
 
 async fn every_error_id_is_reached_by_a_real_request(backend: Backend) {

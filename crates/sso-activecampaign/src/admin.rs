@@ -235,12 +235,7 @@ pub async fn logout(AxState(state): AxState<State>, headers: HeaderMap) -> Respo
         Ok(t) => t,
         Err(r) => return r,
     };
-    if let Some(cookie) = cookies::session(&headers, p.config.https)
-        && p.sessions
-            .revoke(&tenant.name, &cookie.storage_key(), p.now())
-            .await
-            .is_err()
-    {
+    if p.end_session(&headers, &tenant.name).await.is_err() {
         return page::unavailable();
     }
     page::redirect(LOGIN, &[cookies::clear_session(p.config.https)])

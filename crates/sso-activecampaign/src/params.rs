@@ -161,7 +161,13 @@ pub fn parse(query: &[u8], body: &[u8], body_ok: bool) -> Result<ApiRequest, Ref
         None => return refuse(ApiFailure::MissingParameter("api_action")),
         Some(a) => match Action::parse(a) {
             Some(a) => a,
-            None => return refuse(ApiFailure::UnknownAction),
+            // PROTOCOLS.md §2: an unknown action is answered in JSON, whatever was asked for.
+            None => {
+                return Err(Refusal {
+                    format: OutputFormat::Json,
+                    failure: ApiFailure::UnknownAction,
+                });
+            }
         },
     };
     let credentials = match (api_key, api_user, api_pass_h.or(api_pass)) {
@@ -294,6 +300,15 @@ mod tests {
         );
         let f = failure(&GOOD.replace("&sso_user=joe", "&api_output=xml"));
         assert_eq!(f.format, OutputFormat::Xml);
+        let f = failure(&format!(
+            "{}&api_output=xml",
+            GOOD.replace("singlesignon", "frobnicate")
+        ));
+        assert_eq!(
+            (f.format, f.failure),
+            (OutputFormat::Json, ApiFailure::UnknownAction),
+            "an unknown action is answered in JSON too"
+        );
     }
 
     #[test]

@@ -40,25 +40,18 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
             };
             (Arc::new(Embedded::in_memory()?), key)
         }
-        StoreChoice::Dynamo(cfg) if is_loopback(cfg.endpoint_url.as_deref()) => {
-            // A local DynamoDB-compatible server: dummy credentials, no credential chain.
-            // (`sso create-table` makes the table.)
-            let endpoint = cfg.endpoint_url.as_deref().unwrap_or_default();
-            let dynamo = Dynamo::local(endpoint, &cfg.table);
-            let key = match secret_key {
-                Some(k) => SecretBox::from_hex(k)?,
-                None => SecretBox::from_hex(&SecretBox::generate_hex()?)?,
-            };
-            (Arc::new(dynamo), key)
-        }
         StoreChoice::Dynamo(cfg) => {
+            // A key made up here would be lost with this process, and with it every vendor
+            // password it sealed: the table outlives us, so the key must be given.
             let key = secret_key.ok_or_else(|| {
-                CliError::Config("SSO_SECRET_KEY is required with the DynamoDB store".into())
+                CliError::Config(
+                    "SSO_SECRET_KEY is required with the DynamoDB store (64 hex characters, \
+                     e.g. from `openssl rand -hex 32`; keep it: it seals vendor passwords)"
+                        .into(),
+                )
             })?;
-            (
-                Arc::new(Dynamo::connect(cfg).await),
-                SecretBox::from_hex(key)?,
-            )
+            let key = SecretBox::from_hex(key)?;
+            (Arc::new(dynamo(cfg).await), key)
         }
     };
     Ok(Store::new(backend, key))

@@ -95,6 +95,15 @@ impl Config {
         })
     }
 
+    /// Insists on `SSO_SECRET_KEY`: a function that reads vendors cannot work without the key
+    /// their passwords were sealed with, so it refuses to start rather than fail every link.
+    pub fn requiring_secret_key(self) -> Result<Self, ConfigError> {
+        match self.secret_key {
+            Some(_) => Ok(self),
+            None => Err(ConfigError::Missing("SSO_SECRET_KEY")),
+        }
+    }
+
     /// Reads the configuration from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -156,10 +165,15 @@ pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
 /// The router as a Lambda serves it: the API Gateway context applied first. (The router is
 /// nested as a fallback so the path is rewritten *before* it routes; a plain
 /// `Router::layer` would run after routing.)
+/// Paths the router does not know get the plain 404 page, as on the local server.
 pub fn wrap(router: Router) -> Router {
     Router::new()
-        .fallback_service(router)
+        .fallback_service(router.fallback(not_found))
         .layer(middleware::from_fn(api_gateway_context))
+}
+
+async fn not_found() -> Response {
+    sso_web::page::not_found()
 }
 
 /// Serves `router` as this Lambda function.
@@ -219,6 +233,10 @@ mod tests {
         ]))
         .unwrap();
         assert!(ok.audit_to_table && ok.secret_key.is_none());
+        assert!(matches!(
+            ok.clone().requiring_secret_key(),
+            Err(ConfigError::Missing("SSO_SECRET_KEY"))
+        ));
         assert!(matches!(
             Config::from_lookup(env(&[("SSO_TABLE", "sso")])),
             Err(ConfigError::Missing("SSO_BASE_DOMAIN"))

@@ -118,3 +118,23 @@ async fn a_rest_api_v1_event_with_the_stage_in_its_path_reaches_the_help_desk() 
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn the_callcenter_function_serves_the_portal_host_and_unknown_paths_get_the_404_page() {
+    let (p, _) = platform().await;
+    let event = include_str!("events/http_api_v2_portal_pop.json");
+    let resp = send(sso_sticky::all_routes(p.clone()), event).await;
+    assert_eq!(
+        resp.status(),
+        302,
+        "a pop without a portal session goes to sign in"
+    );
+    assert_eq!(resp.headers()["location"], "/login/21");
+    let pending = resp.headers()["set-cookie"].to_str().unwrap();
+    assert!(pending.starts_with("__Host-pending=") && pending.contains("Secure"));
+    let unknown = event.replace("\"/pop\"", "\"/nowhere\"");
+    let resp = send(sso_sticky::all_routes(p), &unknown).await;
+    assert_eq!(resp.status(), 404);
+    let body = to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+    assert!(String::from_utf8_lossy(&body).contains("<html"));
+}

@@ -45,3 +45,11 @@ pub fn router(platform: Platform) -> Router {
 pub fn portal_router(platform: Platform) -> Router {
     portal::router(platform)
 }
+
+/// Both, for the one Lambda binary that serves the call-center paths of tenant hosts and the
+/// portal host. Their paths do not overlap, and each handler checks the host it is on: the
+/// portal's pages answer 404 on a tenant host, `/sso/0` answers `UNKNOWN_PLATFORM` on the
+/// portal's.
+pub fn all_routes(platform: Platform) -> Router {
+    router(platform.clone()).merge(portal_router(platform))
+}

@@ -167,8 +167,9 @@ impl Dynamo {
 
     /// Creates the table exactly as `infra/template.yaml` declares it: `pk` (S) hash key, `sk`
     /// (S) range key, on-demand billing, server-side encryption, TTL on `expires_at`. Point-in-
-    /// time recovery is switched on where the server supports it. Does nothing if the table
-    /// exists.
+    /// time recovery is switched on where the server supports it. An existing table is left as
+    /// it is apart from those two settings, which are applied again (so a run interrupted
+    /// between creating and configuring the table is finished by the next one).
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let def = |name: &str| {
             AttributeDefinition::builder()
@@ -198,10 +199,26 @@ impl Dynamo {
             .await;
         match created {
             Ok(_) => {}
-            Err(e) if e.code() == Some("ResourceInUseException") => return Ok(()),
+            Err(e) if e.code() == Some("ResourceInUseException") => {}
             Err(e) => return Err(unavailable(e)),
         }
-        self.client
+        // DynamoDB refuses to change a table that is still being created.
+        for _ in 0..120 {
+            let described = self
+                .client
+                .describe_table()
+                .table_name(self.table.as_ref())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            let status = described.table().and_then(|t| t.table_status().cloned());
+            if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        let ttl = self
+            .client
             .update_time_to_live()
             .table_name(self.table.as_ref())
             .time_to_live_specification(
@@ -212,8 +229,13 @@ impl Dynamo {
                     .map_err(build_err)?,
             )
             .send()
-            .await
-            .map_err(unavailable)?;
+            .await;
+        match ttl {
+            Ok(_) => {}
+            // Already enabled: DynamoDB says so with a validation error.
+            Err(e) if e.code() == Some("ValidationException") => {}
+            Err(e) => return Err(unavailable(e)),
+        }
         let pitr = aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
             .point_in_time_recovery_enabled(true)
             .build()

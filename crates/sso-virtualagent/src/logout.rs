@@ -13,12 +13,7 @@ pub async fn handle(State(p): State<Platform>, headers: HeaderMap) -> Response {
     // The destination is decided from the cookie's vendor, so it works after the session item
     // is gone; the session is marked ended, not deleted (it may be a link's replay record).
     let destination = home::signed_out_destination(&p, &tenant.name, &headers).await;
-    if let Some(cookie) = cookies::session(&headers, p.config.https)
-        && let Err(e) = p
-            .sessions
-            .revoke(&tenant.name, &cookie.storage_key(), p.now())
-            .await
-    {
+    if let Err(e) = p.end_session(&headers, &tenant.name).await {
         tracing::warn!(error = %e, "logout: store unavailable");
         return page::unavailable();
     }

@@ -179,6 +179,20 @@ impl Platform {
         self.session_for(cookie, tenant).await
     }
 
+    /// Ends the session the request's cookie holds on `tenant`, if the cookie really holds it
+    /// (its secret checked): a session key alone may be known to others (a signed link's or a
+    /// redeemed token's key is derived from a URL), so it must not be enough to end a session.
+    pub async fn end_session(&self, headers: &HeaderMap, tenant: &str) -> Result<(), WebError> {
+        let Some(cookie) = cookies::session(headers, self.config.https) else {
+            return Ok(());
+        };
+        let key = cookie.storage_key();
+        if self.session_for(cookie, tenant).await?.is_some() {
+            self.sessions.revoke(tenant, &key, self.now()).await?;
+        }
+        Ok(())
+    }
+
     /// The live session a given cookie names on `tenant`.
     pub async fn session_for(
         &self,

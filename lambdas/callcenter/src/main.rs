@@ -1,9 +1,10 @@
-//! The callcenter Lambda: configuration from the environment, the adapter's router over DynamoDB.
+//! The callcenter Lambda (tenant-host `/sso/*` and the portal host): configuration from the
+//! environment, the adapter's routers over DynamoDB.
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     sso_lambda::init_tracing();
     let config = sso_lambda::Config::from_env()?;
     let platform = sso_lambda::platform(&config).await?;
-    sso_lambda::run(sso_sticky::router(platform)).await
+    sso_lambda::run(sso_sticky::all_routes(platform)).await
 }

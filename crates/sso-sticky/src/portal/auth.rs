@@ -313,12 +313,7 @@ pub async fn logout(State(p): State<Platform>, headers: HeaderMap) -> Response {
     if !on_portal(&p, &headers) {
         return page::not_found();
     }
-    if let Some(cookie) = cookies::session(&headers, p.config.https)
-        && p.sessions
-            .revoke(PORTAL, &cookie.storage_key(), p.now())
-            .await
-            .is_err()
-    {
+    if p.end_session(&headers, PORTAL).await.is_err() {
         return page::unavailable();
     }
     page::redirect("/login", &[cookies::clear_session(p.config.https)])
