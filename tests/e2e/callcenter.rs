@@ -671,6 +671,13 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
         .await
         .unwrap();
     assert!(home.contains("<dt>Department</dt><dd>2</dd>"), "{home}");
+    // A partner's own `agent2` (signed in with its Platform-Key) is another agent.
+    let (status, _) = sso0(
+        &app,
+        json!({"username": "agent2", "fullname": "Partner's Agent Two", "department_id": 1}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
     // Its activity, newest first: the pop, then the portal sign-in.
     let activity = admin
         .get(portal("/groups/21/agents/agent2"))
@@ -683,6 +690,11 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     assert!(
         activity.contains("SSO_TOKEN_CREATED") && activity.contains("portal"),
         "{activity}"
+    );
+    assert_eq!(
+        activity.matches("SSO_TOKEN_CREATED").count(),
+        1,
+        "only this group's agent2: {activity}"
     );
     // Another group's pages are not this administrator's.
     assert_eq!(

@@ -9,7 +9,7 @@ use sso_core::signed_link::{Scheme, SecretSet, VendorSecret};
 use sso_store::model::{
     Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
-use sso_store::port::{Audit, Directory, DirectoryAdmin};
+use sso_store::port::{Audit, Directory, DirectoryAdmin, Sessions};
 use sso_store::{Store, password};
 
 use crate::{CliError, secrets};
@@ -17,16 +17,19 @@ use crate::{CliError, secrets};
 /// Tenants (platforms).
 #[derive(Subcommand)]
 pub enum TenantCmd {
-    /// Add or replace a tenant.  Example: sso tenant add acme --departments 1,2 --campaigns 1,2,3
+    /// Add a tenant, or change the settings given of an existing one.  Example: sso tenant add acme --departments 1,2 --campaigns 1,2,3 --portal-groups 21
     Add {
         /// Host label (`<name>.<base-domain>`).
         name: String,
-        /// Call-center department ids.
+        /// Call-center department ids (kept as they are when omitted).
         #[arg(long, value_delimiter = ',')]
-        departments: Vec<u64>,
-        /// Call-center campaign ids.
+        departments: Option<Vec<u64>>,
+        /// Call-center campaign ids (kept as they are when omitted).
         #[arg(long, value_delimiter = ',')]
-        campaigns: Vec<u64>,
+        campaigns: Option<Vec<u64>>,
+        /// Portal groups whose administrators may link this platform (kept when omitted).
+        #[arg(long, value_delimiter = ',')]
+        portal_groups: Option<Vec<u64>>,
         /// Help-desk `_ssot` tokens reusable until they expire.
         #[arg(long)]
         helpdesk_reusable: bool,
@@ -331,6 +334,16 @@ pub struct AuditArgs {
     limit: usize,
 }
 
+/// Ends every session `subject` has on `tenant` (a not-before time, read by every session
+/// check within the store's 60 s cache): disabling someone must also sign them out.
+async fn sign_out_everywhere(store: &Store, tenant: &str, subject: &str) -> Result<(), CliError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    store.revoke_all_for_subject(tenant, subject, now).await?;
+    Ok(())
+}
+
 fn not_found(what: &str) -> CliError {
     CliError::Config(format!("{what} not found"))
 }
@@ -352,14 +365,23 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
             name,
             departments,
             campaigns,
+            portal_groups,
             helpdesk_reusable,
         } => {
+            sso_store::import::check_tenant_name(&name)?;
             let mut t = store
                 .tenant(&name)
                 .await?
                 .unwrap_or_else(|| Tenant::new(&name));
-            t.departments = departments;
-            t.campaigns = campaigns;
+            if let Some(d) = departments {
+                t.departments = d;
+            }
+            if let Some(c) = campaigns {
+                t.campaigns = c;
+            }
+            if let Some(g) = portal_groups {
+                t.portal_groups = g;
+            }
             t.helpdesk_token_reusable = helpdesk_reusable;
             t.enabled = true;
             store.put_tenant(&t).await?;
@@ -419,13 +441,7 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
                 ("--failure-url", &failure_url),
                 ("--logout-url", &logout_url),
             ] {
-                if let Some(u) = url
-                    && !(u.starts_with("https://")
-                        || u.starts_with("http://localhost")
-                        || u.starts_with("http://127.0.0.1"))
-                {
-                    return Err(CliError::Config(format!("{flag} must be an https URL")));
-                }
+                sso_store::import::check_url(flag.into(), url)?;
             }
             let pw = secrets::read("vendor password")?;
             store
@@ -518,6 +534,7 @@ pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
                 .ok_or_else(|| not_found("client"))?;
             c.enabled = false;
             store.put_client(&c).await?;
+            sign_out_everywhere(store, &tenant, &id).await?;
         }
     }
     Ok(())
@@ -581,6 +598,7 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
                 .ok_or_else(|| not_found("user"))?;
             u.enabled = false;
             store.put_helpdesk_user(&u).await?;
+            sign_out_everywhere(store, &tenant, &username).await?;
         }
     }
     Ok(())
@@ -725,6 +743,15 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
                 .ok_or_else(|| not_found("agent"))?;
             a.enabled = false;
             store.put_agent(&a).await?;
+            sign_out_everywhere(store, "my", &username).await?;
+            let linked = store
+                .group(group)
+                .await?
+                .map(|g| g.links)
+                .unwrap_or_default();
+            for link in linked {
+                sign_out_everywhere(store, &link.tenant, &username).await?;
+            }
         }
     }
     Ok(())
@@ -758,6 +785,7 @@ pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), C
                 .ok_or_else(|| not_found("administrator"))?;
             a.enabled = false;
             store.put_administrator(&a).await?;
+            sign_out_everywhere(store, "my", &a.email).await?;
         }
     }
     Ok(())

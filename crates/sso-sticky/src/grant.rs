@@ -7,9 +7,6 @@ use sso_core::ident::OneTimeToken;
 use sso_store::model::{LoginPlan, NewToken, Protocol, Tenant, TokenPurpose};
 use sso_web::{Platform, WebError, random_bytes};
 
-/// How long a login URL is valid, seconds.
-pub const LOGIN_URL_TTL: i64 = 300;
-
 /// What an agent is signed in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
@@ -162,7 +159,7 @@ pub async fn issue(
         reusable: false,
         data,
         issued_at: now,
-        expires_at: now.saturating_add(LOGIN_URL_TTL),
+        expires_at: now.saturating_add(tenant.login_url_secs),
         replace_slot: None,
         bound_addr: None,
     };

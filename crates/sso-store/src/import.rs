@@ -65,6 +65,9 @@ struct TenantIn {
     departments: Vec<u64>,
     #[serde(default)]
     campaigns: Vec<u64>,
+    login_url_secs: Option<i64>,
+    #[serde(default)]
+    portal_groups: Vec<u64>,
     enabled: Option<bool>,
 }
 
@@ -254,7 +257,10 @@ fn key_hash(
     }
 }
 
-fn check_url(at: String, url: &Option<String>) -> Result<(), StoreError> {
+/// Whether `url` may be registered as a redirect target (`at` names it in the error): an
+/// absolute https URL, or http on this machine. Parsed, not prefix-matched, so
+/// `http://localhost@elsewhere.example/` is what it is: elsewhere.
+pub fn check_url(at: String, url: &Option<String>) -> Result<(), StoreError> {
     let Some(u) = url else { return Ok(()) };
     let parsed = url::Url::parse(u).map_err(|e| err(&at, format!("not a URL: {e}")))?;
     let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
@@ -300,6 +306,16 @@ fn check_text(at: String, value: &str) -> Result<(), StoreError> {
 
 /// Host labels that can never be tenants (they are the portal's and the platform's own).
 pub const RESERVED_TENANTS: [&str; 4] = ["my", "www", "api", "admin"];
+
+/// Whether `name` may be a tenant: a DNS label, not a reserved host name. The admin CLI
+/// checks names with this, as the import file does.
+pub fn check_tenant_name(name: &str) -> Result<(), StoreError> {
+    check_name("tenant".into(), name)?;
+    if RESERVED_TENANTS.contains(&name) {
+        return Err(err("tenant", "is a reserved host name"));
+    }
+    Ok(())
+}
 
 impl ImportFile {
     /// Checks every record and turns the file into directory records, hashing passwords and
@@ -358,6 +374,14 @@ impl ImportFile {
             tenant.helpdesk_ip_binding = t.helpdesk_ip_binding.unwrap_or(true);
             tenant.departments = t.departments;
             tenant.campaigns = t.campaigns;
+            if t.login_url_secs.is_some_and(|v| !(30..=3600).contains(&v)) {
+                return Err(err(
+                    format!("{at}.login_url_secs"),
+                    "must be within 30..=3600 seconds",
+                ));
+            }
+            tenant.login_url_secs = t.login_url_secs.unwrap_or(tenant.login_url_secs);
+            tenant.portal_groups = t.portal_groups;
             tenant.enabled = t.enabled.unwrap_or(true);
             out.push(DirRecord::Tenant(tenant));
         }

@@ -36,6 +36,13 @@ pub struct Tenant {
     /// Call center: campaign ids.
     #[serde(default)]
     pub campaigns: Vec<u64>,
+    /// Call center: how long a one-time login URL (`/sso/login?token=`) is valid, seconds.
+    #[serde(default = "default_login_url")]
+    pub login_url_secs: i64,
+    /// Portal groups whose administrators may link this platform to their group (the
+    /// platform's consent; links the operator declares need none).
+    #[serde(default)]
+    pub portal_groups: Vec<u64>,
     /// A disabled tenant is answered as unknown.
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -49,6 +56,9 @@ fn default_idle() -> i64 {
 }
 fn default_absolute() -> i64 {
     10 * 3600
+}
+fn default_login_url() -> i64 {
+    300
 }
 fn yes() -> bool {
     true
@@ -67,6 +77,8 @@ impl Tenant {
             helpdesk_ip_binding: true,
             departments: Vec::new(),
             campaigns: Vec::new(),
+            login_url_secs: default_login_url(),
+            portal_groups: Vec::new(),
             enabled: true,
         }
     }
@@ -96,7 +108,7 @@ pub struct Vendor {
 }
 
 /// A client of the signed-link protocol.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Client {
     /// Its tenant.
     pub tenant: String,
@@ -124,7 +136,7 @@ impl Client {
 }
 
 /// A help-desk user: API admins call `api.php`; users are signed in by it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HelpdeskUser {
     /// Its tenant (account).
     pub tenant: String,
@@ -193,7 +205,7 @@ pub struct Group {
 }
 
 /// A portal agent, signing in at `/login/<group>`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Agent {
     /// Its group.
     pub group: u64,
@@ -209,7 +221,7 @@ pub struct Agent {
 }
 
 /// A portal administrator, signing in at `/login` with an email.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Administrator {
     /// Email, the login name.
     pub email: String,
@@ -422,4 +434,76 @@ pub struct AuditPage {
     pub events: Vec<AuditEvent>,
     /// Cursor for the next page.
     pub next: Option<String>,
+}
+
+/// `Debug` for records that hold a password verifier: every field but the verifier, which
+/// is a secret's hash and never belongs in a log line.
+macro_rules! debug_without_verifier {
+    ($ty:ident { $($field:ident),* }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    .field("verifier", &"***")
+                    .finish()
+            }
+        }
+    };
+}
+
+debug_without_verifier!(Client {
+    tenant,
+    client_id,
+    email,
+    allowed_vendors,
+    enabled
+});
+debug_without_verifier!(HelpdeskUser {
+    tenant,
+    username,
+    id,
+    absid,
+    prfxs,
+    api_rights,
+    primary_admin,
+    enabled
+});
+debug_without_verifier!(Agent {
+    group,
+    username,
+    fullname,
+    enabled
+});
+debug_without_verifier!(Administrator {
+    email,
+    groups,
+    enabled
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifiers_never_appear_in_debug_output() {
+        let agent = Agent {
+            group: 21,
+            username: "agent1".into(),
+            fullname: "Agent One".into(),
+            verifier: "$argon2id$v=19$secret".into(),
+            enabled: true,
+        };
+        let shown = format!("{agent:?}");
+        assert!(
+            shown.contains("agent1") && !shown.contains("argon2id"),
+            "{shown}"
+        );
+        let admin = Administrator {
+            email: "a@example.com".into(),
+            verifier: "$argon2id$v=19$secret".into(),
+            groups: vec![21],
+            enabled: true,
+        };
+        assert!(!format!("{admin:?}").contains("argon2id"));
+    }
 }

@@ -262,6 +262,13 @@ pub async fn link_platform(
         let Some(t) = p.tenant(&tenant).await? else {
             return Ok::<_, WebError>(Err("No such platform."));
         };
+        // A group administrator is the call center's, not the platform's: only platforms that
+        // allowed this group may be linked, or any administrator could send agents anywhere.
+        if !t.portal_groups.contains(&g) {
+            return Ok(Err(
+                "That platform has not allowed this group to link it; ask its operator.",
+            ));
+        }
         if !t.departments.contains(&department) {
             return Ok(Err("That platform has no such department."));
         }
@@ -313,6 +320,10 @@ pub async fn activity(
             Err(_) => return page::unavailable(),
         }
     }
+    // An agent is (tenant, issuer, username): another group's or a partner key's `agent1` is
+    // someone else, whose activity this administrator must not see.
+    let issuer = format!("group:{g}");
+    events.retain(|e| e.issuer == issuer);
     events.sort_by_key(|e| std::cmp::Reverse(e.at));
     let rows: String = events
         .iter()
