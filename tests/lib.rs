@@ -74,6 +74,9 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// The store behind it.
     pub store: Store,
+    /// The server's platform (to forget cached directory answers after a test changes the
+    /// directory behind the server's back).
+    pub platform: sso_web::Platform,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -157,7 +160,7 @@ pub async fn spawn_on(listen: SocketAddr, store: StoreChoice, demo: bool) -> Tes
         clock: clock.clone(),
     };
     let app = App::build(config).await.expect("the app builds");
-    let (port, store) = (app.port(), app.store().clone());
+    let (port, store, platform) = (app.port(), app.store().clone(), app.platform().clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(app.run_until_stopped(async {
         let _ = rx.await;
@@ -166,6 +169,7 @@ pub async fn spawn_on(listen: SocketAddr, store: StoreChoice, demo: bool) -> Tes
         port,
         clock,
         store,
+        platform,
         shutdown: Some(tx),
     }
 }

@@ -784,3 +784,70 @@ async fn a_portal_session_ends_after_thirty_idle_minutes() {
     let r = agent.get(&pop).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/login/21");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn portal_sign_ins_lock_after_thirty_failures_and_odd_pops_are_refused() {
+    let app = spawn_app(Backend::Embedded).await;
+    let agent = app.client();
+    let portal = |path: &str| app.url("my", path);
+    let csrf_of =
+        |page: &str| page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
+    let sign_in = |password: &'static str| {
+        let agent = agent.clone();
+        let login = portal("/login/21");
+        async move {
+            let page = agent
+                .get(&login)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            agent
+                .post(&login)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!(
+                    "user=agent1&password={password}&csrf={}",
+                    csrf_of(&page)
+                ))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // A sign-in form posted without its CSRF cookie's twin is refused.
+    let r = app
+        .client()
+        .post(portal("/login/21"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "user=agent1&password=agentpass&csrf={}",
+            "0".repeat(32)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    for _ in 0..30 {
+        assert_eq!(sign_in("wrong").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        sign_in("agentpass").await,
+        StatusCode::UNAUTHORIZED,
+        "locked: even the right password is refused"
+    );
+    // Attempts while locked do not prolong the lock: 60 s after the 30th failure it is over.
+    app.clock.advance(60);
+    assert_eq!(sign_in("agentpass").await, StatusCode::FOUND);
+    // A client_subdomain that is no host label never reaches a Location header.
+    let r = agent
+        .get(portal(
+            "/pop?group_id=21&client_subdomain=demo%0D%0Aset-cookie:x",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

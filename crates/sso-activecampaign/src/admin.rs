@@ -8,11 +8,10 @@ use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 use sso_core::helpdesk::password_digest;
 use sso_core::ident::{OneTimeToken, SessionId};
-use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{AuditEvent, NewSession, Protocol, Redemption, Tenant};
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
-use sso_web::{Platform, WebError, home, ip, random_bytes};
+use sso_web::{Gate, Platform, WebError, home, ip, random_bytes};
 
 use crate::api::{State, verify_digest};
 
@@ -177,19 +176,21 @@ pub async fn submit_login(AxState(state): AxState<State>, req: Request) -> Respo
     let (username, password) = (field("username"), field("password"));
     let source_ip = ip::source_ip(&parts, &p.config).to_string();
     let now = p.now();
-    let policy = LockoutPolicy::default();
     let key = format!("hdlogin|{}|{username}|{source_ip}", tenant.name);
     let attempt = async {
-        let locked = p.throttle.locked_until(&key, now, &policy).await?.is_some();
-        let user = p.directory.helpdesk_user(&tenant.name, &username).await?;
-        let ok = verify_digest(
-            user.as_ref().map(|u| u.verifier.clone()),
-            password_digest(&password),
-        )
-        .await;
-        match user.filter(|u| ok && !locked && u.enabled) {
-            Some(u) => {
-                p.throttle.clear(&key).await?;
+        let gate = p
+            .throttled(&key, async {
+                let user = p.directory.helpdesk_user(&tenant.name, &username).await?;
+                let ok = verify_digest(
+                    user.as_ref().map(|u| u.verifier.clone()),
+                    password_digest(&password),
+                )
+                .await;
+                Ok(user.filter(|u| ok && u.enabled))
+            })
+            .await?;
+        match gate {
+            Gate::Passed(u) => {
                 let id = SessionId::from_random_bytes(random_bytes()?);
                 let session = NewSession {
                     tenant: tenant.name.clone(),
@@ -206,10 +207,7 @@ pub async fn submit_login(AxState(state): AxState<State>, req: Request) -> Respo
                 p.sessions.create(&id.storage_key(), &session).await?;
                 Ok::<_, WebError>(Some(SessionCookie::Opaque(id)))
             }
-            None => {
-                p.throttle.record_failure(&key, now, &policy).await?;
-                Ok(None)
-            }
+            Gate::Failed | Gate::Locked => Ok(None),
         }
     };
     match attempt.await {

@@ -144,6 +144,15 @@ pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
         }
         Err(e) => {
             tracing::warn!(error = %e, "api.php: store unavailable");
+            audit(
+                p,
+                &tenant,
+                &req.credentials.principal(),
+                &req.sso_user,
+                &source_ip,
+                "unavailable",
+            )
+            .await;
             refuse(&Refusal {
                 format: req.format,
                 failure: ApiFailure::Unavailable,
@@ -193,11 +202,15 @@ async fn authenticate(
         }
         Credentials::Password { user, pass_h } => {
             let found = p.directory.helpdesk_user(&tenant.name, user).await?;
-            let cache_parts: [&[u8]; 4] = [
+            // The stored verifier is part of the key: a changed password ends the cached
+            // success at once, not five minutes later.
+            let verifier = found.as_ref().map_or("", |u| u.verifier.as_str());
+            let cache_parts: [&[u8]; 5] = [
                 b"admin",
                 tenant.name.as_bytes(),
                 user.as_bytes(),
                 pass_h.as_bytes(),
+                verifier.as_bytes(),
             ];
             let ok = match &found {
                 Some(_) if state.verified.contains(&cache_parts) => true,
@@ -230,11 +243,8 @@ async fn run(
         tenant.name,
         req.credentials.principal()
     );
-    if p.throttle
-        .locked_until(&throttle_key, now, &policy)
-        .await?
-        .is_some()
-    {
+    let failures = p.throttle.failures(&throttle_key, now, &policy).await?;
+    if policy.locked_until(&failures, now).is_some() {
         return Ok(Err(ApiFailure::Throttled));
     }
     let Some(admin) = authenticate(state, tenant, &req.credentials).await? else {
@@ -247,11 +257,13 @@ async fn run(
         .directory
         .helpdesk_user(&tenant.name, &req.sso_user)
         .await?;
-    let cache_parts: [&[u8]; 4] = [
+    let verifier = user.as_ref().map_or("", |u| u.verifier.as_str());
+    let cache_parts: [&[u8]; 5] = [
         b"user",
         tenant.name.as_bytes(),
         req.sso_user.as_bytes(),
         req.sso_pass.as_bytes(),
+        verifier.as_bytes(),
     ];
     let ok = match &user {
         Some(_) if state.verified.contains(&cache_parts) => true,
@@ -277,6 +289,11 @@ async fn run(
     };
     if user.primary_admin {
         return Ok(Err(ApiFailure::PrimaryAdmin));
+    }
+    // A success forgets earlier failures (Keycloak's rule), so end users' typos spread over a
+    // day never lock a partner's integration out. A write only when there is a count.
+    if failures.failures > 0 {
+        p.throttle.clear(&throttle_key).await?;
     }
     let minutes = req.sso_duration;
     let addr = req.sso_addr.to_string();

@@ -157,7 +157,9 @@ async fn request_context(mut req: Request, next: Next) -> Response {
         .unwrap_or_default();
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
-    let mut resp = next.run(req).await;
+    // Every log line of the request (audit events, store warnings) carries its id.
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut resp = tracing::Instrument::instrument(next.run(req), span).await;
     tracing::info!(
         request_id = %id,
         %method,

@@ -73,10 +73,22 @@ pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
     let HostKind::Tenant(label) = host::classify_headers(&parts.headers, &p.config) else {
         return answer(Err(CallCenterError::UnknownPlatform));
     };
+    let unavailable = |tenant: &str| AuditEvent {
+        at: p.now(),
+        tenant: tenant.to_owned(),
+        protocol: "callcenter".into(),
+        issuer: String::new(),
+        subject: String::new(),
+        source_ip: source_ip.to_string(),
+        outcome: CallCenterError::Unavailable.descriptor().into(),
+    };
     let tenant = match p.tenant(&label).await {
         Ok(Some(t)) => t,
         Ok(None) => return answer(Err(CallCenterError::UnknownPlatform)),
-        Err(_) => return answer(Err(CallCenterError::Unavailable)),
+        Err(_) => {
+            p.record(unavailable(&label)).await;
+            return answer(Err(CallCenterError::Unavailable));
+        }
     };
     let key: Option<PlatformKey> = match parts
         .headers
@@ -89,7 +101,10 @@ pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
             .await
         {
             Ok(found) => found.filter(|k| k.enabled),
-            Err(_) => return answer(Err(CallCenterError::Unavailable)),
+            Err(_) => {
+                p.record(unavailable(&tenant.name)).await;
+                return answer(Err(CallCenterError::Unavailable));
+            }
         },
         _ => None,
     };

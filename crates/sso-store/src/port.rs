@@ -148,6 +148,9 @@ pub trait Sessions: Send + Sync {
         key: &StorageKey,
         now: i64,
     ) -> Result<Option<Session>, StoreError>;
+    /// Whether a live item holds `key` at `now`, session or not (a signed link's session
+    /// outlives its logout as the link's replay record). One read; for failure paths.
+    async fn recorded(&self, tenant: &str, key: &StorageKey, now: i64) -> Result<bool, StoreError>;
     /// Records activity, at most once per `min_interval` seconds (so a busy session is not a
     /// write per request; idle timeouts are then accurate to `min_interval`).
     async fn touch(

@@ -8,12 +8,11 @@ use http::StatusCode;
 use serde_json::json;
 use sso_core::ident::SessionId;
 use sso_core::signed_link::ErrorId;
-use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Tenant};
 use sso_store::password;
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
-use sso_web::{Platform, WebError, ip, random_bytes};
+use sso_web::{Gate, Platform, WebError, ip, random_bytes};
 
 const FAILED: &str = "Sign-in failed. Check your email or client ID and password.";
 
@@ -112,40 +111,41 @@ async fn check(
     source_ip: &str,
 ) -> Result<Option<SessionCookie>, WebError> {
     let now = p.now();
-    let policy = LockoutPolicy::default();
     let throttle_key = format!(
         "login|{}|{}|{source_ip}",
         tenant.name,
         identifier.to_lowercase()
     );
-    let locked = p
-        .throttle
-        .locked_until(&throttle_key, now, &policy)
-        .await?
-        .is_some();
-    let client = if identifier.contains('@') {
-        let mut found = p
-            .directory
-            .clients_by_email(&tenant.name, identifier)
-            .await?;
-        // A shared email cannot tell whose password to check: those clients use their ID.
-        if found.len() == 1 { found.pop() } else { None }
-    } else if identifier.is_empty() {
-        None
-    } else {
-        p.directory.client(&tenant.name, identifier).await?
-    };
-    let client: Option<Client> = client.filter(|c| c.enabled);
-    let verifier = client.as_ref().and_then(|c| c.verifier.clone());
-    let password = password.to_owned();
-    // Argon2id is meant to cost: keep it off the async workers. Unknown accounts pay the
-    // same work against a dummy verifier.
-    let ok = tokio::task::spawn_blocking(move || password::verify(verifier.as_deref(), &password))
-        .await
-        .unwrap_or(false);
-    let outcome = match (&client, ok && !locked) {
-        (Some(c), true) => {
-            p.throttle.clear(&throttle_key).await?;
+    let gate = p
+        .throttled(&throttle_key, async {
+            let client = if identifier.contains('@') {
+                let mut found = p
+                    .directory
+                    .clients_by_email(&tenant.name, identifier)
+                    .await?;
+                // A shared email cannot tell whose password to check: those clients use
+                // their ID.
+                if found.len() == 1 { found.pop() } else { None }
+            } else if identifier.is_empty() {
+                None
+            } else {
+                p.directory.client(&tenant.name, identifier).await?
+            };
+            let client: Option<Client> = client.filter(|c| c.enabled);
+            let verifier = client.as_ref().and_then(|c| c.verifier.clone());
+            let password = password.to_owned();
+            // Argon2id is meant to cost: keep it off the async workers. Unknown accounts pay
+            // the same work against a dummy verifier.
+            let ok = tokio::task::spawn_blocking(move || {
+                password::verify(verifier.as_deref(), &password)
+            })
+            .await
+            .unwrap_or(false);
+            Ok(client.filter(|_| ok))
+        })
+        .await?;
+    let outcome = match &gate {
+        Gate::Passed(c) => {
             let id = SessionId::from_random_bytes(random_bytes()?);
             let session = NewSession {
                 tenant: tenant.name.clone(),
@@ -162,12 +162,7 @@ async fn check(
             p.sessions.create(&id.storage_key(), &session).await?;
             Some(SessionCookie::Opaque(id))
         }
-        _ => {
-            p.throttle
-                .record_failure(&throttle_key, now, &policy)
-                .await?;
-            None
-        }
+        Gate::Failed | Gate::Locked => None,
     };
     p.record(AuditEvent {
         at: now,
@@ -176,10 +171,10 @@ async fn check(
         issuer: "password".into(),
         subject: identifier.chars().take(128).collect(),
         source_ip: source_ip.to_owned(),
-        outcome: match (&outcome, locked) {
-            (Some(_), _) => "ok".into(),
-            (None, true) => "locked".into(),
-            (None, false) => "bad_credentials".into(),
+        outcome: match gate {
+            Gate::Passed(_) => "ok".into(),
+            Gate::Locked => "locked".into(),
+            Gate::Failed => "bad_credentials".into(),
         },
     })
     .await;

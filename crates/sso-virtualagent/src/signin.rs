@@ -44,7 +44,7 @@ pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
     };
     let vendor = match p.directory.vendor(&tenant.name, &req.vendor_id).await {
         Ok(v) => v.filter(|v| v.enabled),
-        Err(_) => return page::unavailable(),
+        Err(e) => return unavailable(&p, &tenant, &req, &source_ip, &e).await,
     };
     match sign_in(&p, &tenant, vendor.as_ref(), &req, &parts.headers).await {
         Ok(Outcome::SignedIn(cookie)) => {
@@ -84,11 +84,22 @@ pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
             )
             .await
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "signin: store unavailable");
-            page::unavailable()
-        }
+        Err(e) => unavailable(&p, &tenant, &req, &source_ip, &e).await,
     }
+}
+
+/// The store failed: a 503 page, and the attempt still leaves its audit line.
+async fn unavailable(
+    p: &Platform,
+    tenant: &Tenant,
+    req: &LinkRequest,
+    source_ip: &str,
+    e: &(dyn std::fmt::Display + Sync),
+) -> Response {
+    tracing::warn!(error = %e, "signin: store unavailable");
+    let subject = req.identifier.as_str();
+    audit(p, tenant, &req.vendor_id, subject, source_ip, "unavailable").await;
+    page::unavailable()
 }
 
 /// The failure URL belongs to the vendor named in the request, if it exists and is enabled.
@@ -162,12 +173,6 @@ async fn sign_in(
     let Some(vendor) = vendor else {
         return Ok(Outcome::Refused(LinkError::UnknownVendor));
     };
-    // The lookup writes nothing. A link for a client that does not exist can never have been
-    // used, so doing it before the replay check yields the documented order's answer.
-    let client = match find_client(p, &tenant.name, &vendor.id, &req.identifier).await? {
-        Ok(c) => c,
-        Err(e) => return Ok(Outcome::Refused(e)),
-    };
     let secret: [u8; 16] = random_bytes()?;
     let (key, keep_until) = if vendor.reusable {
         let random: [u8; 32] = random_bytes()?;
@@ -180,6 +185,20 @@ async fn sign_in(
             token.as_bytes(),
         ]);
         (key, Some(verified.timestamp.usable_until))
+    };
+    // Checks 5 and 6 read the directory and write nothing. Should they fail for a link that
+    // was already used (its client removed or duplicated since), check 4 comes first: one
+    // read of the link's record, on this failure path only.
+    let client = match find_client(p, &tenant.name, &vendor.id, &req.identifier).await? {
+        Ok(c) => c,
+        Err(e) => {
+            let used = !vendor.reusable && p.sessions.recorded(&tenant.name, &key, now).await?;
+            return Ok(Outcome::Refused(if used {
+                LinkError::AlreadyUsed
+            } else {
+                e
+            }));
+        }
     };
     let cookie = SessionCookie::Link {
         key,
@@ -271,20 +290,31 @@ async fn refuse(
     source_ip: &str,
 ) -> Response {
     let id = e.error_id();
+    // The vendor named, even by a request too malformed to parse: its audit line and its
+    // failure URL.
+    let named_vendor = match &vendor {
+        VendorRef::Known(v) => Some(v.id.clone()),
+        VendorRef::Id(vid) => vid.clone(),
+    };
+    let vendor_id = req.map_or(named_vendor.as_deref().unwrap_or_default(), |r| {
+        r.vendor_id.as_str()
+    });
+    let identifier = req
+        .map(|r| &r.identifier)
+        .filter(|_| id != ErrorId::MissingParameters);
+    let subject = identifier.map_or("", |i| i.as_str());
     let failure_url = match vendor {
         VendorRef::Known(v) => v.failure_url,
         VendorRef::Id(Some(vid)) => match p.directory.vendor(&tenant.name, &vid).await {
             Ok(Some(v)) if v.enabled => v.failure_url,
             Ok(_) => None,
-            Err(_) => return page::unavailable(),
+            Err(_) => {
+                audit(p, tenant, vendor_id, subject, source_ip, "unavailable").await;
+                return page::unavailable();
+            }
         },
         VendorRef::Id(None) => None,
     };
-    let identifier = req
-        .map(|r| &r.identifier)
-        .filter(|_| id != ErrorId::MissingParameters);
-    let vendor_id = req.map_or("", |r| r.vendor_id.as_str());
-    let subject = identifier.map_or("", |i| i.as_str());
     let outcome = format!("errorID={}:{}", id.code(), e.reason());
     audit(p, tenant, vendor_id, subject, source_ip, &outcome).await;
     page::redirect(

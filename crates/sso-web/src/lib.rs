@@ -29,4 +29,4 @@ mod platform;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::WebConfig;
 pub use error::WebError;
-pub use platform::{CurrentSession, Platform, random_bytes};
+pub use platform::{CurrentSession, Gate, Platform, random_bytes};

@@ -4,12 +4,24 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use sso_core::ident::StorageKey;
+use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{AuditEvent, Session, Tenant};
 use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{CachedDirectory, DIRECTORY_TTL};
 
 use crate::cookies::{self, SessionCookie};
 use crate::{Clock, WebConfig, WebError};
+
+/// What a throttled password check came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Gate<T> {
+    /// The check passed; here is what it found.
+    Passed(T),
+    /// The check failed (and was counted).
+    Failed,
+    /// The account was locked for this source address: nothing was checked or counted.
+    Locked,
+}
 
 /// The store behind its port traits, the configuration and the clock. Cheap to clone.
 #[derive(Clone)]
@@ -191,6 +203,36 @@ impl Platform {
             self.sessions.revoke(tenant, &key, self.now()).await?;
         }
         Ok(())
+    }
+
+    /// Runs one password check under the lock-out rule of PROTOCOLS.md, keyed by account and
+    /// source address (`key`): while locked the check is not even run (a correct password is
+    /// refused like any other, and an attacker's attempts neither cost Argon2 nor prolong the
+    /// lock); a failure is counted; a success forgets earlier failures, with a write only when
+    /// there were some. `check` answers `Some(found)` for a pass.
+    pub async fn throttled<T>(
+        &self,
+        key: &str,
+        check: impl Future<Output = Result<Option<T>, WebError>>,
+    ) -> Result<Gate<T>, WebError> {
+        let now = self.now();
+        let policy = LockoutPolicy::default();
+        let record = self.throttle.failures(key, now, &policy).await?;
+        if policy.locked_until(&record, now).is_some() {
+            return Ok(Gate::Locked);
+        }
+        match check.await? {
+            Some(found) => {
+                if record.failures > 0 {
+                    self.throttle.clear(key).await?;
+                }
+                Ok(Gate::Passed(found))
+            }
+            None => {
+                self.throttle.record_failure(key, now, &policy).await?;
+                Ok(Gate::Failed)
+            }
+        }
     }
 
     /// The live session a given cookie names on `tenant`.

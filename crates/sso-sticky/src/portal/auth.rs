@@ -9,12 +9,11 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use sso_core::ident::SessionId;
-use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{AuditEvent, NewSession, Protocol};
 use sso_store::password;
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
-use sso_web::{Platform, WebError, ip, random_bytes};
+use sso_web::{Gate, Platform, WebError, ip, random_bytes};
 
 use super::{ABSOLUTE_SECS, IDLE_SECS, PORTAL, on_portal, pop};
 
@@ -170,16 +169,12 @@ async fn check(
     verifier: Option<String>,
     password: String,
 ) -> Result<bool, WebError> {
-    let now = p.now();
-    let policy = LockoutPolicy::default();
-    let locked = p.throttle.locked_until(key, now, &policy).await?.is_some();
-    let ok = verify(verifier, password).await && !locked;
-    if ok {
-        p.throttle.clear(key).await?;
-    } else {
-        p.throttle.record_failure(key, now, &policy).await?;
-    }
-    Ok(ok)
+    let gate = p
+        .throttled(key, async {
+            Ok(verify(verifier, password).await.then_some(()))
+        })
+        .await?;
+    Ok(gate == Gate::Passed(()))
 }
 
 const FAILED: &str = "Sign-in failed.";

@@ -84,7 +84,9 @@ pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
             _ => {}
         }
     }
-    let (Some(g), Some(t)) = (group, tenant.filter(|t| !t.is_empty() && t.len() <= 63)) else {
+    // Only a host label goes on: it is kept as the pending pop and put back into a URL.
+    let tenant = tenant.filter(|t| sso_store::import::check_tenant_name(t).is_ok());
+    let (Some(g), Some(t)) = (group, tenant) else {
         return refusal(
             StatusCode::BAD_REQUEST,
             "A pop URL needs group_id and client_subdomain.",

@@ -369,6 +369,11 @@ impl Sessions for Store {
         Ok(Some(session))
     }
 
+    async fn recorded(&self, tenant: &str, key: &StorageKey, now: i64) -> Result<bool, StoreError> {
+        let item = self.backend.get(&keys::session(tenant, key)).await?;
+        Ok(item.is_some_and(|i| !i.expired(now)))
+    }
+
     async fn touch(
         &self,
         tenant: &str,
