@@ -94,6 +94,7 @@ impl Dynamo {
         std::env::var_os("AWS_ACCESS_KEY_ID")?;
         let mut conf = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(aws_https_client())
             .region(Region::new(region))
             .credentials_provider(
                 aws_config::environment::credentials::EnvironmentVariableCredentialsProvider::new(),
@@ -252,6 +253,37 @@ impl Dynamo {
         }
         Ok(())
     }
+}
+
+/// Amazon Trust Services' roots (and the Starfield roots that cross-sign them), the only CAs
+/// DynamoDB's endpoints chain to: copied from Debian's `ca-certificates`.
+const AWS_ROOTS_PEM: &[u8] = include_bytes!("../certs/aws-roots.pem");
+
+/// The SDK's default HTTPS client (hyper 1, rustls with aws-lc, the proxy settings from the
+/// environment) trusting only [`AWS_ROOTS_PEM`]. The default reads and parses the system's
+/// whole CA bundle (about 140 certificates) at start-up, a millisecond of every cold start
+/// spent on CAs this function can never meet; trusting fewer roots is also the narrower trust.
+fn aws_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
+    Builder::new().build_with_connector_fn(move |settings, components| {
+        let trust = TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(AWS_ROOTS_PEM);
+        let context = TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .unwrap_or_default();
+        let mut builder = ConnectorBuilder::default()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .tls_context(context);
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.set_proxy_config(Some(ProxyConfig::from_env()));
+        builder.build()
+    })
 }
 
 fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
@@ -712,6 +744,33 @@ impl ItemBackend for Dynamo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_lambda_client_builds_its_tls_connector_from_the_aws_roots() {
+        assert_eq!(
+            String::from_utf8_lossy(AWS_ROOTS_PEM)
+                .matches("-----BEGIN CERTIFICATE-----")
+                .count(),
+            6
+        );
+        // The connector (and so the trust store) is built on the first request: a bad PEM
+        // would panic there. Nothing listens on port 9: a transport error, not a panic.
+        let conf = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .http_client(aws_https_client())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("https://127.0.0.1:9")
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .timeout_config(timeouts())
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+            .build();
+        let err = Client::from_conf(conf)
+            .list_tables()
+            .send()
+            .await
+            .unwrap_err();
+        assert!(matches!(unavailable(err), StoreError::Unavailable(_)));
+    }
 
     #[test]
     fn items_round_trip_through_attribute_values() {

@@ -48,6 +48,10 @@ fn parse_protocol(name: &str) -> Option<Protocol> {
     .find(|p| protocol_name(*p) == name)
 }
 
+/// The stand-in subject whose revocation time is the tenant's latest revocation of anyone
+/// (no real subject contains a NUL).
+const ANY_SUBJECT: &str = "\u{0}any";
+
 /// The session an item holds. Liveness is the caller's to judge; an item that never became a
 /// session (a token not yet redeemed) has no protocol and is refused here.
 fn session_of(tenant: &str, item: &Item) -> Result<Session, StoreError> {
@@ -361,7 +365,12 @@ impl Sessions for Store {
         if !live {
             return Ok(None);
         }
-        if let Some(nb) = self.cached_not_before(tenant, &session.subject).await?
+        // The tenant's latest revocation first (one cached read per tenant and minute): only a
+        // session older than that needs its subject's own revocation time, so a page view is
+        // one read, not two, in all but that case.
+        let any = self.cached_not_before(tenant, ANY_SUBJECT).await?;
+        if any.is_some_and(|latest| session.created_at < latest)
+            && let Some(nb) = self.cached_not_before(tenant, &session.subject).await?
             && session.created_at < nb
         {
             return Ok(None);
@@ -415,18 +424,21 @@ impl Sessions for Store {
         subject: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let item = Item::new(keys::not_before(tenant, subject)).with("at", Attr::N(now));
-        self.backend
-            .write(Write::Put {
-                item,
-                cond: Cond::Always,
-            })
-            .await?;
-        if let Ok(mut cache) = self.not_before.lock() {
-            cache.insert(
-                (tenant.to_owned(), subject.to_owned()),
-                (Instant::now(), Some(now)),
-            );
+        // The subject's time, then the tenant's latest (which tells readers to look).
+        for who in [subject, ANY_SUBJECT] {
+            let item = Item::new(keys::not_before(tenant, who)).with("at", Attr::N(now));
+            self.backend
+                .write(Write::Put {
+                    item,
+                    cond: Cond::Always,
+                })
+                .await?;
+            if let Ok(mut cache) = self.not_before.lock() {
+                cache.insert(
+                    (tenant.to_owned(), who.to_owned()),
+                    (Instant::now(), Some(now)),
+                );
+            }
         }
         Ok(())
     }

@@ -1025,6 +1025,17 @@ pub async fn measure_costs(store: &Store) {
         "session create",
         store.create(&s, &new_session("1234", NOW)).await.unwrap()
     );
+    // The tenant's latest revocation is read once per tenant and minute: warm it, then measure
+    // what every page view costs.
+    let warm = session_key(21);
+    store
+        .create(&warm, &new_session("5678", NOW))
+        .await
+        .unwrap();
+    Sessions::get(store, "demoaws", &warm, NOW + 1)
+        .await
+        .unwrap()
+        .unwrap();
     let sess = step!(
         "session get",
         Sessions::get(store, "demoaws", &s, NOW + 1)
@@ -1090,6 +1101,7 @@ pub async fn measure_costs(store: &Store) {
     assert!(row("token issue (replace slot, again)").2 <= 3);
     let get = row("session get");
     assert!(get.0 <= 1.0 && get.1 == 0.0);
+    assert_eq!(get.2, 1, "a page view is one read");
     assert!(
         rows.iter().map(|(_, r, w, _)| r + w).sum::<f64>() > 0.0,
         "the server must report consumed capacity"
