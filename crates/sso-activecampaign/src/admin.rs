@@ -131,7 +131,11 @@ fn login_page(p: &Platform, tenant: &Tenant, notice: Option<&str>, status: Statu
         page::page(status, "Help desk sign in", &body),
         &tenant.frame_ancestors,
     );
-    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(
+        &csrf,
+        p.config.https,
+        !tenant.frame_ancestors.is_empty(),
+    )) {
         resp.headers_mut().append(http::header::SET_COOKIE, v);
     }
     resp

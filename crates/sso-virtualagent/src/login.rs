@@ -47,7 +47,11 @@ fn form_page(
         page::page(status, "Sign in", &body),
         &tenant.frame_ancestors,
     );
-    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(
+        &csrf,
+        p.config.https,
+        !tenant.frame_ancestors.is_empty(),
+    )) {
         resp.headers_mut().append(http::header::SET_COOKIE, v);
     }
     resp

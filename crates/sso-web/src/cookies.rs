@@ -193,9 +193,16 @@ pub fn clear_session(https: bool) -> String {
     build(session_name(https), String::new(), https, false, Some(0))
 }
 
-/// `Set-Cookie` for a CSRF token (lives one hour).
-pub fn set_csrf(token: &str, https: bool) -> String {
-    build(csrf_name(https), token.to_owned(), https, false, Some(3600))
+/// `Set-Cookie` for a CSRF token (lives one hour). `same_site_none` as for the session cookie: a tenant embedded in a partner's frame posts
+/// its sign-in forms cross-site, where a `Lax` CSRF cookie would never come back.
+pub fn set_csrf(token: &str, https: bool, same_site_none: bool) -> String {
+    build(
+        csrf_name(https),
+        token.to_owned(),
+        https,
+        same_site_none,
+        Some(3600),
+    )
 }
 
 /// Whether a submitted CSRF token equals the CSRF cookie (double submit), in constant time.
@@ -273,6 +280,20 @@ mod tests {
         let token_as_id = SessionCookie::Opaque(SessionId::from_random_bytes([7; 16]));
         assert!(!token_as_id.secret_matches(Some(&secret_hash(&[6; 16]))));
         assert!(token_as_id.secret_matches(None));
+    }
+
+    #[test]
+    fn a_framed_tenant_gets_cross_site_cookies_over_https_only() {
+        let framed = set_session(
+            &SessionCookie::Opaque(SessionId::from_random_bytes([1; 16])),
+            true,
+            true,
+        );
+        assert!(framed.contains("SameSite=None") && framed.contains("Secure"), "{framed}");
+        let csrf = set_csrf("abc", true, true);
+        assert!(csrf.starts_with("__Host-csrf=") && csrf.contains("SameSite=None"), "{csrf}");
+        assert!(set_csrf("abc", false, true).contains("SameSite=Lax"));
+        assert!(set_csrf("abc", true, false).contains("SameSite=Lax"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ fn with_csrf(p: &Platform, title: &str, body: impl FnOnce(&str) -> String) -> Re
         return page::unavailable();
     };
     let mut resp = page::page(StatusCode::OK, title, &body(&csrf));
-    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https, false)) {
         resp.headers_mut().append(http::header::SET_COOKIE, v);
     }
     resp

@@ -45,7 +45,7 @@ fn form(
         page::page(status, title, &body),
         &p.config.all_hosts_source(),
     );
-    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https)) {
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https, false)) {
         resp.headers_mut().append(http::header::SET_COOKIE, v);
     }
     resp
