@@ -341,7 +341,46 @@ async fn a_key_of_another_tenant_is_unknown_here(backend: Backend) {
     );
 }
 
+async fn the_checks_run_in_order_so_the_unauthenticated_learn_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = app.client();
+    // A bad key with a body that is not even JSON: the key decides (401), not the body.
+    let (status, v) = post(&app, &c, "demoaws", Some("nope"), "text/plain", "{".into()).await;
+    assert_eq!(
+        (status, v["descriptor"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("INVALID_PLATFORM_KEY"))
+    );
+    // No Content-Type at all, with a good key: 400 INVALID_REQUEST, in JSON.
+    let r = c
+        .post(app.url("demoaws", "/sso/0"))
+        .header("platform-key", KEY)
+        .body(body().to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["descriptor"], "INVALID_REQUEST");
+    // Another method is no bare 405: the same checks answer, in JSON.
+    let r = c.get(app.url("demoaws", "/sso/0")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(v["descriptor"], "INVALID_PLATFORM_KEY");
+    // `application/json; charset=utf-8` is JSON.
+    let (status, _) = post(
+        &app,
+        &c,
+        "demoaws",
+        Some(KEY),
+        "application/json; charset=utf-8",
+        body().to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
 on_both_stores!(
+    the_checks_run_in_order_so_the_unauthenticated_learn_nothing,
     a_partner_gets_a_one_time_url_that_opens_the_platform,
     every_failure_has_its_code_and_descriptor,
     a_key_of_another_tenant_is_unknown_here,

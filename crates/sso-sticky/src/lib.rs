@@ -26,7 +26,7 @@ mod rate;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get};
 use sso_web::Platform;
 
 /// The call-center routes on tenant hosts.
@@ -36,7 +36,9 @@ pub fn router(platform: Platform) -> Router {
         limiter: Arc::new(rate::Limiter::new(rate::DEFAULT_PER_SECOND)),
     };
     Router::new()
-        .route("/sso/0", post(api::handle))
+        // Any method: the checks answer in JSON (a GET fails the content-type check, after the
+        // key and address checks), never with a bare 405.
+        .route("/sso/0", any(api::handle))
         .route("/sso/login", get(login::handle))
         .with_state(state)
 }

@@ -289,9 +289,15 @@ mod tests {
             true,
             true,
         );
-        assert!(framed.contains("SameSite=None") && framed.contains("Secure"), "{framed}");
+        assert!(
+            framed.contains("SameSite=None") && framed.contains("Secure"),
+            "{framed}"
+        );
         let csrf = set_csrf("abc", true, true);
-        assert!(csrf.starts_with("__Host-csrf=") && csrf.contains("SameSite=None"), "{csrf}");
+        assert!(
+            csrf.starts_with("__Host-csrf=") && csrf.contains("SameSite=None"),
+            "{csrf}"
+        );
         assert!(set_csrf("abc", false, true).contains("SameSite=Lax"));
         assert!(set_csrf("abc", true, false).contains("SameSite=Lax"));
     }
