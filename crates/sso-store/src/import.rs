@@ -597,11 +597,11 @@ impl Store {
     /// Imports a file: parse, check everything, then write it all (see the module docs).
     pub async fn import(&self, name: &str, text: &str) -> Result<ImportSummary, StoreError> {
         let records = parse(name, text)?.into_records()?;
-        let mut writes = Vec::new();
+        let mut groups = Vec::with_capacity(records.len());
         for r in &records {
-            writes.extend(self.writes_for(r).await?);
+            groups.push(self.writes_for(r).await?);
         }
-        self.apply_writes(writes).await?;
+        self.apply_writes(groups).await?;
         Ok(ImportSummary {
             records: records.len(),
         })

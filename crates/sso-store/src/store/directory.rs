@@ -308,15 +308,27 @@ impl Store {
         })
     }
 
-    /// Applies writes as one transaction (in chunks where the backend limits its size).
-    pub(crate) async fn apply_writes(&self, writes: Vec<Write>) -> Result<(), StoreError> {
-        let chunk = self.backend.max_transaction_items().max(1);
-        let mut rest = writes;
-        while !rest.is_empty() {
-            let tail = rest.split_off(rest.len().min(chunk));
-            let batch = std::mem::replace(&mut rest, tail);
+    /// Applies groups of writes (one group per record) as one transaction, or, where the
+    /// backend limits a transaction's size (DynamoDB: 100 items), as several, each holding
+    /// whole groups only: a record and its index items (a client and its email entry) are
+    /// never split, so an interrupted import leaves whole records, and running it again
+    /// (imports are idempotent) completes it.
+    pub(crate) async fn apply_writes(&self, groups: Vec<Vec<Write>>) -> Result<(), StoreError> {
+        let limit = self.backend.max_transaction_items().max(1);
+        let mut batches: Vec<Vec<Write>> = vec![Vec::new()];
+        for group in groups {
+            let fits = batches
+                .last()
+                .is_some_and(|b| b.len() + group.len() <= limit);
+            if !fits {
+                batches.push(Vec::new());
+            }
+            if let Some(b) = batches.last_mut() {
+                b.extend(group);
+            }
+        }
+        for mut batch in batches.into_iter().filter(|b| !b.is_empty()) {
             let outcome = if batch.len() == 1 {
-                let mut batch = batch;
                 match batch.pop() {
                     Some(w) => self.backend.write(w).await?,
                     None => WriteOutcome::Done(None),
@@ -336,7 +348,7 @@ impl Store {
     /// Writes one directory record.
     pub async fn put_record_of(&self, record: &DirRecord) -> Result<(), StoreError> {
         let writes = self.writes_for(record).await?;
-        self.apply_writes(writes).await
+        self.apply_writes(vec![writes]).await
     }
 }
 
