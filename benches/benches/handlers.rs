@@ -125,6 +125,50 @@ fn callcenter(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // The agent's browser opening the one-time URL: one conditional write turns the token
+    // into the platform session.
+    g.bench_function("sso_login_redeem", |b| {
+        b.iter_batched(
+            || {
+                app.clock.advance(1);
+                let mut req = axum::http::Request::post("/sso/0")
+                    .header("host", "demoaws.localhost")
+                    .header("content-type", "application/json")
+                    .header("platform-key", "demo-platform-key")
+                    .body(Body::from(body))
+                    .expect("request");
+                req.extensions_mut()
+                    .insert(sso_web::ip::PeerIp([127, 0, 0, 1].into()));
+                let resp = app
+                    .runtime
+                    .block_on(app.router.clone().oneshot(req))
+                    .expect("infallible");
+                let bytes = app
+                    .runtime
+                    .block_on(axum::body::to_bytes(resp.into_body(), 1 << 16))
+                    .expect("body");
+                let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+                let url = v["url"].as_str().expect("a login URL").to_owned();
+                let path = url[url.find("/sso/login").expect("path")..].to_owned();
+                let mut req = axum::http::Request::get(path)
+                    .header("host", "demoaws.localhost")
+                    .body(Body::empty())
+                    .expect("request");
+                req.extensions_mut()
+                    .insert(sso_web::ip::PeerIp([127, 0, 0, 1].into()));
+                req
+            },
+            |req| {
+                let resp = app
+                    .runtime
+                    .block_on(app.router.clone().oneshot(req))
+                    .expect("infallible");
+                assert_eq!(resp.status(), 302, "{:?}", resp.headers());
+                black_box(resp)
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 
