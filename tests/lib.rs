@@ -173,3 +173,12 @@ pub async fn spawn_on(listen: SocketAddr, store: StoreChoice, demo: bool) -> Tes
         shutdown: Some(tx),
     }
 }
+
+/// The CSRF token a sign-in or admin form carries (its hidden `csrf` field).
+pub fn csrf_of(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.get(..32))
+        .expect("a form with a CSRF token")
+        .to_owned()
+}

@@ -95,6 +95,19 @@ fn helpdesk(c: &mut Criterion) {
     g.finish();
 }
 
+/// A partner's `POST /sso/0` from an allowed address.
+fn sso0_request(body: &'static str) -> axum::http::Request<Body> {
+    let mut req = axum::http::Request::post("/sso/0")
+        .header("host", "demoaws.localhost")
+        .header("content-type", "application/json")
+        .header("platform-key", "demo-platform-key")
+        .body(Body::from(body))
+        .expect("request");
+    req.extensions_mut()
+        .insert(sso_web::ip::PeerIp([127, 0, 0, 1].into()));
+    req
+}
+
 fn callcenter(c: &mut Criterion) {
     let app = in_process();
     let body = r#"{"username":"agent1","fullname":"Agent One","department_id":1,"campaign_id":"1,2","call_center_did":"8005550100"}"#;
@@ -104,15 +117,7 @@ fn callcenter(c: &mut Criterion) {
             || {
                 // One call per second of the server's clock: stays under the per-key limit.
                 app.clock.advance(1);
-                let mut req = axum::http::Request::post("/sso/0")
-                    .header("host", "demoaws.localhost")
-                    .header("content-type", "application/json")
-                    .header("platform-key", "demo-platform-key")
-                    .body(Body::from(body))
-                    .expect("request");
-                req.extensions_mut()
-                    .insert(sso_web::ip::PeerIp([127, 0, 0, 1].into()));
-                req
+                sso0_request(body)
             },
             |req| {
                 let resp = app
@@ -131,14 +136,7 @@ fn callcenter(c: &mut Criterion) {
         b.iter_batched(
             || {
                 app.clock.advance(1);
-                let mut req = axum::http::Request::post("/sso/0")
-                    .header("host", "demoaws.localhost")
-                    .header("content-type", "application/json")
-                    .header("platform-key", "demo-platform-key")
-                    .body(Body::from(body))
-                    .expect("request");
-                req.extensions_mut()
-                    .insert(sso_web::ip::PeerIp([127, 0, 0, 1].into()));
+                let req = sso0_request(body);
                 let resp = app
                     .runtime
                     .block_on(app.router.clone().oneshot(req))

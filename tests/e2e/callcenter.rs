@@ -9,7 +9,7 @@ use sso_cli::stores::StoreChoice;
 use sso_core::ident::StorageKey;
 use sso_store::model::PlatformKey;
 use sso_store::port::DirectoryAdmin;
-use sso_tests::{Backend, TestApp, run_php_with, spawn_app, spawn_on};
+use sso_tests::{Backend, TestApp, csrf_of, run_php_with, spawn_app, spawn_on};
 
 const KEY: &str = "demo-platform-key";
 
@@ -586,8 +586,6 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     let app = spawn_app(Backend::Embedded).await;
     let admin = app.client();
     let portal = |path: &str| app.url("my", path);
-    let csrf_of =
-        |page: &str| page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     let page = admin
         .get(portal("/login"))
         .send()
@@ -829,8 +827,6 @@ async fn portal_sign_ins_lock_after_thirty_failures_and_odd_pops_are_refused() {
     let app = spawn_app(Backend::Embedded).await;
     let agent = app.client();
     let portal = |path: &str| app.url("my", path);
-    let csrf_of =
-        |page: &str| page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     let sign_in = |password: &'static str| {
         let agent = agent.clone();
         let login = portal("/login/21");

@@ -8,7 +8,7 @@ use sso_core::signed_link::{Scheme, SecretSet, VendorSecret, sign};
 use sso_store::dynamo::DynamoConfig;
 use sso_store::model::Vendor;
 use sso_store::port::{Audit, Directory, DirectoryAdmin};
-use sso_tests::{Backend, TestApp, run_php_with, spawn_app, spawn_with};
+use sso_tests::{Backend, TestApp, csrf_of, run_php_with, spawn_app, spawn_with};
 use sso_web::Clock;
 
 fn link(
@@ -646,8 +646,6 @@ async fn a_real_php_partner_signs_clients_in_by_get_and_post() {
 async fn the_standard_login_page_signs_a_client_in_with_a_password() {
     let app = spawn_app(Backend::Embedded).await;
     let c = app.client();
-    let csrf_of =
-        |page: &str| page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     let post = |ident: &str, pass: &str, token: &str| {
         c.post(app.url("demoaws", "/login"))
             .header("content-type", "application/x-www-form-urlencoded")
