@@ -13,7 +13,7 @@ use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
 use sso_web::{Gate, Platform, WebError, home, ip, random_bytes};
 
-use crate::api::{State, verify_digest};
+use crate::api::State;
 
 const LOGIN: &str = "/admin/login";
 
@@ -185,11 +185,12 @@ pub async fn submit_login(AxState(state): AxState<State>, req: Request) -> Respo
         let gate = p
             .throttled(&key, async {
                 let user = p.directory.helpdesk_user(&tenant.name, &username).await?;
-                let ok = verify_digest(
-                    user.as_ref().map(|u| u.verifier.clone()),
-                    password_digest(&password),
-                )
-                .await;
+                let ok = p
+                    .check_password(
+                        user.as_ref().map(|u| u.verifier.clone()),
+                        password_digest(&password),
+                    )
+                    .await;
                 Ok(user.filter(|u| ok && u.enabled))
             })
             .await?;

@@ -16,7 +16,6 @@ use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{
     AuditEvent, HelpdeskUser, LoginPlan, NewSession, NewToken, Protocol, Tenant, TokenPurpose,
 };
-use sso_store::password;
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::host::{self, HostKind};
 use sso_web::{Platform, WebError, ip, random_bytes};
@@ -179,14 +178,6 @@ fn reason(f: &ApiFailure) -> &'static str {
     }
 }
 
-/// Checks a password digest against a verifier off the async workers (Argon2id is meant to
-/// cost); `None` runs the same work against a dummy verifier.
-pub async fn verify_digest(verifier: Option<String>, digest: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(verifier.as_deref(), &digest))
-        .await
-        .unwrap_or(false)
-}
-
 /// The caller, if its credentials are right and it may use the API.
 async fn authenticate(
     state: &State,
@@ -215,7 +206,8 @@ async fn authenticate(
             let ok = match &found {
                 Some(_) if state.verified.contains(&cache_parts) => true,
                 _ => {
-                    verify_digest(found.as_ref().map(|u| u.verifier.clone()), pass_h.clone()).await
+                    p.check_password(found.as_ref().map(|u| u.verifier.clone()), pass_h.clone())
+                        .await
                 }
             };
             if ok && found.is_some() {
@@ -268,7 +260,7 @@ async fn run(
     let ok = match &user {
         Some(_) if state.verified.contains(&cache_parts) => true,
         _ => {
-            verify_digest(
+            p.check_password(
                 user.as_ref().map(|u| u.verifier.clone()),
                 req.sso_pass.clone(),
             )

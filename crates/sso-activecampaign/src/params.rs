@@ -170,6 +170,11 @@ pub fn parse(query: &[u8], body: &[u8], body_ok: bool) -> Result<ApiRequest, Ref
             }
         },
     };
+    // `api_pass` is ActiveCampaign's client's name for `api_pass_h`: the same parameter, so
+    // both at once is that parameter given twice.
+    if api_pass_h.is_some() && api_pass.is_some() {
+        return refuse(ApiFailure::RepeatedParameter("api_pass_h"));
+    }
     let credentials = match (api_key, api_user, api_pass_h.or(api_pass)) {
         (Some(key), _, _) => Credentials::Key(key),
         (None, None, _) => return refuse(ApiFailure::MissingParameter("api_user")),
@@ -280,6 +285,10 @@ mod tests {
             (
                 GOOD.replace("singlesignon", "deleteeverything"),
                 ApiFailure::UnknownAction,
+            ),
+            (
+                format!("{GOOD}&api_pass=cc03e747a6afbbcbf8be7668acfebee5"),
+                ApiFailure::RepeatedParameter("api_pass_h"),
             ),
             (
                 GOOD.replace("sso_user=joe", "sso_user=%FF"),

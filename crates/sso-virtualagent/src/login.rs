@@ -9,7 +9,6 @@ use serde_json::json;
 use sso_core::ident::SessionId;
 use sso_core::signed_link::ErrorId;
 use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Tenant};
-use sso_store::password;
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
 use sso_web::{Gate, Platform, WebError, ip, random_bytes};
@@ -140,11 +139,7 @@ async fn check(
             let password = password.to_owned();
             // Argon2id is meant to cost: keep it off the async workers. Unknown accounts pay
             // the same work against a dummy verifier.
-            let ok = tokio::task::spawn_blocking(move || {
-                password::verify(verifier.as_deref(), &password)
-            })
-            .await
-            .unwrap_or(false);
+            let ok = p.check_password(verifier, password).await;
             Ok(client.filter(|_| ok))
         })
         .await?;

@@ -42,6 +42,8 @@ pub struct Platform {
     pub throttle: Arc<dyn Throttle>,
     /// The audit trail (used when `config.audit_to_store`).
     pub audit: Arc<dyn Audit>,
+    /// Argon2id checks allowed to run at once (each holds 19 MiB and a core for a while).
+    password_slots: Arc<tokio::sync::Semaphore>,
     /// Shared configuration.
     pub config: Arc<WebConfig>,
     /// The time.
@@ -119,7 +121,25 @@ impl Platform {
             audit: store,
             config: Arc::new(config),
             clock,
+            password_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            )),
         }
+    }
+
+    /// Checks a password against an Argon2id verifier (`None`: the same work against a dummy,
+    /// so unknown accounts cost the same), off the async workers and at most two per core at a
+    /// time: a flood of sign-ins with random names queues here instead of allocating 19 MiB
+    /// per request until the process falls over.
+    pub async fn check_password(&self, verifier: Option<String>, password: String) -> bool {
+        let Ok(_slot) = self.password_slots.acquire().await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || {
+            sso_store::password::verify(verifier.as_deref(), &password)
+        })
+        .await
+        .unwrap_or(false)
     }
 
     /// Forgets cached directory answers after a change made through [`Platform::admin`]

@@ -10,7 +10,6 @@ use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use sso_core::ident::SessionId;
 use sso_store::model::{AuditEvent, NewSession, Protocol};
-use sso_store::password;
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
 use sso_web::{Gate, Platform, WebError, ip, random_bytes};
@@ -114,11 +113,6 @@ async fn read(p: &Platform, req: Request) -> Result<Submitted, ()> {
 }
 
 /// Verifies off the async workers; `None` verifier costs the same and fails.
-async fn verify(verifier: Option<String>, password: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(verifier.as_deref(), &password))
-        .await
-        .unwrap_or(false)
-}
 
 /// Creates the portal session and its cookie.
 async fn start(
@@ -171,7 +165,7 @@ async fn check(
 ) -> Result<bool, WebError> {
     let gate = p
         .throttled(key, async {
-            Ok(verify(verifier, password).await.then_some(()))
+            Ok(p.check_password(verifier, password).await.then_some(()))
         })
         .await?;
     Ok(gate == Gate::Passed(()))
