@@ -132,6 +132,20 @@ impl Browser {
             .to_owned()
     }
 
+    /// The current URL once it is `expected`, or whatever it is after 10 s: a click that
+    /// submits a form may return before the navigation it starts has landed (a password
+    /// check takes a while on a busy machine).
+    pub async fn url_once(&self, expected: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let url = self.url().await;
+            if url == expected || std::time::Instant::now() >= deadline {
+                return url;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The page's HTML.
     pub async fn source(&self) -> String {
         self.call(reqwest::Method::GET, "/source", None)

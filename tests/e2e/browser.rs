@@ -20,7 +20,8 @@ async fn an_agent_pops_into_two_platforms_with_one_sign_in_in_a_real_browser() {
     browser.type_into("#user", "agent1").await;
     browser.type_into("#password", "agentpass").await;
     browser.click("#submit").await;
-    assert_eq!(browser.url().await, app.url("demoaws", "/"));
+    let home = app.url("demoaws", "/");
+    assert_eq!(browser.url_once(&home).await, home);
     let page = browser.source().await;
     assert!(
         page.contains("agent1") && page.contains("call-center single sign-on"),

@@ -112,8 +112,6 @@ async fn read(p: &Platform, req: Request) -> Result<Submitted, ()> {
     })
 }
 
-/// Verifies off the async workers; `None` verifier costs the same and fails.
-
 /// Creates the portal session and its cookie.
 async fn start(
     p: &Platform,
