@@ -65,15 +65,20 @@ pub fn link(args: LinkArgs) -> Result<String, CliError> {
 /// `sso call …`.
 #[derive(Subcommand)]
 pub enum CallCmd {
-    /// Call api.php; stdin: the admin's password, then the user's (one per line).
+    /// Call api.php; stdin: the admin's password (or, with --api-key, the admin's API key),
+    /// then the user's password (one per line).
     /// Example: printf 'test123\nacjoe123\n' | sso call helpdesk --base-url http://demoaws.localhost:8080 --api-user admin --sso-user joe --sso-addr 127.0.0.1
+    /// Example: printf 'demo-api-key\nacjoe123\n' | sso call helpdesk --base-url http://demoaws.localhost:8080 --api-key --sso-user joe --sso-addr 127.0.0.1
     Helpdesk {
         /// The tenant's origin, e.g. http://demoaws.localhost:8080.
         #[arg(long)]
         base_url: String,
-        /// The API admin.
+        /// The API admin (with its password on stdin).
+        #[arg(long, required_unless_present = "api_key", conflicts_with = "api_key")]
+        api_user: Option<String>,
+        /// Authenticate with the admin's API key (read from stdin) instead.
         #[arg(long)]
-        api_user: String,
+        api_key: bool,
         /// The help-desk user to sign in.
         #[arg(long)]
         sso_user: String,
@@ -135,26 +140,40 @@ pub async fn call(cmd: CallCmd) -> Result<(u16, String), CliError> {
         CallCmd::Helpdesk {
             base_url,
             api_user,
+            api_key,
             sso_user,
             sso_addr,
             action,
             output,
             duration,
         } => {
-            let admin = password_digest(&secrets::read("admin password")?);
+            let credentials = match (api_key, api_user) {
+                (true, _) => vec![("api_key", secrets::read("API key")?)],
+                (false, Some(user)) => vec![
+                    ("api_user", user),
+                    (
+                        "api_pass_h",
+                        password_digest(&secrets::read("admin password")?),
+                    ),
+                ],
+                (false, None) => {
+                    return Err(CliError::Config("--api-user or --api-key is needed".into()));
+                }
+            };
             let user = password_digest(&secrets::read("user password")?);
-            let form = [
-                ("api_user", api_user.as_str()),
-                ("api_pass_h", admin.as_str()),
+            let duration = duration.to_string();
+            let rest = [
                 ("api_output", output.as_str()),
                 ("api_action", action.as_str()),
                 ("sso_addr", sso_addr.as_str()),
                 ("sso_user", sso_user.as_str()),
                 ("sso_pass", user.as_str()),
-                ("sso_duration", &duration.to_string()),
+                ("sso_duration", duration.as_str()),
             ];
-            let body = form
+            let body = credentials
                 .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .chain(rest)
                 .map(|(k, v)| format!("{k}={}", url_encode(v)))
                 .collect::<Vec<_>>()
                 .join("&");

@@ -379,6 +379,23 @@ fn the_partner_helpers_work_against_a_running_server() {
         hd.contains("\"result_code\":1") && hd.contains("\"token\""),
         "{hd}"
     );
+    // DEMO.md's API key works instead of the admin's password.
+    let by_key = ok(sso(
+        &temp_dir("hdkey"),
+        &[
+            "call",
+            "helpdesk",
+            "--base-url",
+            &base,
+            "--api-key",
+            "--sso-user",
+            "joe",
+            "--sso-addr",
+            "127.0.0.1",
+        ],
+        "demo-api-key\nacjoe123\n",
+    ));
+    assert!(by_key.contains("\"result_code\":1"), "{by_key}");
 
     let cc = ok(sso(
         &temp_dir("cc"),
