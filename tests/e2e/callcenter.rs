@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sso_cli::stores::StoreChoice;
 use sso_core::ident::StorageKey;
 use sso_store::model::PlatformKey;
-use sso_store::port::DirectoryAdmin;
+use sso_store::port::{Directory, DirectoryAdmin};
 use sso_tests::{Backend, TestApp, csrf_of, run_php_with, spawn_app, spawn_on};
 
 const KEY: &str = "demo-platform-key";
@@ -562,6 +562,18 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("not linked to group 21"));
+    // A platform that withdraws its consent is closed to the group at once, link or not.
+    let mut sandbox = app.store.tenant("sandboxdemo").await.unwrap().unwrap();
+    sandbox.portal_groups.clear();
+    app.store.put_tenant(&sandbox).await.unwrap();
+    app.platform.directory_changed();
+    let r = agent
+        .get(portal("/pop?group_id=21&client_subdomain=sandboxdemo"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("does not admit group 21"));
     // Portal logout ends the portal session; the platform session lives on.
     agent.get(portal("/logout")).send().await.unwrap();
     let r = agent

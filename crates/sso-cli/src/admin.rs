@@ -673,7 +673,7 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
             tenant,
             department,
         } => {
-            let t = store
+            let mut t = store
                 .tenant(&tenant)
                 .await?
                 .ok_or_else(|| not_found("tenant"))?;
@@ -683,6 +683,11 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
                 )));
             }
             let mut g = store.group(id).await?.ok_or_else(|| not_found("group"))?;
+            // The operator links on the platform's behalf: that is its consent (`/pop` checks).
+            if !t.portal_groups.contains(&id) {
+                t.portal_groups.push(id);
+                store.put_tenant(&t).await?;
+            }
             g.links.retain(|l| l.tenant != tenant);
             g.links.push(GroupLink { tenant, department });
             store.put_group(&g).await?;

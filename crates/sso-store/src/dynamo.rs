@@ -233,8 +233,11 @@ impl Dynamo {
             .await;
         match ttl {
             Ok(_) => {}
-            // Already enabled: DynamoDB says so with a validation error.
-            Err(e) if e.code() == Some("ValidationException") => {}
+            // Already enabled: DynamoDB says so with a validation error (any other validation
+            // error, such as TTL on another attribute, is one to report).
+            Err(e)
+                if e.code() == Some("ValidationException")
+                    && e.message().is_some_and(|m| m.contains("already enabled")) => {}
             Err(e) => return Err(unavailable(e)),
         }
         let pitr = aws_sdk_dynamodb::types::PointInTimeRecoverySpecification::builder()
@@ -424,6 +427,11 @@ impl Expr {
                             let (m, f) = (self.name(missing), self.name(flag));
                             let t = self.value(AttributeValue::Bool(true));
                             format!("(attribute_not_exists({m}) OR {f} = {t})")
+                        }
+                        Req::MissingOrBelow(name, v) => {
+                            let n = self.name(name);
+                            let v = self.value(AttributeValue::N(v.to_string()));
+                            format!("(attribute_not_exists({n}) OR {n} < {v})")
                         }
                     });
                 }

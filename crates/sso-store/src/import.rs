@@ -523,6 +523,7 @@ impl ImportFile {
             }
         }
         let groups: BTreeSet<u64> = self.group.iter().map(|g| g.id).collect();
+        let mut consents: Vec<(String, u64)> = Vec::new();
         for (i, g) in self.group.into_iter().enumerate() {
             let at = format!("group[{i}]");
             let mut links = Vec::new();
@@ -533,6 +534,7 @@ impl ImportFile {
                         format!("tenant `{}` is not declared in this file", l.tenant),
                     ));
                 }
+                consents.push((l.tenant.clone(), g.id));
                 links.push(GroupLink {
                     tenant: l.tenant,
                     department: l.department,
@@ -543,6 +545,16 @@ impl ImportFile {
                 name: g.name,
                 links,
             }));
+        }
+        // A link the operator declares is the platform's consent too (`/pop` checks it).
+        for rec in &mut out {
+            if let DirRecord::Tenant(t) = rec {
+                for (name, gid) in &consents {
+                    if *name == t.name && !t.portal_groups.contains(gid) {
+                        t.portal_groups.push(*gid);
+                    }
+                }
+            }
         }
         for (i, a) in self.agent.into_iter().enumerate() {
             let at = format!("agent[{i}]");

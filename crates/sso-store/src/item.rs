@@ -112,6 +112,8 @@ pub enum Req {
     Missing(String),
     /// The first attribute is absent, or the second is `true` (one-time unless reusable).
     MissingOrTrue(String, String),
+    /// The integer attribute is absent or below the value (a marker that only moves up).
+    MissingOrBelow(String, i64),
 }
 
 /// The condition a write is made under; evaluated atomically with the write.
@@ -146,6 +148,7 @@ pub fn holds(cond: &Cond, current: Option<&Item>) -> bool {
                     Req::MissingOrTrue(missing, flag) => {
                         !i.attrs.contains_key(missing) || i.flag(flag)
                     }
+                    Req::MissingOrBelow(name, v) => i.n(name).is_none_or(|n| n < *v),
                 })
         }),
     }
@@ -375,6 +378,11 @@ mod tests {
             &live(req),
             Some(&used.with("reusable", Attr::Bool(true)))
         ));
+        let marker = item(None).with("at", Attr::N(10));
+        let below = |v| vec![Req::MissingOrBelow("at".into(), v)];
+        assert!(holds(&live(below(11)), Some(&marker)));
+        assert!(!holds(&live(below(10)), Some(&marker)));
+        assert!(holds(&live(below(1)), Some(&item(None))));
     }
 
     #[test]

@@ -132,10 +132,13 @@ impl Platform {
     /// time: a flood of sign-ins with random names queues here instead of allocating 19 MiB
     /// per request until the process falls over.
     pub async fn check_password(&self, verifier: Option<String>, password: String) -> bool {
-        let Ok(_slot) = self.password_slots.acquire().await else {
+        let Ok(slot) = Arc::clone(&self.password_slots).acquire_owned().await else {
             return false;
         };
+        // The permit goes with the work: a request dropped mid-check (the client went away)
+        // does not free its slot while Argon2 is still running.
         tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             sso_store::password::verify(verifier.as_deref(), &password)
         })
         .await

@@ -153,6 +153,14 @@ async fn pop(
             &format!("Platform {t} does not exist."),
         ));
     };
+    // The platform's consent is checked on every pop, not only when the link was made: a
+    // platform that withdraws it is closed to the group at once (within the cache's minute).
+    if !tenant.portal_groups.contains(&g) {
+        return Ok(refusal(
+            StatusCode::FORBIDDEN,
+            &format!("Platform {t} does not admit group {g}."),
+        ));
+    }
     let fullname = s
         .data
         .get("fullname")

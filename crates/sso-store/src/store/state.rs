@@ -66,7 +66,12 @@ fn session_of(tenant: &str, item: &Item) -> Result<Session, StoreError> {
         last_seen: n("last_seen"),
         idle_secs: if protocol.is_some() { n("idle") } else { 0 },
         absolute_expiry: if protocol.is_some() { n("absolute") } else { 0 },
-        secret_sha256: item.s("secret").map(str::to_owned),
+        secret_sha256: item.s("secret").map(str::to_owned).or_else(|| {
+            // Sessions written before the secret had its own attribute kept it in `data`.
+            json_of(item, "data")
+                .ok()
+                .and_then(|d| d.get("secret_sha256")?.as_str().map(str::to_owned))
+        }),
         data: json_of(item, "data")?,
     })
 }
@@ -157,8 +162,10 @@ impl Tokens for Store {
             lifetime_secs: 0,
         })
         .name();
-        if how.reusable {
-            return self.redeem_reusable(tenant, key, now, how, purpose).await;
+        if how.reusable
+            && let Some(r) = self.redeem_reusable(tenant, key, now, how, purpose).await?
+        {
+            return Ok(Some(r));
         }
         let mut reqs = vec![
             Req::Missing("consumed".into()),
@@ -246,13 +253,17 @@ impl Store {
         let Some(item) = self.backend.get(&keys::token(tenant, key)).await? else {
             return Ok(None);
         };
+        // Only a token issued reusable (and so never turned into a session) is reused; one
+        // issued one-time before the tenant switched reuse on stays one-time (the caller then
+        // takes the one-time path).
         let usable = !item.expired(now)
+            && item.flag("reusable")
+            && !item.attrs.contains_key("protocol")
             && item.s("purpose") == Some(purpose)
             && how
                 .from_addr
                 .as_deref()
-                .is_none_or(|a| item.s("addr") == Some(a))
-            && (!item.attrs.contains_key("consumed") || item.flag("reusable"));
+                .is_none_or(|a| item.s("addr") == Some(a));
         if !usable {
             return Ok(None);
         }
@@ -424,16 +435,33 @@ impl Sessions for Store {
         subject: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        // The subject's time, then the tenant's latest (which tells readers to look).
+        // The subject's time, then the tenant's latest (which tells readers to look). Both
+        // only ever move up: a revocation written late, or from a clock behind, must not hide
+        // a later one (an unconditional put could lower the tenant's marker and let sessions
+        // between the two times escape the subject check).
         for who in [subject, ANY_SUBJECT] {
-            let item = Item::new(keys::not_before(tenant, who)).with("at", Attr::N(now));
-            self.backend
-                .write(Write::Put {
-                    item,
-                    cond: Cond::Always,
-                })
-                .await?;
-            if let Ok(mut cache) = self.not_before.lock() {
+            let write = Write::Update {
+                key: keys::not_before(tenant, who),
+                set: vec![("at".into(), Attr::N(now))],
+                add: vec![],
+                set_sum: vec![],
+                cond: Cond::Live {
+                    now: i64::MIN,
+                    reqs: vec![Req::MissingOrBelow("at".into(), now)],
+                },
+            };
+            let raised = match self.backend.write(write).await? {
+                WriteOutcome::Done(_) => true,
+                // Absent: start it (the conditional update needs an item to exist).
+                WriteOutcome::ConditionFailed => {
+                    let first = Write::Put {
+                        item: Item::new(keys::not_before(tenant, who)).with("at", Attr::N(now)),
+                        cond: Cond::AbsentOrExpired { now: i64::MIN },
+                    };
+                    self.backend.write(first).await? != WriteOutcome::ConditionFailed
+                }
+            };
+            if raised && let Ok(mut cache) = self.not_before.lock() {
                 cache.insert(
                     (tenant.to_owned(), who.to_owned()),
                     (Instant::now(), Some(now)),

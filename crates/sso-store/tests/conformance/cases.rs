@@ -820,6 +820,28 @@ pub async fn revoked_sessions_and_subjects_are_refused(store: &Store) {
             .unwrap(),
         Recorded::Replay
     );
+    // The tenant's latest-revocation marker only moves up: a revocation stamped earlier
+    // (written late, or from a clock behind) does not lower it.
+    store
+        .revoke_all_for_subject("sandboxdemo", "x", NOW + 100)
+        .await
+        .unwrap();
+    store
+        .revoke_all_for_subject("sandboxdemo", "y", NOW + 90)
+        .await
+        .unwrap();
+    assert_eq!(
+        Directory::not_before(store, "sandboxdemo", "\u{0}any")
+            .await
+            .unwrap(),
+        Some(NOW + 100)
+    );
+    assert_eq!(
+        Directory::not_before(store, "sandboxdemo", "y")
+            .await
+            .unwrap(),
+        Some(NOW + 90)
+    );
 }
 
 pub async fn a_session_key_can_be_created_only_once(store: &Store) {
