@@ -46,6 +46,17 @@ pub struct InProcess {
     pub runtime: tokio::runtime::Runtime,
 }
 
+impl InProcess {
+    /// One request through the router, as the server would run it.
+    pub fn send(&self, req: axum::http::Request<axum::body::Body>) -> axum::response::Response {
+        use tower::ServiceExt;
+        match self.runtime.block_on(self.router.clone().oneshot(req)) {
+            Ok(resp) => resp,
+            Err(never) => match never {},
+        }
+    }
+}
+
 /// Builds [`InProcess`].
 pub fn in_process() -> InProcess {
     use std::sync::Arc;

@@ -9,7 +9,6 @@ use axum::body::Body;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sso_benches::{NOW, in_process};
 use sso_core::signed_link::{Scheme, VendorSecret, sign};
-use tower::ServiceExt;
 
 fn signin(c: &mut Criterion) {
     let app = in_process();
@@ -31,10 +30,7 @@ fn signin(c: &mut Criterion) {
                 .expect("request")
             },
             |req| {
-                let resp = app
-                    .runtime
-                    .block_on(app.router.clone().oneshot(req))
-                    .expect("infallible");
+                let resp = app.send(req);
                 assert_eq!(resp.status(), 302);
                 black_box(resp)
             },
@@ -52,7 +48,7 @@ fn signin(c: &mut Criterion) {
                 .body(Body::empty())
                 .expect("request")
             },
-            |req| black_box(app.runtime.block_on(app.router.clone().oneshot(req))),
+            |req| black_box(app.send(req)),
             BatchSize::SmallInput,
         )
     });
@@ -81,10 +77,7 @@ fn helpdesk(c: &mut Criterion) {
                         .expect("request")
                 },
                 |req| {
-                    let resp = app
-                        .runtime
-                        .block_on(app.router.clone().oneshot(req))
-                        .expect("infallible");
+                    let resp = app.send(req);
                     assert_eq!(resp.status(), 200);
                     black_box(resp)
                 },
@@ -120,10 +113,7 @@ fn callcenter(c: &mut Criterion) {
                 sso0_request(body)
             },
             |req| {
-                let resp = app
-                    .runtime
-                    .block_on(app.router.clone().oneshot(req))
-                    .expect("infallible");
+                let resp = app.send(req);
                 assert_eq!(resp.status(), 200, "{:?}", resp.headers());
                 black_box(resp)
             },
@@ -137,10 +127,7 @@ fn callcenter(c: &mut Criterion) {
             || {
                 app.clock.advance(1);
                 let req = sso0_request(body);
-                let resp = app
-                    .runtime
-                    .block_on(app.router.clone().oneshot(req))
-                    .expect("infallible");
+                let resp = app.send(req);
                 let bytes = app
                     .runtime
                     .block_on(axum::body::to_bytes(resp.into_body(), 1 << 16))
@@ -157,10 +144,7 @@ fn callcenter(c: &mut Criterion) {
                 req
             },
             |req| {
-                let resp = app
-                    .runtime
-                    .block_on(app.router.clone().oneshot(req))
-                    .expect("infallible");
+                let resp = app.send(req);
                 assert_eq!(resp.status(), 302, "{:?}", resp.headers());
                 black_box(resp)
             },

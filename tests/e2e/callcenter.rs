@@ -555,25 +555,23 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
     let url = r.headers()["location"].to_str().unwrap().to_owned();
     assert!(url.starts_with(&app.url("sandboxdemo", "/sso/login?token=")));
     // A platform not linked to the group is refused clearly.
-    let r = agent
-        .get(portal("/pop?group_id=21&client_subdomain=elsewhere"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.text().await.unwrap().contains("not linked to group 21"));
+    let refused = |tenant: &str, why: &'static str| {
+        let req = agent.get(portal(&format!(
+            "/pop?group_id=21&client_subdomain={tenant}"
+        )));
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            assert!(r.text().await.unwrap().contains(why));
+        }
+    };
+    refused("elsewhere", "not linked to group 21").await;
     // A platform that withdraws its consent is closed to the group at once, link or not.
     let mut sandbox = app.store.tenant("sandboxdemo").await.unwrap().unwrap();
     sandbox.portal_groups.clear();
     app.store.put_tenant(&sandbox).await.unwrap();
     app.platform.directory_changed();
-    let r = agent
-        .get(portal("/pop?group_id=21&client_subdomain=sandboxdemo"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.text().await.unwrap().contains("does not admit group 21"));
+    refused("sandboxdemo", "does not admit group 21").await;
     // Portal logout ends the portal session; the platform session lives on.
     agent.get(portal("/logout")).send().await.unwrap();
     let r = agent
