@@ -1,13 +1,13 @@
 //! A minimal W3C WebDriver client for Debian's chromium + chromium-driver: enough to open
 //! pages, fill and submit forms, read the URL and page source, and take screenshots.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
+use sso_store::testing::reported_port;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -49,24 +49,26 @@ impl Browser {
         );
         let chromium = find(&["chromium", "chromium-browser"])
             .expect("chromium is not installed (scripts/setup does)");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let driver = Command::new(driver_bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
+        // Port 0: chromedriver picks a free port itself and says which.
+        let mut driver = Command::new(driver_bin)
+            .arg("--port=0")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start chromedriver");
+        let output = driver.stdout.take().expect("chromedriver's output");
+        let (port, transcript) = reported_port(
+            output,
+            "started successfully on port ",
+            Duration::from_secs(30),
+        );
+        let Some(port) = port else {
+            let _ = driver.kill();
+            let _ = driver.wait();
+            panic!("chromedriver did not start:\n{}", transcript.text());
+        };
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.get(format!("{base}/status")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let profile =
             std::env::temp_dir().join(format!("sso-chromium-{}-{port}", std::process::id()));
         let bin = String::from_utf8(

@@ -2,10 +2,11 @@
 //! store with secrets on stdin, and the partner helpers against a running `sso serve`.
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use sso_store::testing::{Transcript, reported_port};
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));
@@ -279,52 +280,79 @@ fn an_operator_manages_the_directory_with_secrets_on_stdin() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-struct Server(Child, PathBuf);
+/// A running `sso serve`, stopped and cleaned up on drop; its log is kept for failure messages.
+struct Server {
+    child: Child,
+    data: PathBuf,
+    log: Transcript,
+}
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(&self.1);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data);
     }
 }
 
+/// Starts `sso serve --demo` on a port the server picks itself (port 0) and learns the port
+/// from its "listening" log line. Picking a free port here and handing it over would race
+/// with any other process taking it, and a connect probe could be answered by a stranger.
 fn serve() -> (Server, u16) {
     let data = temp_dir("serve");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_sso"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
         .args([
             "serve",
             "--demo",
             "--single-tenant",
             "demoaws",
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
         ])
         .arg("--data")
         .arg(&data)
-        .env("SSO_LOG", "warn")
+        .env("SSO_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "sso serve did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (Server(child, data), port)
+    let stderr = child.stderr.take().unwrap();
+    let (port, log) = reported_port(stderr, "\"listening\",\"port\":", Duration::from_secs(60));
+    let server = Server { child, data, log };
+    let port = port.unwrap_or_else(|| panic!("sso serve did not start:\n{}", server.log.text()));
+    (server, port)
+}
+
+/// GET `url` with curl (no proxy: the server is on loopback); "<status> <redirect>", then
+/// curl's own error if it had one.
+fn curl_status(url: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "30",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+            url,
+        ])
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
 fn the_partner_helpers_work_against_a_running_server() {
     let (server, port) = serve();
     let base = format!("http://127.0.0.1:{port}");
-    let data = &server.1;
+    let data = &server.data;
     // The embedded store is held by the server: admin commands say so clearly.
     let locked = sso(data, &["tenant", "list"], "");
     assert!(!locked.status.success());
@@ -346,18 +374,12 @@ fn the_partner_helpers_work_against_a_running_server() {
     assert!(link.trim().starts_with(&format!(
         "{base}/signin.php?clientID=1234&vendorid=1001&timestamp="
     )));
-    let out = Command::new("curl")
-        .args([
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{redirect_url}",
-            link.trim(),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("302 {base}/"));
+    assert_eq!(
+        curl_status(link.trim()),
+        format!("302 {base}/"),
+        "server log:\n{}",
+        server.log.text()
+    );
 
     let hd = ok(sso(
         &temp_dir("hd"),

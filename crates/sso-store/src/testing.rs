@@ -1,14 +1,14 @@
 //! Test support: a real DynamoDB-compatible server for the test suites of every crate.
 //!
-//! Starts moto's server on a free loopback port, once per test process, with a watchdog that
+//! Starts moto's server on a loopback port it picks itself, once per test process, with a watchdog that
 //! stops it when the process exits; `SSO_TEST_DYNAMODB_ENDPOINT` points at another server
 //! instead. Not used by the gateway itself.
 
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::Duration;
 
 use crate::dynamo::Dynamo;
 
@@ -32,33 +32,93 @@ fn start() -> String {
         "moto is not installed: `pip install 'moto[server]'` (scripts/setup does); \
          the DynamoDB half of the conformance suite needs it"
     );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    // Port 0: moto binds a free port itself and prints it. Picking one here and handing it
+    // over races with any other process that takes it meanwhile.
     // The shell waits for this test process to end, then stops moto.
     let script = format!(
-        "'{python}' -m moto.server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; \
+        "'{python}' -m moto.server -H 127.0.0.1 -p 0 2>&1 & m=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
         parent = std::process::id()
     );
     // Not waited for: the watchdog shell outlives this call and ends with the test process.
     #[allow(clippy::zombie_processes)]
-    Command::new("sh")
+    let mut shell = Command::new("sh")
         .args(["-c", &script])
+        .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .spawn()
         .expect("sh to start moto_server");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not start on port {port} within 60 s: install it with \
-             `pip install 'moto[server]'` (scripts/setup does)"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let output = shell.stdout.take().expect("moto's output");
+    let (port, transcript) = reported_port(
+        output,
+        "Running on http://127.0.0.1:",
+        Duration::from_secs(60),
+    );
+    let port = port.unwrap_or_else(|| {
+        panic!(
+            "moto_server did not start within 60 s: install it with \
+             `pip install 'moto[server]'` (scripts/setup does). It printed:\n{}",
+            transcript.text()
+        )
+    });
     format!("http://127.0.0.1:{port}")
+}
+
+/// The tail of a child's output, kept for failure messages.
+#[derive(Clone, Default)]
+pub struct Transcript(Arc<Mutex<String>>);
+
+impl Transcript {
+    /// At most this much of the newest output is kept.
+    const KEEP: usize = 64 * 1024;
+
+    fn push(&self, line: &str) {
+        if let Ok(mut text) = self.0.lock() {
+            text.push_str(line);
+            text.push('\n');
+            if text.len() > 2 * Self::KEEP {
+                let mut cut = text.len() - Self::KEEP;
+                while !text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                text.drain(..cut);
+            }
+        }
+    }
+
+    /// What the child printed most recently.
+    pub fn text(&self) -> String {
+        self.0.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+}
+
+/// Reads a child's output until a line containing `marker` followed by a port number, and
+/// keeps draining it into the returned transcript on a thread (so a full pipe never stalls
+/// the child). The port is `None` when the output ends or `timeout` passes first. Servers
+/// started on port 0 report their port this way, the only race-free way to learn it.
+pub fn reported_port(
+    output: impl Read + Send + 'static,
+    marker: &str,
+    timeout: Duration,
+) -> (Option<u16>, Transcript) {
+    let (tx, rx) = mpsc::channel();
+    let marker = marker.to_owned();
+    let transcript = Transcript::default();
+    let sink = transcript.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(output).lines().map_while(Result::ok) {
+            sink.push(&line);
+            if let Some(port) = line.split(marker.as_str()).nth(1).and_then(|rest| {
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|digits| digits.parse::<u16>().ok())
+            }) {
+                let _ = tx.send(port);
+            }
+        }
+    });
+    (rx.recv_timeout(timeout).ok(), transcript)
 }
 
 /// The Python that has moto: `SSO_TEST_PYTHON`, else the virtualenv `scripts/setup` makes,
