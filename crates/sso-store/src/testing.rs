@@ -13,6 +13,21 @@ use std::time::Duration;
 use crate::dynamo::Dynamo;
 
 static ENDPOINT: OnceLock<String> = OnceLock::new();
+
+/// moto's own server (`moto.server.main`, pinned moto 5.2.1) with one lock around each
+/// request, so writes apply one at a time as in DynamoDB. No single quotes: it runs in a
+/// shell's single-quoted argument.
+const MOTO_SERIAL: &str = "
+import threading
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+app = DomainDispatcherApplication(create_backend_app)
+lock = threading.Lock()
+def one_at_a_time(environ, start_response):
+    with lock:
+        return list(app(environ, start_response))
+run_simple(\"127.0.0.1\", 0, one_at_a_time, threaded=True)
+";
 static TABLES: AtomicUsize = AtomicUsize::new(0);
 
 #[allow(clippy::panic, clippy::expect_used)]
@@ -32,11 +47,15 @@ fn start() -> String {
         "moto is not installed: `pip install 'moto[server]'` (scripts/setup does); \
          the DynamoDB half of the conformance suite needs it"
     );
-    // Port 0: moto binds a free port itself and prints it. Picking one here and handing it
-    // over races with any other process that takes it meanwhile.
+    // moto's server handles each request on a thread of its own and evaluates a condition
+    // and applies the write without a lock between them, so two concurrent conditional
+    // writes to one item can both pass (seen: 2 of 64 redeemers of one token won). DynamoDB
+    // applies each item's writes one at a time; serialising moto's request handling gives
+    // the tests that same guarantee. Port 0: the server binds a free port itself and prints
+    // it (picking one here and handing it over races with any other process taking it).
     // The shell waits for this test process to end, then stops moto.
     let script = format!(
-        "'{python}' -m moto.server -H 127.0.0.1 -p 0 2>&1 & m=$!; \
+        "'{python}' -c '{MOTO_SERIAL}' 2>&1 & m=$!; \
          while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
         parent = std::process::id()
     );
