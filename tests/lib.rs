@@ -98,10 +98,12 @@ impl TestApp {
     }
 
     /// A client with its own cookie jar that does not follow redirects and reaches every
-    /// test host on loopback (whatever the system resolver thinks of `*.localhost`).
+    /// test host on loopback (whatever the system resolver thinks of `*.localhost`, and
+    /// whatever proxy the environment names).
     pub fn client(&self) -> reqwest::Client {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let mut b = reqwest::Client::builder()
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .cookie_store(true);
         for h in HOSTS {

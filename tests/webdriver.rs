@@ -22,10 +22,30 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // Ends the WebDriver session first, so chromedriver closes Chromium: killing only
+        // chromedriver would leave the browser running for the rest of the test run. A
+        // plain blocking request, because `drop` cannot await (and runs on panics too).
+        if let Some(addr) = self.base.strip_prefix("http://") {
+            let _ = delete_session(addr, &self.session);
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
+}
+
+/// `DELETE /session/{id}` over a std socket, waiting (at most 10 s) for the answer.
+fn delete_session(addr: &str, session: &str) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    write!(
+        stream,
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    Ok(())
 }
 
 fn find(cmds: &[&str]) -> Option<String> {
@@ -68,7 +88,10 @@ impl Browser {
             panic!("chromedriver did not start:\n{}", transcript.text());
         };
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("HTTP client");
         let profile =
             std::env::temp_dir().join(format!("sso-chromium-{}-{port}", std::process::id()));
         let bin = String::from_utf8(
@@ -134,11 +157,11 @@ impl Browser {
             .to_owned()
     }
 
-    /// The current URL once it is `expected`, or whatever it is after 10 s: a click that
+    /// The current URL once it is `expected`, or whatever it is after 30 s: a click that
     /// submits a form may return before the navigation it starts has landed (a password
     /// check takes a while on a busy machine).
     pub async fn url_once(&self, expected: &str) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
             let url = self.url().await;
             if url == expected || std::time::Instant::now() >= deadline {

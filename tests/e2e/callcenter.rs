@@ -389,6 +389,7 @@ on_both_stores!(
 fn client_from(app: &TestApp, source: IpAddr) -> reqwest::Client {
     let addr = SocketAddr::new(IpAddr::from([127, 0, 0, 1]), app.port);
     reqwest::Client::builder()
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .local_address(source)
         .resolve("demoaws.localhost", addr)
@@ -450,6 +451,7 @@ async fn an_ipv6_partner_on_the_allow_list_is_served() {
     let app = spawn_on("[::1]:0".parse().unwrap(), StoreChoice::Memory, true).await;
     let addr = SocketAddr::new("::1".parse().unwrap(), app.port);
     let c = reqwest::Client::builder()
+        .no_proxy()
         .resolve("demoaws.localhost", addr)
         .build()
         .unwrap();

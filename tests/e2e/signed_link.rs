@@ -9,7 +9,7 @@ use sso_store::dynamo::DynamoConfig;
 use sso_store::model::Vendor;
 use sso_store::port::{Audit, Directory, DirectoryAdmin};
 use sso_tests::{Backend, TestApp, csrf_of, run_php_with, spawn_app, spawn_with};
-use sso_web::Clock;
+use sso_web::{Clock, SystemClock};
 
 fn link(
     app: &TestApp,
@@ -623,6 +623,8 @@ async fn a_real_php_partner_signs_clients_in_by_get_and_post() {
         ("post-clientID", "1234", "1001", "vendorpass"),
     ];
     for (mode, id, vendor, pass) in runs {
+        // PHP signs with the real `time()`: keep the server's hand-set clock in step.
+        app.clock.set(SystemClock.now());
         let out = run_php_with(
             "signin_client.php",
             &[&base, &resolve, mode, id, vendor, pass],

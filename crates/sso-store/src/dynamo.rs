@@ -34,6 +34,8 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
 /// Attempts per operation (the SDK's standard retry policy with jittered backoff).
 pub const MAX_ATTEMPTS: u32 = 3;
+/// How long one operation against a loopback server (`Dynamo::local`) may take; one attempt.
+pub const LOCAL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the table is and how to reach it.
 #[derive(Debug, Clone, Default)]
@@ -108,15 +110,27 @@ impl Dynamo {
     }
 
     /// A client for a local DynamoDB-compatible server (moto, DynamoDB Local): static dummy
-    /// credentials, a fixed region, no credential chain to consult.
+    /// credentials, a fixed region, no credential chain to consult. One attempt per operation
+    /// with a generous timeout: a loopback server neither throttles nor fails over, and a
+    /// request that timed out on our side is often still applied by it (moto queues requests
+    /// one at a time under test load), so a retry would count an `ADD` twice or see its own
+    /// conditional write as a conflict.
     pub fn local(endpoint_url: &str, table: &str) -> Self {
         let conf = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .endpoint_url(endpoint_url)
             .credentials_provider(Credentials::new("local", "local", None, None, "static"))
-            .timeout_config(timeouts())
-            .retry_config(retries())
+            .timeout_config(
+                aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(1))
+                    .operation_attempt_timeout(LOCAL_TIMEOUT)
+                    .operation_timeout(LOCAL_TIMEOUT)
+                    .build(),
+            )
+            .retry_config(
+                aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1),
+            )
             .build();
         Self::from_client(Client::from_conf(conf), table)
     }
