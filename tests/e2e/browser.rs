@@ -43,4 +43,17 @@ async fn an_agent_pops_into_two_platforms_with_one_sign_in_in_a_real_browser() {
         .await;
     assert!(browser.source().await.contains("not linked to group 21"));
     browser.screenshot("portal-4-refused").await;
+
+    // WHEN it presses "Sign out" on the portal page, THEN the portal session ends: the next
+    // pop asks for a sign-in again.
+    browser.goto(&app.url("my", "/")).await;
+    browser.click("#sign-out").await;
+    assert_eq!(
+        browser.url_once(&app.url("my", "/login")).await,
+        app.url("my", "/login")
+    );
+    browser
+        .goto(&app.url("my", "/pop?group_id=21&client_subdomain=demoaws"))
+        .await;
+    assert_eq!(browser.url().await, app.url("my", "/login/21"));
 }

@@ -574,8 +574,38 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
     app.store.put_tenant(&sandbox).await.unwrap();
     app.platform.directory_changed();
     refused("sandboxdemo", "does not admit group 21").await;
-    // Portal logout ends the portal session; the platform session lives on.
-    agent.get(portal("/logout")).send().await.unwrap();
+    // Signing out is a CSRF-protected POST: a link (GET) or a post without the page's token
+    // (another site's form) only asks, and the session lives on.
+    let ask = agent.get(portal("/logout")).send().await.unwrap();
+    assert_eq!(ask.status(), StatusCode::OK);
+    assert!(
+        ask.text()
+            .await
+            .unwrap()
+            .contains("Sign out of the portal?")
+    );
+    let forged = agent
+        .post(portal("/logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", "0".repeat(32)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let still = agent.get(portal("/")).send().await.unwrap();
+    assert_eq!(still.status(), StatusCode::OK);
+    // The portal page's own "Sign out" button ends the portal session; the platform
+    // session lives on.
+    let csrf = csrf_of(&still.text().await.unwrap());
+    let out = agent
+        .post(portal("/logout"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::FOUND);
+    assert_eq!(out.headers()["location"], "/login");
     let r = agent
         .get(portal("/pop?group_id=21&client_subdomain=demoaws"))
         .send()

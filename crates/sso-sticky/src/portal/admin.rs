@@ -1,27 +1,18 @@
 //! The administrator pages: my groups; a group's agents and linked platforms, with forms to
 //! create agents and link platforms (CSRF-protected); an agent's activity.
 
-use axum::body::to_bytes;
 use axum::extract::{Path, Request, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use sso_store::model::{Agent, Group, GroupLink, Session};
 use sso_store::password;
 use sso_web::page::{self, escape};
-use sso_web::{Platform, WebError, cookies, random_bytes};
+use sso_web::{Platform, WebError};
 
-use super::{PORTAL, admin_groups, agent_group, on_portal, role, session};
-
-fn with_csrf(p: &Platform, title: &str, body: impl FnOnce(&str) -> String) -> Response {
-    let Ok(csrf) = random_bytes::<16>().map(hex::encode) else {
-        return page::unavailable();
-    };
-    let mut resp = page::page(StatusCode::OK, title, &body(&csrf));
-    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https, false)) {
-        resp.headers_mut().append(http::header::SET_COOKIE, v);
-    }
-    resp
-}
+use super::{
+    PORTAL, admin_groups, agent_group, form_fields, on_portal, role, session, sign_out_form,
+    with_csrf,
+};
 
 /// `/`: an administrator's groups, or an agent's platforms.
 pub async fn index(State(p): State<Platform>, headers: HeaderMap) -> Response {
@@ -53,12 +44,14 @@ async fn render_index(p: &Platform, s: &Session) -> Result<Response, WebError> {
                 )
             })
             .collect();
-        let body = format!(
-            "<h1>Agent portal</h1><div class=\"box ok\">Signed in as <strong id=\"subject\">{}</strong> (group {g}).</div>\
-             <h2>Platforms</h2><ul>{links}</ul><p><a href=\"/logout\">Sign out</a></p>",
-            escape(&s.subject)
-        );
-        return Ok(page::page(StatusCode::OK, "Agent portal", &body));
+        let subject = escape(&s.subject);
+        return Ok(with_csrf(p, "Agent portal", |csrf| {
+            format!(
+                "<h1>Agent portal</h1><div class=\"box ok\">Signed in as <strong id=\"subject\">{subject}</strong> (group {g}).</div>\
+                 <h2>Platforms</h2><ul>{links}</ul>{}",
+                sign_out_form(csrf)
+            )
+        }));
     }
     let mut items = String::new();
     for g in admin_groups(s) {
@@ -73,12 +66,14 @@ async fn render_index(p: &Platform, s: &Session) -> Result<Response, WebError> {
             escape(&name)
         ));
     }
-    let body = format!(
-        "<h1>Portal administration</h1><div class=\"box ok\">Signed in as <strong id=\"subject\">{}</strong>.</div>\
-         <h2>My groups</h2><ul id=\"groups\">{items}</ul><p><a href=\"/logout\">Sign out</a></p>",
-        escape(&s.subject)
-    );
-    Ok(page::page(StatusCode::OK, "Portal administration", &body))
+    let subject = escape(&s.subject);
+    Ok(with_csrf(p, "Portal administration", |csrf| {
+        format!(
+            "<h1>Portal administration</h1><div class=\"box ok\">Signed in as <strong id=\"subject\">{subject}</strong>.</div>\
+             <h2>My groups</h2><ul id=\"groups\">{items}</ul>{}",
+            sign_out_form(csrf)
+        )
+    }))
 }
 
 /// The administrator session of this request, if it manages `group`.
@@ -167,18 +162,6 @@ pub async fn group(
             name = escape(&grp.name)
         )
     })
-}
-
-async fn form_fields(req: Request, p: &Platform) -> Option<(HeaderMap, Vec<(String, String)>)> {
-    let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, 16 * 1024).await.ok()?;
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
-    let csrf = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    cookies::csrf_ok(&parts.headers, csrf, p.config.https).then_some((parts.headers, fields))
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {

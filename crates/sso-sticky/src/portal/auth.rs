@@ -14,7 +14,9 @@ use sso_web::cookies::{self, SessionCookie};
 use sso_web::page::{self, escape};
 use sso_web::{Gate, Platform, WebError, ip, random_bytes};
 
-use super::{ABSOLUTE_SECS, IDLE_SECS, PORTAL, on_portal, pop};
+use super::{
+    ABSOLUTE_SECS, IDLE_SECS, PORTAL, form_fields, on_portal, pop, sign_out_form, with_csrf,
+};
 
 fn form(
     p: &Platform,
@@ -296,10 +298,34 @@ pub async fn submit_agent(
     }
 }
 
-pub async fn logout(State(p): State<Platform>, headers: HeaderMap) -> Response {
+/// `GET /logout`: asks, because a GET must not end the session (another site could link
+/// here); the button posts the CSRF-protected form below.
+pub async fn confirm_logout(State(p): State<Platform>, headers: HeaderMap) -> Response {
     if !on_portal(&p, &headers) {
         return page::not_found();
     }
+    with_csrf(&p, "Sign out", |csrf| {
+        format!("<h1>Sign out of the portal?</h1>{}", sign_out_form(csrf))
+    })
+}
+
+/// `POST /logout` with the page's CSRF token: ends the portal session (platform sessions
+/// keep their own lifetime). A post without a valid token gets the question again.
+pub async fn logout(State(p): State<Platform>, req: Request) -> Response {
+    if !on_portal(&p, req.headers()) {
+        return page::not_found();
+    }
+    let Some((headers, _)) = form_fields(req, &p).await else {
+        let mut resp = with_csrf(&p, "Sign out", |csrf| {
+            format!(
+                "<h1>Sign out of the portal?</h1><div class=\"box err\">Your sign-out form expired. \
+                 Please try again.</div>{}",
+                sign_out_form(csrf)
+            )
+        });
+        *resp.status_mut() = StatusCode::FORBIDDEN;
+        return resp;
+    };
     if p.end_session(&headers, PORTAL).await.is_err() {
         return page::unavailable();
     }

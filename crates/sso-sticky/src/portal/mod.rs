@@ -5,11 +5,15 @@ mod auth;
 mod pop;
 
 use axum::Router;
+use axum::body::to_bytes;
+use axum::extract::Request;
+use axum::response::Response;
 use axum::routing::{get, post};
-use http::HeaderMap;
+use http::{HeaderMap, StatusCode};
 use sso_store::model::Session;
 use sso_web::host::{self, HostKind};
-use sso_web::{Platform, WebError, home};
+use sso_web::page;
+use sso_web::{Platform, WebError, cookies, home, random_bytes};
 
 /// The tenant name portal sessions and audit events are kept under.
 pub const PORTAL: &str = "my";
@@ -26,7 +30,7 @@ pub fn router(platform: Platform) -> Router {
             "/login/{group}",
             get(auth::show_agent).post(auth::submit_agent),
         )
-        .route("/logout", get(auth::logout).post(auth::logout))
+        .route("/logout", get(auth::confirm_logout).post(auth::logout))
         .route("/pop", get(pop::handle))
         .route("/groups/{group}", get(admin::group))
         .route("/groups/{group}/agents", post(admin::create_agent))
@@ -39,6 +43,40 @@ pub fn router(platform: Platform) -> Router {
 /// Whether the request is for the portal host.
 fn on_portal(p: &Platform, headers: &HeaderMap) -> bool {
     host::classify_headers(headers, &p.config) == HostKind::Portal
+}
+
+/// A page whose forms carry a fresh CSRF token (double-submit: the same token in a cookie).
+fn with_csrf(p: &Platform, title: &str, body: impl FnOnce(&str) -> String) -> Response {
+    let Ok(csrf) = random_bytes::<16>().map(hex::encode) else {
+        return page::unavailable();
+    };
+    let mut resp = page::page(StatusCode::OK, title, &body(&csrf));
+    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(&csrf, p.config.https, false)) {
+        resp.headers_mut().append(http::header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// The form fields of a POST whose CSRF token matches its cookie; `None` otherwise.
+async fn form_fields(req: Request, p: &Platform) -> Option<(HeaderMap, Vec<(String, String)>)> {
+    let (parts, body) = req.into_parts();
+    let bytes = to_bytes(body, 16 * 1024).await.ok()?;
+    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
+    let csrf = fields
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_default();
+    cookies::csrf_ok(&parts.headers, csrf, p.config.https).then_some((parts.headers, fields))
+}
+
+/// The "Sign out" button: a POST with a CSRF token, so another site cannot sign an agent out
+/// of the portal by linking to it.
+fn sign_out_form(csrf: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <button type=\"submit\" id=\"sign-out\">Sign out</button></form>"
+    )
 }
 
 /// The live portal session of this request.
