@@ -690,6 +690,54 @@ async fn the_standard_login_page_signs_a_client_in_with_a_password() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_failures_count_per_client_whether_typed_as_email_or_client_id() {
+    let app = spawn_app(Backend::Embedded).await;
+    let c = app.client();
+    let mut csrf = csrf_of(
+        &c.get(app.url("demoaws", "/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    let mut post = async |ident: &str, pass: &str| {
+        let r = c
+            .post(app.url("demoaws", "/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("identifier={ident}&password={pass}&csrf={csrf}"))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let page = r.text().await.unwrap();
+        if page.contains("name=\"csrf\"") {
+            csrf = csrf_of(&page);
+        }
+        status
+    };
+    // 30 failures, half typed as the email and half as the clientID: one client, one count.
+    for i in 0..30 {
+        let ident = if i % 2 == 0 {
+            "client%40example.com"
+        } else {
+            "1234"
+        };
+        assert_eq!(post(ident, "wrong").await, StatusCode::UNAUTHORIZED, "{i}");
+    }
+    // Locked: the right password is refused the same way, under either name.
+    assert_eq!(post("1234", "clientpass").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post("client%40example.com", "clientpass").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // 60 s × ⌊30 / 30⌋ later the lock is over.
+    app.clock.set(app.clock.now() + 61);
+    assert_eq!(post("1234", "clientpass").await, StatusCode::FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unavailable_store_gets_a_503_page() {
     let app = spawn_with(
         StoreChoice::Dynamo(DynamoConfig {

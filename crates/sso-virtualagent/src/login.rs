@@ -114,26 +114,28 @@ async fn check(
     source_ip: &str,
 ) -> Result<Option<SessionCookie>, WebError> {
     let now = p.now();
-    let throttle_key = format!(
-        "login|{}|{}|{source_ip}",
-        tenant.name,
-        identifier.to_lowercase()
+    // The directory is cached, so finding the client first costs no read; the throttle then
+    // counts per client, whether it was typed as an email or as a clientID (else one
+    // client would have two counters). Unknown identifiers count under what was typed.
+    let client = if identifier.contains('@') {
+        let mut found = p
+            .directory
+            .clients_by_email(&tenant.name, identifier)
+            .await?;
+        // A shared email cannot tell whose password to check: those clients use their ID.
+        if found.len() == 1 { found.pop() } else { None }
+    } else if identifier.is_empty() {
+        None
+    } else {
+        p.directory.client(&tenant.name, identifier).await?
+    };
+    let account = client.as_ref().map_or_else(
+        || identifier.to_lowercase(),
+        |c| format!("id:{}", c.client_id),
     );
+    let throttle_key = format!("login|{}|{account}|{source_ip}", tenant.name);
     let gate = p
         .throttled(&throttle_key, async {
-            let client = if identifier.contains('@') {
-                let mut found = p
-                    .directory
-                    .clients_by_email(&tenant.name, identifier)
-                    .await?;
-                // A shared email cannot tell whose password to check: those clients use
-                // their ID.
-                if found.len() == 1 { found.pop() } else { None }
-            } else if identifier.is_empty() {
-                None
-            } else {
-                p.directory.client(&tenant.name, identifier).await?
-            };
             let client: Option<Client> = client.filter(|c| c.enabled);
             let verifier = client.as_ref().and_then(|c| c.verifier.clone());
             let password = password.to_owned();
