@@ -176,6 +176,20 @@ pub async fn spawn_on(listen: SocketAddr, store: StoreChoice, demo: bool) -> Tes
     }
 }
 
+/// A form post as a browser sends it: `application/x-www-form-urlencoded`, the body given
+/// already encoded (tests need exact bytes, repeated names and malformed values too).
+pub trait FormBody {
+    /// Sets the form content type and the encoded body.
+    fn form_body(self, body: impl Into<String>) -> Self;
+}
+
+impl FormBody for reqwest::RequestBuilder {
+    fn form_body(self, body: impl Into<String>) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(body.into())
+    }
+}
+
 /// The CSRF token a sign-in or admin form carries (its hidden `csrf` field).
 pub fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")

@@ -9,7 +9,7 @@ use sso_cli::stores::StoreChoice;
 use sso_core::ident::StorageKey;
 use sso_store::model::PlatformKey;
 use sso_store::port::{Directory, DirectoryAdmin};
-use sso_tests::{Backend, TestApp, csrf_of, run_php_with, spawn_app, spawn_on};
+use sso_tests::{Backend, FormBody, TestApp, csrf_of, run_php_with, spawn_app, spawn_on};
 
 const KEY: &str = "demo-platform-key";
 
@@ -513,8 +513,7 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     let r = agent
         .post(portal("/login/21"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("user=agent1&password=agentpass&csrf={csrf}"))
+        .form_body(format!("user=agent1&password=agentpass&csrf={csrf}"))
         .send()
         .await
         .unwrap();
@@ -586,8 +585,7 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
     );
     let forged = agent
         .post(portal("/logout"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={}", "0".repeat(32)))
+        .form_body(format!("csrf={}", "0".repeat(32)))
         .send()
         .await
         .unwrap();
@@ -599,8 +597,7 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
     let csrf = csrf_of(&still.text().await.unwrap());
     let out = agent
         .post(portal("/logout"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("csrf={csrf}"))
+        .form_body(format!("csrf={csrf}"))
         .send()
         .await
         .unwrap();
@@ -636,13 +633,7 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
         .text()
         .await
         .unwrap();
-    let form = |body: String| {
-        admin
-            .post(portal("/login"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-    };
+    let form = |body: String| admin.post(portal("/login")).form_body(body).send();
     let r = form(format!(
         "user=admin%40example.com&password=adminpass&csrf={}",
         csrf_of(&page)
@@ -668,13 +659,7 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
         .await
         .unwrap();
     let csrf = csrf_of(&group);
-    let post = |path: &str, body: String| {
-        admin
-            .post(portal(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-    };
+    let post = |path: &str, body: String| admin.post(portal(path)).form_body(body).send();
     let r = post(
         "/groups/21/agents",
         format!("username=agent2&fullname=Agent+Two&password=longpassword&csrf={csrf}"),
@@ -723,8 +708,7 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
         .unwrap();
     agent
         .post(portal("/login/21"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
+        .form_body(format!(
             "user=agent2&password=longpassword&csrf={}",
             csrf_of(&page)
         ))
@@ -845,8 +829,7 @@ async fn a_portal_session_ends_after_thirty_idle_minutes() {
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     agent
         .post(portal("/login/21"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("user=agent1&password=agentpass&csrf={csrf}"))
+        .form_body(format!("user=agent1&password=agentpass&csrf={csrf}"))
         .send()
         .await
         .unwrap();
@@ -883,8 +866,7 @@ async fn portal_sign_ins_lock_after_thirty_failures_and_odd_pops_are_refused() {
                 .unwrap();
             agent
                 .post(&login)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!(
+                .form_body(format!(
                     "user=agent1&password={password}&csrf={}",
                     csrf_of(&page)
                 ))
@@ -898,8 +880,7 @@ async fn portal_sign_ins_lock_after_thirty_failures_and_odd_pops_are_refused() {
     let r = app
         .client()
         .post(portal("/login/21"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!(
+        .form_body(format!(
             "user=agent1&password=agentpass&csrf={}",
             "0".repeat(32)
         ))

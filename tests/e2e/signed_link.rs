@@ -8,7 +8,7 @@ use sso_core::signed_link::{Scheme, SecretSet, VendorSecret, sign};
 use sso_store::dynamo::DynamoConfig;
 use sso_store::model::Vendor;
 use sso_store::port::{Audit, Directory, DirectoryAdmin};
-use sso_tests::{Backend, TestApp, csrf_of, run_php_with, spawn_app, spawn_with};
+use sso_tests::{Backend, FormBody, TestApp, csrf_of, run_php_with, spawn_app, spawn_with};
 use sso_web::{Clock, SystemClock};
 
 fn link(
@@ -577,13 +577,7 @@ async fn bad_input_gets_its_error_redirect_never_an_error_page(backend: Backend)
         .unwrap();
     assert_eq!(r.headers()["location"], "/login?errorID=1");
     let huge = format!("clientID=1234&vendorid=1002&pad={}", "x".repeat(20_000));
-    let r = c
-        .post(&base)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
+    let r = c.post(&base).form_body(huge).send().await.unwrap();
     assert_eq!(r.headers()["location"], "/login?errorID=1");
     // A POST form works like a GET.
     let form = format!("clientID=1234&vendorid=1002&timestamp={now}&token={good}");
@@ -650,8 +644,7 @@ async fn the_standard_login_page_signs_a_client_in_with_a_password() {
     let c = app.client();
     let post = |ident: &str, pass: &str, token: &str| {
         c.post(app.url("demoaws", "/login"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("identifier={ident}&password={pass}&csrf={token}"))
+            .form_body(format!("identifier={ident}&password={pass}&csrf={token}"))
             .send()
     };
     let page = c
@@ -705,8 +698,7 @@ async fn login_failures_count_per_client_whether_typed_as_email_or_client_id() {
     let mut post = async |ident: &str, pass: &str| {
         let r = c
             .post(app.url("demoaws", "/login"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(format!("identifier={ident}&password={pass}&csrf={csrf}"))
+            .form_body(format!("identifier={ident}&password={pass}&csrf={csrf}"))
             .send()
             .await
             .unwrap();
