@@ -1,8 +1,8 @@
 //! Test support: a real DynamoDB-compatible server for the test suites of every crate.
 //!
-//! Starts moto's server on a loopback port it picks itself, once per test process, with a watchdog that
-//! stops it when the process exits; `SSO_TEST_DYNAMODB_ENDPOINT` points at another server
-//! instead. Not used by the gateway itself.
+//! Starts moto's server on a loopback port it picks itself, once per test process, serving one
+//! request at a time, with a watchdog that stops it when the process exits;
+//! `SSO_TEST_DYNAMODB_ENDPOINT` points at another server instead. Not used by the gateway.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::dynamo::Dynamo;
 
 static ENDPOINT: OnceLock<String> = OnceLock::new();
+static TABLES: AtomicUsize = AtomicUsize::new(0);
 
 /// moto's own server (`moto.server.main`, pinned moto 5.2.1) with one lock around each
 /// request, so writes apply one at a time as in DynamoDB. No single quotes: it runs in a
@@ -28,7 +29,6 @@ def one_at_a_time(environ, start_response):
         return list(app(environ, start_response))
 run_simple(\"127.0.0.1\", 0, one_at_a_time, threaded=True)
 ";
-static TABLES: AtomicUsize = AtomicUsize::new(0);
 
 #[allow(clippy::panic, clippy::expect_used)]
 fn start() -> String {
