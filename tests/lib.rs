@@ -190,6 +190,24 @@ impl FormBody for reqwest::RequestBuilder {
     }
 }
 
+/// A request's answer body as text, for tests that only read the page (a failed send or
+/// read fails the test).
+pub trait PageText {
+    /// Sends the request and returns the body.
+    fn page(self) -> impl std::future::Future<Output = String> + Send;
+}
+
+impl PageText for reqwest::RequestBuilder {
+    async fn page(self) -> String {
+        self.send()
+            .await
+            .expect("the request is answered")
+            .text()
+            .await
+            .expect("a text body")
+    }
+}
+
 /// The CSRF token a sign-in or admin form carries (its hidden `csrf` field).
 pub fn csrf_of(page: &str) -> String {
     page.split("name=\"csrf\" value=\"")

@@ -9,7 +9,7 @@ use sso_cli::stores::StoreChoice;
 use sso_core::ident::StorageKey;
 use sso_store::model::PlatformKey;
 use sso_store::port::{Directory, DirectoryAdmin};
-use sso_tests::{Backend, FormBody, TestApp, csrf_of, run_php_with, spawn_app, spawn_on};
+use sso_tests::{Backend, FormBody, PageText, TestApp, csrf_of, run_php_with, spawn_app, spawn_on};
 
 const KEY: &str = "demo-platform-key";
 
@@ -79,14 +79,7 @@ async fn a_partner_gets_a_one_time_url_that_opens_the_platform(backend: Backend)
         (r.status(), r.headers()["location"].to_str().unwrap()),
         (StatusCode::FOUND, "/")
     );
-    let home = browser
-        .get(app.url("demoaws", "/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = browser.get(app.url("demoaws", "/")).page().await;
     for shown in [
         "id=\"subject\">agent1<",
         "Agent One",
@@ -502,14 +495,7 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
         .await
         .unwrap();
     assert_eq!(r.headers()["location"], "/login/21");
-    let page = agent
-        .get(portal("/login/21"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = agent.get(portal("/login/21")).page().await;
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     let r = agent
         .post(portal("/login/21"))
@@ -535,14 +521,7 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
         agent.get(&url).send().await.unwrap().status(),
         StatusCode::FOUND
     );
-    let home = agent
-        .get(app.url("demoaws", "/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = agent.get(app.url("demoaws", "/")).page().await;
     assert!(
         home.contains("id=\"subject\">agent1<") && home.contains("group:21"),
         "{home}"
@@ -625,14 +604,7 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     let app = spawn_app(Backend::Embedded).await;
     let admin = app.client();
     let portal = |path: &str| app.url("my", path);
-    let page = admin
-        .get(portal("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = admin.get(portal("/login")).page().await;
     let form = |body: String| admin.post(portal("/login")).form_body(body).send();
     let r = form(format!(
         "user=admin%40example.com&password=adminpass&csrf={}",
@@ -641,23 +613,9 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     .await
     .unwrap();
     assert_eq!(r.headers()["location"], "/");
-    let index = admin
-        .get(portal("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let index = admin.get(portal("/")).page().await;
     assert!(index.contains("href=\"/groups/21\""), "{index}");
-    let group = admin
-        .get(portal("/groups/21"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let group = admin.get(portal("/groups/21")).page().await;
     let csrf = csrf_of(&group);
     let post = |path: &str, body: String| admin.post(portal(path)).form_body(body).send();
     let r = post(
@@ -684,28 +642,14 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "CSRF");
-    let group = admin
-        .get(portal("/groups/21"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let group = admin.get(portal("/groups/21")).page().await;
     assert!(
         group.contains("agent2 — Agent Two") && group.contains("sandboxdemo (department 2)"),
         "{group}"
     );
     // The new agent signs in and pops into sandboxdemo (department 2 now).
     let agent = app.client();
-    let page = agent
-        .get(portal("/login/21"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = agent.get(portal("/login/21")).page().await;
     agent
         .post(portal("/login/21"))
         .form_body(format!(
@@ -725,14 +669,7 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
         .send()
         .await
         .unwrap();
-    let home = agent
-        .get(app.url("sandboxdemo", "/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = agent.get(app.url("sandboxdemo", "/")).page().await;
     assert!(home.contains("<dt>Department</dt><dd>2</dd>"), "{home}");
     // A partner's own `agent2` (signed in with its Platform-Key) is another agent.
     let (status, _) = sso0(
@@ -742,14 +679,7 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     .await;
     assert_eq!(status, StatusCode::OK);
     // Its activity, newest first: the pop, then the portal sign-in.
-    let activity = admin
-        .get(portal("/groups/21/agents/agent2"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let activity = admin.get(portal("/groups/21/agents/agent2")).page().await;
     assert!(
         activity.contains("SSO_TOKEN_CREATED") && activity.contains("portal"),
         "{activity}"
@@ -818,14 +748,7 @@ async fn a_portal_session_ends_after_thirty_idle_minutes() {
     let app = spawn_app(Backend::Embedded).await;
     let agent = app.client();
     let portal = |path: &str| app.url("my", path);
-    let page = agent
-        .get(portal("/login/21"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = agent.get(portal("/login/21")).page().await;
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
     agent
         .post(portal("/login/21"))
@@ -856,14 +779,7 @@ async fn portal_sign_ins_lock_after_thirty_failures_and_odd_pops_are_refused() {
         let agent = agent.clone();
         let login = portal("/login/21");
         async move {
-            let page = agent
-                .get(&login)
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap();
+            let page = agent.get(&login).page().await;
             agent
                 .post(&login)
                 .form_body(format!(

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sso_core::helpdesk::password_digest;
 use sso_store::model::Tenant;
 use sso_store::port::{Directory, DirectoryAdmin};
-use sso_tests::{Backend, TestApp, run_php_with, spawn_app};
+use sso_tests::{Backend, PageText, TestApp, run_php_with, spawn_app};
 
 fn call_url(app: &TestApp, host: &str, extra: &[(&str, &str)]) -> String {
     let test123 = password_digest("test123");
@@ -219,17 +219,7 @@ async fn failures_are_result_code_zero_with_the_documented_message(backend: Back
     assert_eq!(r["result_message"], "API credentials are invalid.");
     // A repeated parameter, and an unknown account host.
     let url = format!("{}&sso_user=eve", call_url(&app, "demoaws", &[]));
-    let r: Value = serde_json::from_str(
-        &app.client()
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let r: Value = serde_json::from_str(&app.client().get(url).page().await).unwrap();
     assert_eq!(r["result_message"], "Repeated parameter: sso_user.");
     let r = app
         .client()

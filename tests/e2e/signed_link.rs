@@ -8,7 +8,9 @@ use sso_core::signed_link::{Scheme, SecretSet, VendorSecret, sign};
 use sso_store::dynamo::DynamoConfig;
 use sso_store::model::Vendor;
 use sso_store::port::{Audit, Directory, DirectoryAdmin};
-use sso_tests::{Backend, FormBody, TestApp, csrf_of, run_php_with, spawn_app, spawn_with};
+use sso_tests::{
+    Backend, FormBody, PageText, TestApp, csrf_of, run_php_with, spawn_app, spawn_with,
+};
 use sso_web::{Clock, SystemClock};
 
 fn link(
@@ -190,14 +192,7 @@ async fn every_error_id_is_reached_by_a_real_request(backend: Backend) {
     )
     .await;
     assert_eq!(loc, "/login?errorID=2");
-    let page = c
-        .get(app.url("demoaws", "/login?errorID=2"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = c.get(app.url("demoaws", "/login?errorID=2")).page().await;
     assert!(
         page.contains("No account matches the sign-in link"),
         "{page}"
@@ -647,14 +642,7 @@ async fn the_standard_login_page_signs_a_client_in_with_a_password() {
             .form_body(format!("identifier={ident}&password={pass}&csrf={token}"))
             .send()
     };
-    let page = c
-        .get(app.url("demoaws", "/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = c.get(app.url("demoaws", "/login")).page().await;
     let forged = post("1234", "clientpass", &"0".repeat(32)).await.unwrap();
     assert_eq!(
         forged.status(),
@@ -686,15 +674,7 @@ async fn the_standard_login_page_signs_a_client_in_with_a_password() {
 async fn login_failures_count_per_client_whether_typed_as_email_or_client_id() {
     let app = spawn_app(Backend::Embedded).await;
     let c = app.client();
-    let mut csrf = csrf_of(
-        &c.get(app.url("demoaws", "/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let mut csrf = csrf_of(&c.get(app.url("demoaws", "/login")).page().await);
     let mut post = async |ident: &str, pass: &str| {
         let r = c
             .post(app.url("demoaws", "/login"))
