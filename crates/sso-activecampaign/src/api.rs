@@ -1,186 +1,103 @@
-//! `api.php`: authenticate the caller, check the user, mint a token or a session.
+//! `GET|POST /api.php` and `/admin/api.php`: authenticate the caller, check the user, mint a
+//! token or a session.
 
-use std::sync::Arc;
+use std::net::IpAddr;
 
-use axum::body::to_bytes;
-use axum::extract::{Request, State as AxState};
-use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
-use http::{HeaderValue, Method, StatusCode};
-use serde_json::json;
-use sso_core::helpdesk::{
-    Action, ApiFailure, ApiResult, MSG_USER_FOUND, MSG_USER_LOGGED_IN, OutputFormat,
-};
+use axum::extract::{Request, State};
+use axum::response::Response;
+use http::Method;
+use sso_core::helpdesk::{Action, ApiFailure, ApiResult, MSG_USER_FOUND, MSG_USER_LOGGED_IN};
 use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
 use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{
-    AuditEvent, HelpdeskUser, LoginPlan, NewSession, NewToken, Protocol, Tenant, TokenPurpose,
+    Claims, HelpdeskUser, LoginPlan, NewSession, NewToken, Outcome, Protocol, Tenant, TokenPurpose,
 };
 use sso_web::cookies::{self, SessionCookie};
-use sso_web::host::{self, HostKind};
-use sso_web::{Platform, WebError, ip, random_bytes};
+use sso_web::extract::{Host, SourceIp};
+use sso_web::host::HostKind;
+use sso_web::{WebError, form, random_bytes};
 
-use crate::params::{self, ApiRequest, Credentials, Refusal};
-use crate::verified::VerifiedCache;
+use crate::AppState;
+use crate::error::{ApiError, Error, answer};
+use crate::params::{self, ApiRequest, Credentials};
 
-/// The router's state.
-#[derive(Clone)]
-pub struct State {
-    pub platform: Platform,
-    pub verified: Arc<VerifiedCache>,
-}
-
-/// Every answer: HTTP 200, the result in the requested format, never cached.
-fn answer(format: OutputFormat, result: &ApiResult, cookie: Option<String>) -> Response {
-    let mut resp = (StatusCode::OK, result.render(format)).into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        h.insert(SET_COOKIE, c);
-    }
-    resp
-}
-
-fn refuse(r: &Refusal) -> Response {
-    answer(r.format, &r.failure.to_result(r.format), None)
-}
-
-pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+/// `GET|POST /api.php`.
+pub async fn handle(
+    State(state): State<AppState>,
+    Host(host): Host,
+    SourceIp(source_ip): SourceIp,
+    req: Request,
+) -> Result<Response, Error> {
     let p = &state.platform;
-    let form_body = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|t| {
-            t.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    let (body, body_ok) = match to_bytes(body, params::MAX_BODY_BYTES).await {
+    let (parts, body) = req.into_parts();
+    let form_body = form::is_form_encoded(&parts.headers);
+    let (body, body_ok) = match form::read_body(body).await {
         Ok(b) => {
             let ok = b.is_empty() || (parts.method == Method::POST && form_body);
             (b, ok)
         }
         Err(_) => (Default::default(), false),
     };
-    let query = parts.uri.query().unwrap_or_default().as_bytes().to_vec();
-    let parsed = params::parse(&query, &body, body_ok);
+    let query = parts.uri.query().unwrap_or_default().as_bytes();
+    let parsed = params::parse(query, &body, body_ok);
     let format = match &parsed {
         Ok(r) => r.format,
         Err(r) => r.format,
     };
-    let HostKind::Tenant(label) = host::classify_headers(&parts.headers, &p.config) else {
-        return refuse(&Refusal {
+    let refused = |failure: ApiFailure| Error::Api {
+        format,
+        error: failure.into(),
+    };
+    let HostKind::Tenant(label) = host else {
+        return Err(refused(ApiFailure::UnknownAccount));
+    };
+    let tenant = p
+        .tenant(&label)
+        .await
+        .map_err(|e| Error::Api {
             format,
-            failure: ApiFailure::UnknownAccount,
-        });
-    };
-    let tenant = match p.tenant(&label).await {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return refuse(&Refusal {
-                format,
-                failure: ApiFailure::UnknownAccount,
-            });
-        }
-        Err(_) => {
-            return refuse(&Refusal {
-                format,
-                failure: ApiFailure::Unavailable,
-            });
-        }
-    };
-    let source_ip = ip::source_ip(&parts, &p.config).to_string();
+            error: e.into(),
+        })?
+        .ok_or_else(|| refused(ApiFailure::UnknownAccount))?;
+    let attempt = p.attempt(Protocol::Helpdesk, &tenant.name, source_ip);
     let req = match parsed {
         Ok(r) => r,
         Err(r) => {
-            audit(
-                p,
-                &tenant,
-                "",
-                "",
-                &source_ip,
-                &format!("refused:{}", reason(&r.failure)),
-            )
-            .await;
-            return refuse(&r);
+            attempt
+                .record(Outcome::ApiRefused(r.failure.reason().into()))
+                .await;
+            return Err(Error::Api {
+                format: r.format,
+                error: r.failure.into(),
+            });
         }
     };
-    match run(&state, &tenant, &req, &source_ip).await {
-        Ok(Ok((result, cookie))) => {
-            audit(
-                p,
-                &tenant,
-                &req.credentials.principal(),
-                &req.sso_user,
-                &source_ip,
-                "ok",
-            )
-            .await;
-            answer(req.format, &result, cookie)
+    let attempt = attempt
+        .issuer(&req.credentials.principal())
+        .subject(&req.sso_user);
+    match run(&state, &tenant, &req, source_ip).await {
+        Ok((result, cookie)) => {
+            attempt.record(Outcome::Ok).await;
+            Ok(answer(req.format, &result, cookie))
         }
-        Ok(Err(failure)) => {
-            let outcome = format!("refused:{}", reason(&failure));
-            audit(
-                p,
-                &tenant,
-                &req.credentials.principal(),
-                &req.sso_user,
-                &source_ip,
-                &outcome,
-            )
-            .await;
-            refuse(&Refusal {
+        Err(error) => {
+            attempt
+                .record(match &error {
+                    ApiError::Refused(f) => Outcome::ApiRefused(f.reason().into()),
+                    ApiError::Unavailable(_) => Outcome::Unavailable,
+                })
+                .await;
+            Err(Error::Api {
                 format: req.format,
-                failure,
+                error,
             })
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "api.php: store unavailable");
-            audit(
-                p,
-                &tenant,
-                &req.credentials.principal(),
-                &req.sso_user,
-                &source_ip,
-                "unavailable",
-            )
-            .await;
-            refuse(&Refusal {
-                format: req.format,
-                failure: ApiFailure::Unavailable,
-            })
-        }
-    }
-}
-
-fn reason(f: &ApiFailure) -> &'static str {
-    match f {
-        ApiFailure::UnknownAccount => "unknown_account",
-        ApiFailure::InvalidCredentials => "invalid_credentials",
-        ApiFailure::LoginFailed => "login_failed",
-        ApiFailure::PrimaryAdmin => "primary_admin",
-        ApiFailure::MissingParameter(_) => "missing_parameter",
-        ApiFailure::InvalidParameter(_) => "invalid_parameter",
-        ApiFailure::RepeatedParameter(_) => "repeated_parameter",
-        ApiFailure::MalformedRequest => "malformed_request",
-        ApiFailure::UnknownAction => "unknown_action",
-        ApiFailure::UnknownOutput => "unknown_output",
-        ApiFailure::Throttled => "throttled",
-        ApiFailure::Unavailable => "unavailable",
-        _ => "other",
     }
 }
 
 /// The caller, if its credentials are right and it may use the API.
 async fn authenticate(
-    state: &State,
+    state: &AppState,
     tenant: &Tenant,
     creds: &Credentials,
 ) -> Result<Option<HelpdeskUser>, WebError> {
@@ -222,11 +139,11 @@ async fn authenticate(
 type Minted = (ApiResult, Option<String>);
 
 async fn run(
-    state: &State,
+    state: &AppState,
     tenant: &Tenant,
     req: &ApiRequest,
-    source_ip: &str,
-) -> Result<Result<Minted, ApiFailure>, WebError> {
+    source_ip: IpAddr,
+) -> Result<Minted, ApiError> {
     let p = &state.platform;
     let now = p.now();
     let policy = LockoutPolicy::default();
@@ -237,13 +154,13 @@ async fn run(
     );
     let failures = p.throttle.failures(&throttle_key, now, &policy).await?;
     if policy.locked_until(&failures, now).is_some() {
-        return Ok(Err(ApiFailure::Throttled));
+        return Err(ApiFailure::Throttled.into());
     }
     let Some(admin) = authenticate(state, tenant, &req.credentials).await? else {
         p.throttle
             .record_failure(&throttle_key, now, &policy)
             .await?;
-        return Ok(Err(ApiFailure::InvalidCredentials));
+        return Err(ApiFailure::InvalidCredentials.into());
     };
     let user = p
         .directory
@@ -276,11 +193,11 @@ async fn run(
             p.throttle
                 .record_failure(&throttle_key, now, &policy)
                 .await?;
-            return Ok(Err(ApiFailure::LoginFailed));
+            return Err(ApiFailure::LoginFailed.into());
         }
     };
     if user.primary_admin {
-        return Ok(Err(ApiFailure::PrimaryAdmin));
+        return Err(ApiFailure::PrimaryAdmin.into());
     }
     // A success forgets earlier failures (Keycloak's rule), so end users' typos spread over a
     // day never lock a partner's integration out. A write only when there is a count.
@@ -289,11 +206,11 @@ async fn run(
     }
     let minutes = req.sso_duration;
     let addr = req.sso_addr.to_string();
-    let display = json!([
-        ["Username", user.username],
-        ["User id", user.id],
-        ["Signed in by", admin.username]
-    ]);
+    let claims = Claims::Helpdesk {
+        username: user.username.clone(),
+        user_id: user.id,
+        signed_in_by: Some(admin.username.clone()),
+    };
     let out = req.format.name();
     match req.action {
         Action::SingleSignOn => {
@@ -310,7 +227,7 @@ async fn run(
                     lifetime_secs: minutes * 60,
                 }),
                 reusable: tenant.helpdesk_token_reusable,
-                data: json!({ "display": display }),
+                claims,
                 issued_at: now,
                 expires_at: now.saturating_add(minutes * 60),
                 replace_slot: Some(format!("{}|{addr}", user.username)),
@@ -322,7 +239,7 @@ async fn run(
                 .with("result_code", 1)
                 .with("result_message", MSG_USER_FOUND)
                 .with("result_output", out);
-            Ok(Ok((result, None)))
+            Ok((result, None))
         }
         Action::SingleSignOnSameServer => {
             let id = SessionId::from_random_bytes(random_bytes()?);
@@ -336,7 +253,7 @@ async fn run(
                 absolute_expiry: now.saturating_add(minutes * 60),
                 secret_sha256: None,
                 keep_until: None,
-                data: json!({ "display": display }),
+                claims,
             };
             p.sessions.create(&id.storage_key(), &session).await?;
             let cookie =
@@ -350,28 +267,7 @@ async fn run(
                 .with("result_code", 1)
                 .with("result_message", MSG_USER_LOGGED_IN)
                 .with("result_output", out);
-            Ok(Ok((result, Some(cookie))))
+            Ok((result, Some(cookie)))
         }
     }
-}
-
-async fn audit(
-    p: &Platform,
-    tenant: &Tenant,
-    issuer: &str,
-    subject: &str,
-    source_ip: &str,
-    outcome: &str,
-) {
-    let clip = |s: &str| s.chars().take(128).collect::<String>();
-    p.record(AuditEvent {
-        at: p.now(),
-        tenant: tenant.name.clone(),
-        protocol: "helpdesk".into(),
-        issuer: clip(issuer),
-        subject: clip(subject),
-        source_ip: source_ip.to_owned(),
-        outcome: outcome.to_owned(),
-    })
-    .await;
 }

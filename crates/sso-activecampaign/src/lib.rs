@@ -17,31 +17,54 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
-mod admin;
 mod api;
+mod error;
+mod login;
+mod logout;
+mod main_page;
 pub mod params;
 mod verified;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::get;
 use sso_web::Platform;
 
-/// The help-desk routes.
+pub use error::{ApiError, Error, SignInRefusal};
+
+/// The help desk's sign-in page (where refused `_ssot` links and sign-outs go).
+const LOGIN: &str = "/admin/login";
+
+/// The router's state: the platform, and the cache of recent successful API credential
+/// checks (so a partner's burst pays Argon2id once).
+#[derive(Clone)]
+pub struct AppState {
+    /// The shared platform.
+    pub platform: Platform,
+    /// Recently verified credentials.
+    pub verified: Arc<verified::VerifiedCache>,
+}
+
+impl FromRef<AppState> for Platform {
+    fn from_ref(state: &AppState) -> Platform {
+        state.platform.clone()
+    }
+}
+
+/// The help-desk routes. Every handler returns `Result<Response, Error>`; [`Error`] is the
+/// one place `result_code 0` answers and the pages' refusals are rendered.
 pub fn router(platform: Platform) -> Router {
-    let state = api::State {
+    let state = AppState {
         platform,
         verified: Arc::new(verified::VerifiedCache::new()),
     };
     Router::new()
         .route("/api.php", get(api::handle).post(api::handle))
         .route("/admin/api.php", get(api::handle).post(api::handle))
-        .route("/admin/main.php", get(admin::main))
-        .route(
-            "/admin/login",
-            get(admin::show_login).post(admin::submit_login),
-        )
-        .route("/admin/logout", get(admin::logout).post(admin::logout))
+        .route("/admin/main.php", get(main_page::handle))
+        .route("/admin/login", get(login::show).post(login::submit))
+        .route("/admin/logout", get(logout::handle).post(logout::handle))
         .with_state(state)
 }

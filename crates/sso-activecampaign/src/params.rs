@@ -3,11 +3,9 @@
 
 use std::net::IpAddr;
 
-use percent_encoding::percent_decode;
 use sso_core::helpdesk::{Action, ApiFailure, OutputFormat};
+use sso_web::form::decode_pairs;
 
-/// Largest accepted body, bytes.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// Largest accepted value, bytes.
 const MAX_VALUE_BYTES: usize = 1024;
 
@@ -80,14 +78,6 @@ pub struct Refusal {
     pub failure: ApiFailure,
 }
 
-fn decode(raw: &[u8]) -> Option<String> {
-    let spaced: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    String::from_utf8(percent_decode(&spaced).collect()).ok()
-}
-
 fn is_md5_hex(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -99,12 +89,8 @@ pub fn parse(query: &[u8], body: &[u8], body_ok: bool) -> Result<ApiRequest, Ref
     let mut repeated: Option<&'static str> = None;
     let mut malformed = !body_ok;
     for source in [query, body] {
-        for pair in source.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
-            let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &[][..]),
-            };
-            let (Some(name), Some(value)) = (decode(raw_name), decode(raw_value)) else {
+        for pair in decode_pairs(source) {
+            let Ok((name, value)) = pair else {
                 malformed = true;
                 continue;
             };

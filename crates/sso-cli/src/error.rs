@@ -17,6 +17,12 @@ pub enum CliError {
     Config(String),
 }
 
+impl From<sso_web::SettingsError> for CliError {
+    fn from(e: sso_web::SettingsError) -> Self {
+        CliError::Config(e.to_string())
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::Io(e.to_string())

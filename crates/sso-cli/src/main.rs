@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sso_cli::stores::{self, StoreChoice};
 use sso_cli::{App, CliError, ServeConfig};
 use sso_store::dynamo::DynamoConfig;
-use sso_web::{SystemClock, WebConfig};
+use sso_web::settings::{self, Deployment};
+use sso_web::{Settings, SystemClock};
 
 /// The SSO gateway: signed-link, help-desk and call-center single sign-on.
 #[derive(Parser)]
@@ -137,8 +138,8 @@ enum Command {
     CreateTable,
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SSO_LOG")
+fn init_logging(directive: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(directive)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()
@@ -173,24 +174,36 @@ async fn admin_store(
     stores::open(&args.choice(), secret_key.as_deref()).await
 }
 
-async fn run(cli: Cli) -> Result<(), CliError> {
-    let secret_key = std::env::var("SSO_SECRET_KEY").ok();
+/// Every setting, read once: `serve`'s flags (which clap also fills from their environment
+/// variables) under their variable names, everything else from the environment.
+fn settings(cli: &Cli) -> Result<Settings, CliError> {
+    let mut flags: Vec<(&str, Option<String>)> =
+        vec![(settings::TABLE, Some(cli.store.table.clone()))];
+    if let Command::Serve {
+        base_domain,
+        https,
+        single_tenant,
+        ..
+    } = &cli.command
+    {
+        flags.push((settings::BASE_DOMAIN, Some(base_domain.clone())));
+        flags.push((settings::HTTPS, https.then(|| "true".to_owned())));
+        flags.push((settings::SINGLE_TENANT, single_tenant.clone()));
+    }
+    let lookup = |name: &str| match flags.iter().find(|(n, _)| *n == name) {
+        Some((_, v)) => v.clone(),
+        None => std::env::var(name).ok(),
+    };
+    Ok(Settings::read(lookup, Deployment::Local)?)
+}
+
+async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
+    let secret_key = settings.secret_key.clone();
     match cli.command {
-        Command::Serve {
-            listen,
-            base_domain,
-            https,
-            demo,
-            single_tenant,
-        } => {
+        Command::Serve { listen, demo, .. } => {
             let config = ServeConfig {
                 listen,
-                web: WebConfig {
-                    base_domain,
-                    https,
-                    single_tenant,
-                    ..WebConfig::default()
-                },
+                web: settings.web(),
                 store: cli.store.choice(),
                 secret_key,
                 demo,
@@ -267,8 +280,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    match run(cli).await {
+    let settings = match settings(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sso: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    init_logging(&settings.log);
+    match run(cli, settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sso: {e}");

@@ -13,40 +13,64 @@ pub const STATUS_FAILURE: &str = "FAILURE";
 /// `descriptor` of a success.
 pub const SSO_TOKEN_CREATED: &str = "SSO_TOKEN_CREATED";
 
+/// `message` of a success.
+pub const MSG_TOKEN_CREATED: &str = "SSO token created.";
+/// `message` of [`CallCenterError::UnknownPlatform`].
+pub const MSG_UNKNOWN_PLATFORM: &str = "Unknown platform.";
+/// `message` of [`CallCenterError::InvalidPlatformKey`].
+pub const MSG_INVALID_PLATFORM_KEY: &str = "Platform-Key is missing or invalid.";
+/// `message` of [`CallCenterError::IpNotWhitelisted`].
+pub const MSG_IP_NOT_WHITELISTED: &str = "Source IP is not allowed for this Platform-Key.";
+/// `message` of [`CallCenterError::RateLimited`].
+pub const MSG_RATE_LIMITED: &str = "Too many requests; slow down.";
+/// `message` of [`CallCenterError::InvalidRequest`].
+pub const MSG_INVALID_REQUEST: &str =
+    "Request body must be a JSON object sent as application/json.";
+/// `message` of [`CallCenterError::MissingField`], before the field's name.
+pub const MSG_MISSING_FIELD: &str = "Missing required field: ";
+/// `message` of [`CallCenterError::InvalidField`], before the field's name.
+pub const MSG_INVALID_FIELD: &str = "Invalid field: ";
+/// `message` of [`CallCenterError::DepartmentNotFound`].
+pub const MSG_DEPARTMENT_NOT_FOUND: &str = "Department not found.";
+/// `message` of [`CallCenterError::CampaignNotFound`].
+pub const MSG_CAMPAIGN_NOT_FOUND: &str = "Campaign not found.";
+/// `message` of [`CallCenterError::Unavailable`].
+pub const MSG_UNAVAILABLE: &str = "Temporarily unavailable; try again.";
+
 /// Why `/sso/0` refused a call, in the order its checks run. Each variant has a fixed HTTP
 /// status / `code` and `descriptor`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum CallCenterError {
     /// The tenant host is unknown.
-    #[error("Unknown platform.")]
+    #[error("the host names no platform")]
     UnknownPlatform,
     /// `Platform-Key` is missing or not a key of this tenant.
-    #[error("Platform-Key is missing or invalid.")]
+    #[error("Platform-Key missing, unknown or disabled")]
     InvalidPlatformKey,
     /// The source IP is not on the key's allow-list.
-    #[error("Source IP is not allowed for this Platform-Key.")]
+    #[error("source address not on the key's allow-list")]
     IpNotWhitelisted,
     /// Too many calls.
-    #[error("Too many requests; slow down.")]
+    #[error("over the key's rate limit")]
     RateLimited,
     /// The body is not JSON or the content type is not `application/json`.
-    #[error("Request body must be a JSON object sent as application/json.")]
+    #[error("body is not a JSON object sent as application/json")]
     InvalidRequest,
     /// A required field is missing or empty.
-    #[error("Missing required field: {0}.")]
+    #[error("required field {0} is missing or empty")]
     MissingField(&'static str),
     /// A field has the wrong type, or the campaign CSV is malformed.
-    #[error("Invalid field: {0}.")]
+    #[error("field {0} has the wrong type or form")]
     InvalidField(&'static str),
     /// The department is not one of the tenant's.
-    #[error("Department not found.")]
+    #[error("the platform has no such department")]
     DepartmentNotFound,
     /// A campaign is not one of the tenant's.
-    #[error("Campaign not found.")]
+    #[error("the platform has no such campaign")]
     CampaignNotFound,
     /// The store could not be reached.
-    #[error("Temporarily unavailable; try again.")]
+    #[error("the store is unavailable")]
     Unavailable,
 }
 
@@ -61,6 +85,23 @@ impl CallCenterError {
             Self::InvalidField(_) => 422,
             Self::RateLimited => 429,
             Self::Unavailable => 503,
+        }
+    }
+
+    /// The body's `message`: wire text, kept apart from `Display` (log wording).
+    pub fn message(&self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        match self {
+            Self::UnknownPlatform => Borrowed(MSG_UNKNOWN_PLATFORM),
+            Self::InvalidPlatformKey => Borrowed(MSG_INVALID_PLATFORM_KEY),
+            Self::IpNotWhitelisted => Borrowed(MSG_IP_NOT_WHITELISTED),
+            Self::RateLimited => Borrowed(MSG_RATE_LIMITED),
+            Self::InvalidRequest => Borrowed(MSG_INVALID_REQUEST),
+            Self::MissingField(f) => Owned(format!("{MSG_MISSING_FIELD}{f}.")),
+            Self::InvalidField(f) => Owned(format!("{MSG_INVALID_FIELD}{f}.")),
+            Self::DepartmentNotFound => Borrowed(MSG_DEPARTMENT_NOT_FOUND),
+            Self::CampaignNotFound => Borrowed(MSG_CAMPAIGN_NOT_FOUND),
+            Self::Unavailable => Borrowed(MSG_UNAVAILABLE),
         }
     }
 
@@ -137,6 +178,33 @@ mod tests {
             CallCenterError::CampaignNotFound,
             CallCenterError::Unavailable,
         ]
+    }
+
+    #[test]
+    fn wire_messages_are_fixed_and_apart_from_display() {
+        let messages: Vec<String> = all().iter().map(|e| e.message().into_owned()).collect();
+        assert_eq!(
+            messages,
+            [
+                "Unknown platform.",
+                "Platform-Key is missing or invalid.",
+                "Source IP is not allowed for this Platform-Key.",
+                "Too many requests; slow down.",
+                "Request body must be a JSON object sent as application/json.",
+                "Missing required field: username.",
+                "Invalid field: department_id.",
+                "Department not found.",
+                "Campaign not found.",
+                "Temporarily unavailable; try again.",
+            ]
+        );
+        for e in all() {
+            assert_ne!(
+                e.to_string(),
+                e.message(),
+                "log text is not wire text: {e:?}"
+            );
+        }
     }
 
     #[test]

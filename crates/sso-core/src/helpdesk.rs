@@ -108,49 +108,112 @@ impl Action {
 #[non_exhaustive]
 pub enum ApiFailure {
     /// The host names no account.
-    #[error("Unknown account.")]
+    #[error("the host names no help-desk account")]
     UnknownAccount,
     /// Wrong API credentials, or an admin without API rights.
-    #[error("API credentials are invalid.")]
+    #[error("API credentials invalid, or the admin has no API rights")]
     InvalidCredentials,
     /// Unknown user or wrong `sso_pass`: one message for both.
-    #[error("Login failed.")]
+    #[error("unknown user or wrong sso_pass")]
     LoginFailed,
     /// The user is the account's primary admin, whom SSO never signs in.
-    #[error("The primary admin cannot be signed in by single sign-on.")]
+    #[error("the account's primary admin may not be signed in by SSO")]
     PrimaryAdmin,
     /// A required parameter is absent or empty.
-    #[error("Missing parameter: {0}.")]
+    #[error("parameter {0} is missing or empty")]
     MissingParameter(&'static str),
     /// A parameter is present but not of its documented form.
-    #[error("Invalid parameter: {0}.")]
+    #[error("parameter {0} is malformed")]
     InvalidParameter(&'static str),
     /// A parameter was given more than once (query and body included).
-    #[error("Repeated parameter: {0}.")]
+    #[error("parameter {0} is given more than once")]
     RepeatedParameter(&'static str),
     /// The request itself is unreadable (not UTF-8, too large, wrong content type).
-    #[error("Malformed request.")]
+    #[error("the request is unreadable (encoding, size or content type)")]
     MalformedRequest,
     /// `api_action` names no action this provider knows.
-    #[error("Unknown api_action.")]
+    #[error("api_action names no known action")]
     UnknownAction,
     /// `api_output` names no format; the answer is then JSON.
-    #[error("Unknown api_output.")]
+    #[error("api_output names no known format")]
     UnknownOutput,
     /// Too many failed attempts from this caller.
-    #[error("Too many failed attempts; try again later.")]
+    #[error("locked out after too many failures")]
     Throttled,
     /// The store could not be reached.
-    #[error("Temporarily unavailable; try again.")]
+    #[error("the store is unavailable")]
     Unavailable,
 }
 
+/// `result_message` of [`ApiFailure::UnknownAccount`].
+pub const MSG_UNKNOWN_ACCOUNT: &str = "Unknown account.";
+/// `result_message` of [`ApiFailure::InvalidCredentials`].
+pub const MSG_INVALID_CREDENTIALS: &str = "API credentials are invalid.";
+/// `result_message` of [`ApiFailure::LoginFailed`].
+pub const MSG_LOGIN_FAILED: &str = "Login failed.";
+/// `result_message` of [`ApiFailure::PrimaryAdmin`].
+pub const MSG_PRIMARY_ADMIN: &str = "The primary admin cannot be signed in by single sign-on.";
+/// `result_message` of [`ApiFailure::MissingParameter`], before the parameter's name.
+pub const MSG_MISSING_PARAMETER: &str = "Missing parameter: ";
+/// `result_message` of [`ApiFailure::InvalidParameter`], before the parameter's name.
+pub const MSG_INVALID_PARAMETER: &str = "Invalid parameter: ";
+/// `result_message` of [`ApiFailure::RepeatedParameter`], before the parameter's name.
+pub const MSG_REPEATED_PARAMETER: &str = "Repeated parameter: ";
+/// `result_message` of [`ApiFailure::MalformedRequest`].
+pub const MSG_MALFORMED_REQUEST: &str = "Malformed request.";
+/// `result_message` of [`ApiFailure::UnknownAction`].
+pub const MSG_UNKNOWN_ACTION: &str = "Unknown api_action.";
+/// `result_message` of [`ApiFailure::UnknownOutput`].
+pub const MSG_UNKNOWN_OUTPUT: &str = "Unknown api_output.";
+/// `result_message` of [`ApiFailure::Throttled`].
+pub const MSG_THROTTLED: &str = "Too many failed attempts; try again later.";
+/// `result_message` of [`ApiFailure::Unavailable`].
+pub const MSG_UNAVAILABLE: &str = "Temporarily unavailable; try again.";
+
 impl ApiFailure {
+    /// The `result_message` partners read (and some parse): wire text, kept apart from
+    /// `Display` so that rewording a log line never changes an answer.
+    pub fn result_message(&self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow::{Borrowed, Owned};
+        match self {
+            Self::UnknownAccount => Borrowed(MSG_UNKNOWN_ACCOUNT),
+            Self::InvalidCredentials => Borrowed(MSG_INVALID_CREDENTIALS),
+            Self::LoginFailed => Borrowed(MSG_LOGIN_FAILED),
+            Self::PrimaryAdmin => Borrowed(MSG_PRIMARY_ADMIN),
+            Self::MissingParameter(p) => Owned(format!("{MSG_MISSING_PARAMETER}{p}.")),
+            Self::InvalidParameter(p) => Owned(format!("{MSG_INVALID_PARAMETER}{p}.")),
+            Self::RepeatedParameter(p) => Owned(format!("{MSG_REPEATED_PARAMETER}{p}.")),
+            Self::MalformedRequest => Borrowed(MSG_MALFORMED_REQUEST),
+            Self::UnknownAction => Borrowed(MSG_UNKNOWN_ACTION),
+            Self::UnknownOutput => Borrowed(MSG_UNKNOWN_OUTPUT),
+            Self::Throttled => Borrowed(MSG_THROTTLED),
+            Self::Unavailable => Borrowed(MSG_UNAVAILABLE),
+        }
+    }
+
+    /// The short reason the audit trail records (`refused:<reason>`).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::UnknownAccount => "unknown_account",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::LoginFailed => "login_failed",
+            Self::PrimaryAdmin => "primary_admin",
+            Self::MissingParameter(_) => "missing_parameter",
+            Self::InvalidParameter(_) => "invalid_parameter",
+            Self::RepeatedParameter(_) => "repeated_parameter",
+            Self::MalformedRequest => "malformed_request",
+            Self::UnknownAction => "unknown_action",
+            Self::UnknownOutput => "unknown_output",
+            Self::Throttled => "throttled",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
     /// The result a failure is answered with.
     pub fn to_result(&self, format: OutputFormat) -> ApiResult {
         ApiResult::new()
             .with("result_code", 0)
-            .with("result_message", self.to_string())
+            .with("result_message", self.result_message().into_owned())
             .with("result_output", format.name())
     }
 }
@@ -283,6 +346,78 @@ fn xml_text(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn result_messages_are_fixed_and_apart_from_display() {
+        let table = [
+            (
+                ApiFailure::UnknownAccount,
+                "Unknown account.",
+                "unknown_account",
+            ),
+            (
+                ApiFailure::InvalidCredentials,
+                "API credentials are invalid.",
+                "invalid_credentials",
+            ),
+            (ApiFailure::LoginFailed, "Login failed.", "login_failed"),
+            (
+                ApiFailure::PrimaryAdmin,
+                "The primary admin cannot be signed in by single sign-on.",
+                "primary_admin",
+            ),
+            (
+                ApiFailure::MissingParameter("sso_user"),
+                "Missing parameter: sso_user.",
+                "missing_parameter",
+            ),
+            (
+                ApiFailure::InvalidParameter("sso_addr"),
+                "Invalid parameter: sso_addr.",
+                "invalid_parameter",
+            ),
+            (
+                ApiFailure::RepeatedParameter("api_user"),
+                "Repeated parameter: api_user.",
+                "repeated_parameter",
+            ),
+            (
+                ApiFailure::MalformedRequest,
+                "Malformed request.",
+                "malformed_request",
+            ),
+            (
+                ApiFailure::UnknownAction,
+                "Unknown api_action.",
+                "unknown_action",
+            ),
+            (
+                ApiFailure::UnknownOutput,
+                "Unknown api_output.",
+                "unknown_output",
+            ),
+            (
+                ApiFailure::Throttled,
+                "Too many failed attempts; try again later.",
+                "throttled",
+            ),
+            (
+                ApiFailure::Unavailable,
+                "Temporarily unavailable; try again.",
+                "unavailable",
+            ),
+        ];
+        for (failure, wire, reason) in table {
+            assert_eq!(failure.result_message(), wire);
+            assert_eq!(failure.reason(), reason);
+            assert_ne!(failure.to_string(), wire, "log text is not wire text");
+            let json = failure.to_result(OutputFormat::Json).to_json();
+            assert!(
+                json.contains(&format!("\"result_message\":\"{wire}\"")),
+                "{json}"
+            );
+        }
+    }
+
     use super::*;
 
     fn found() -> ApiResult {
@@ -353,20 +488,20 @@ mod tests {
     #[test]
     fn failure_messages_are_the_documented_ones() {
         assert_eq!(
-            ApiFailure::InvalidCredentials.to_string(),
+            ApiFailure::InvalidCredentials.result_message(),
             "API credentials are invalid."
         );
-        assert_eq!(ApiFailure::LoginFailed.to_string(), "Login failed.");
+        assert_eq!(ApiFailure::LoginFailed.result_message(), "Login failed.");
         assert_eq!(
-            ApiFailure::Throttled.to_string(),
+            ApiFailure::Throttled.result_message(),
             "Too many failed attempts; try again later."
         );
         assert_eq!(
-            ApiFailure::Unavailable.to_string(),
+            ApiFailure::Unavailable.result_message(),
             "Temporarily unavailable; try again."
         );
         assert_eq!(
-            ApiFailure::MissingParameter("sso_user").to_string(),
+            ApiFailure::MissingParameter("sso_user").result_message(),
             "Missing parameter: sso_user."
         );
         let r = ApiFailure::UnknownOutput.to_result(OutputFormat::Json);

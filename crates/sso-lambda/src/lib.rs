@@ -21,111 +21,18 @@ use lambda_http::request::RequestContext;
 use sso_store::dynamo::{Dynamo, DynamoConfig};
 use sso_store::{SecretBox, Store};
 use sso_web::ip::PeerIp;
-use sso_web::{Platform, SystemClock, WebConfig};
-use thiserror::Error;
+use sso_web::{Platform, Settings, SettingsError, SystemClock};
+
+/// The function's configuration: the gateway's one [`Settings`] type, read from the
+/// environment with a deployed function's defaults (set in `infra/template.yaml`).
+pub type Config = Settings;
 
 /// A configuration problem: the function refuses to start rather than serve wrongly.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A required variable is missing.
-    #[error("environment variable {0} is required")]
-    Missing(&'static str),
-    /// A variable has an unusable value.
-    #[error("environment variable {0} is invalid: {1}")]
-    Invalid(&'static str, String),
-}
-
-/// The function's configuration, from the environment (set in `infra/template.yaml`).
-#[derive(Clone)]
-pub struct Config {
-    /// `SSO_TABLE`: the DynamoDB table.
-    pub table: String,
-    /// `SSO_BASE_DOMAIN`: tenants are `<tenant>.<base>`, the portal `my.<base>`.
-    pub base_domain: String,
-    /// `SSO_SECRET_KEY` (64 hex): seals vendor passwords; only the signed-link function reads
-    /// vendors, the others may run without it.
-    pub secret_key: Option<String>,
-    /// `SSO_AUDIT_TO_TABLE`: also store audit events in the table (default: log lines only).
-    pub audit_to_table: bool,
-    /// `SSO_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-}
-
-impl std::fmt::Debug for Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("table", &self.table)
-            .field("base_domain", &self.base_domain)
-            .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
-            .field("audit_to_table", &self.audit_to_table)
-            .finish()
-    }
-}
-
-impl Config {
-    /// Reads the configuration from a variable lookup (the environment in production).
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            get(name)
-                .filter(|v| !v.is_empty())
-                .ok_or(ConfigError::Missing(name))
-        };
-        let secret_key = get("SSO_SECRET_KEY").filter(|v| !v.is_empty());
-        if let Some(k) = &secret_key {
-            SecretBox::from_hex(k)
-                .map_err(|e| ConfigError::Invalid("SSO_SECRET_KEY", e.to_string()))?;
-        }
-        let trusted_proxies = get("SSO_TRUSTED_PROXIES")
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                s.parse()
-                    .map_err(|_| ConfigError::Invalid("SSO_TRUSTED_PROXIES", s.to_owned()))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Self {
-            table: required("SSO_TABLE")?,
-            base_domain: required("SSO_BASE_DOMAIN")?,
-            secret_key,
-            audit_to_table: get("SSO_AUDIT_TO_TABLE").is_some_and(|v| v == "true" || v == "1"),
-            trusted_proxies,
-        })
-    }
-
-    /// Insists on `SSO_SECRET_KEY`: a function that reads vendors cannot work without the key
-    /// their passwords were sealed with, so it refuses to start rather than fail every link.
-    pub fn requiring_secret_key(self) -> Result<Self, ConfigError> {
-        match self.secret_key {
-            Some(_) => Ok(self),
-            None => Err(ConfigError::Missing("SSO_SECRET_KEY")),
-        }
-    }
-
-    /// Reads the configuration from the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    /// The shared web configuration of a deployed function (https, the configured domain).
-    pub fn web(&self) -> WebConfig {
-        WebConfig {
-            base_domain: self.base_domain.clone(),
-            https: true,
-            public_port: None,
-            single_tenant: None,
-            trusted_proxies: self.trusted_proxies.clone(),
-            touch_interval: 60,
-            audit_to_store: self.audit_to_table,
-        }
-    }
-}
+pub type ConfigError = SettingsError;
 
 /// JSON log lines for CloudWatch (no colours); level from `SSO_LOG` (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SSO_LOG")
+pub fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .json()
@@ -153,7 +60,7 @@ pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
         Some(k) => SecretBox::from_hex(k),
         None => SecretBox::generate_hex().and_then(|k| SecretBox::from_hex(&k)),
     }
-    .map_err(|e| ConfigError::Invalid("SSO_SECRET_KEY", e.to_string()))?;
+    .map_err(|e| ConfigError::Invalid(sso_web::settings::SECRET_KEY, e.to_string()))?;
     let store = Store::new(Arc::new(dynamo), key);
     Ok(Platform::over(
         Arc::new(store),
@@ -232,7 +139,7 @@ mod tests {
             ("SSO_AUDIT_TO_TABLE", "true"),
         ]))
         .unwrap();
-        assert!(ok.audit_to_table && ok.secret_key.is_none());
+        assert!(ok.audit_to_store && ok.secret_key.is_none());
         assert!(matches!(
             ok.clone().requiring_secret_key(),
             Err(ConfigError::Missing("SSO_SECRET_KEY"))

@@ -1,58 +1,142 @@
-//! `POST /sso/0`.
+//! `/sso/0`: a partner's server, holding a Platform-Key and calling from an allowed address,
+//! asks for a one-time login URL for an agent. The checks run in PROTOCOLS.md §3a's order.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::body::to_bytes;
-use axum::extract::{Request, State as AxState};
-use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, StatusCode};
+use axum::body::Body;
+use axum::extract::{FromRef, State};
+use axum::response::Response;
+use http::HeaderMap;
+use http::header::CONTENT_TYPE;
 use ipnet::IpNet;
-use serde_json::{Value, json};
-use sso_core::callcenter::{CallCenterError, SSO_TOKEN_CREATED, STATUS_FAILURE, STATUS_SUCCESS};
+use serde_json::Value;
+use sso_core::callcenter::CallCenterError;
 use sso_core::ident::StorageKey;
-use sso_store::model::{AuditEvent, PlatformKey};
-use sso_web::host::{self, HostKind};
-use sso_web::{Platform, ip};
+use sso_store::model::{Outcome, PlatformKey, Protocol, Tenant};
+use sso_web::extract::{Host, SourceIp};
+use sso_web::host::HostKind;
+use sso_web::{Platform, form};
 
-use crate::grant;
+use crate::error::{Error, IssueError, answer};
+use crate::grant::{self, Grant};
 use crate::rate::Limiter;
 
-/// Largest accepted body.
-const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// The router's state.
+/// The call-center router's state: the platform and the per-key rate limiter.
 #[derive(Clone)]
-pub struct State {
+pub struct AppState {
+    /// The shared platform.
     pub platform: Platform,
+    /// Calls per Platform-Key and second.
     pub limiter: Arc<Limiter>,
 }
 
-/// The JSON answer; the HTTP status equals `code`.
-pub fn answer(result: Result<String, CallCenterError>) -> Response {
-    let (status, body) = match result {
-        Ok(url) => (
-            StatusCode::OK,
-            json!({
-                "success": 1, "code": 200, "url": url, "message": "SSO token created.",
-                "status": STATUS_SUCCESS, "descriptor": SSO_TOKEN_CREATED,
-            }),
-        ),
-        Err(e) => (
-            StatusCode::from_u16(e.code()).unwrap_or(StatusCode::BAD_REQUEST),
-            json!({
-                "success": 0, "code": e.code(), "url": "", "message": e.to_string(),
-                "status": STATUS_FAILURE, "descriptor": e.descriptor(),
-            }),
-        ),
+impl FromRef<AppState> for Platform {
+    fn from_ref(state: &AppState) -> Platform {
+        state.platform.clone()
+    }
+}
+
+fn refused(descriptor: &str) -> Outcome {
+    Outcome::CallCenterRefused(descriptor.to_owned())
+}
+
+/// The store failed before the key was known: audited as `UNAVAILABLE`.
+async fn down(p: &Platform, tenant: &str, source_ip: IpAddr, e: IssueError) -> Error {
+    p.attempt(Protocol::CallCenter, tenant, source_ip)
+        .record(refused(CallCenterError::Unavailable.descriptor()))
+        .await;
+    Error::Api(e)
+}
+
+/// `/sso/0` (every method answers in JSON, after the ordered checks).
+pub async fn handle(
+    State(state): State<AppState>,
+    Host(host): Host,
+    SourceIp(source_ip): SourceIp,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Error> {
+    let p = &state.platform;
+    let HostKind::Tenant(label) = host else {
+        return Err(CallCenterError::UnknownPlatform.into());
     };
-    let mut resp = (status, body.to_string()).into_response();
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    resp
+    let tenant = match p.tenant(&label).await {
+        Ok(Some(t)) => t,
+        Ok(None) => return Err(CallCenterError::UnknownPlatform.into()),
+        Err(e) => return Err(down(p, &label, source_ip, e.into()).await),
+    };
+    let key: Option<PlatformKey> = match headers.get("platform-key").and_then(|v| v.to_str().ok()) {
+        Some(k) if !k.is_empty() => {
+            let found = p
+                .directory
+                .platform_key(&tenant.name, &StorageKey::of_secret(k.trim()))
+                .await;
+            match found {
+                Ok(found) => found.filter(|k| k.enabled),
+                Err(e) => return Err(down(p, &tenant.name, source_ip, e.into()).await),
+            }
+        }
+        _ => None,
+    };
+    let attempt = p
+        .attempt(Protocol::CallCenter, &tenant.name, source_ip)
+        .issuer(key.as_ref().map_or("", |k| k.key_id.as_str()));
+    let (key, grant) = match check(&state, &tenant, key, source_ip, &headers, body).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            attempt.record(refused(e.descriptor())).await;
+            return Err(e.into());
+        }
+    };
+    let attempt = attempt.subject(&grant.username);
+    match grant::issue(p, &tenant, &key.partner, &grant).await {
+        Ok(url) => {
+            attempt.record(Outcome::TokenCreated).await;
+            Ok(answer(Ok(&url)))
+        }
+        Err(e) => {
+            attempt.record(refused(e.wire().descriptor())).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// The checks after the key was looked up: key valid → address allowed → rate limit →
+/// content type → JSON parses → fields.
+async fn check(
+    state: &AppState,
+    tenant: &Tenant,
+    key: Option<PlatformKey>,
+    source_ip: IpAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(PlatformKey, Grant), CallCenterError> {
+    let key = key.ok_or(CallCenterError::InvalidPlatformKey)?;
+    if !allowed(&key.allow_list, source_ip) {
+        return Err(CallCenterError::IpNotWhitelisted);
+    }
+    let now = state.platform.now();
+    if !state
+        .limiter
+        .allow(&format!("{}|{}", tenant.name, key.key_id), now)
+    {
+        return Err(CallCenterError::RateLimited);
+    }
+    let json_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json_type {
+        return Err(CallCenterError::InvalidRequest);
+    }
+    let bytes = form::read_body(body)
+        .await
+        .map_err(|_| CallCenterError::InvalidRequest)?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|_| CallCenterError::InvalidRequest)?;
+    Ok((key, grant::from_json(&value)?))
 }
 
 /// Whether `ip` is on the allow-list (single addresses or CIDR ranges, v4 or v6).
@@ -64,107 +148,6 @@ pub fn allowed(list: &[String], ip: IpAddr) -> bool {
             .parse::<IpAddr>()
             .is_ok_and(|a| a.to_canonical() == ip),
     })
-}
-
-pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
-    let p = &state.platform;
-    let (parts, body) = req.into_parts();
-    let source_ip = ip::source_ip(&parts, &p.config);
-    let HostKind::Tenant(label) = host::classify_headers(&parts.headers, &p.config) else {
-        return answer(Err(CallCenterError::UnknownPlatform));
-    };
-    let unavailable = |tenant: &str| AuditEvent {
-        at: p.now(),
-        tenant: tenant.to_owned(),
-        protocol: "callcenter".into(),
-        issuer: String::new(),
-        subject: String::new(),
-        source_ip: source_ip.to_string(),
-        outcome: CallCenterError::Unavailable.descriptor().into(),
-    };
-    let tenant = match p.tenant(&label).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return answer(Err(CallCenterError::UnknownPlatform)),
-        Err(_) => {
-            p.record(unavailable(&label)).await;
-            return answer(Err(CallCenterError::Unavailable));
-        }
-    };
-    let key: Option<PlatformKey> = match parts
-        .headers
-        .get("platform-key")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(k) if !k.is_empty() => match p
-            .directory
-            .platform_key(&tenant.name, &StorageKey::of_secret(k.trim()))
-            .await
-        {
-            Ok(found) => found.filter(|k| k.enabled),
-            Err(_) => {
-                p.record(unavailable(&tenant.name)).await;
-                return answer(Err(CallCenterError::Unavailable));
-            }
-        },
-        _ => None,
-    };
-    let mut event = AuditEvent {
-        at: p.now(),
-        tenant: tenant.name.clone(),
-        protocol: "callcenter".into(),
-        issuer: key.as_ref().map_or_else(String::new, |k| k.key_id.clone()),
-        subject: String::new(),
-        source_ip: source_ip.to_string(),
-        outcome: String::new(),
-    };
-    let result = async {
-        let key = key.ok_or(CallCenterError::InvalidPlatformKey)?;
-        if !allowed(&key.allow_list, source_ip) {
-            return Err(CallCenterError::IpNotWhitelisted);
-        }
-        if !state
-            .limiter
-            .allow(&format!("{}|{}", tenant.name, key.key_id), p.now())
-        {
-            return Err(CallCenterError::RateLimited);
-        }
-        let json_type = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
-        if !json_type {
-            return Err(CallCenterError::InvalidRequest);
-        }
-        let bytes = to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|_| CallCenterError::InvalidRequest)?;
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|_| CallCenterError::InvalidRequest)?;
-        let g = grant::from_json(&value)?;
-        Ok((key, g))
-    }
-    .await;
-    let outcome = match result {
-        Err(e) => Err(e),
-        Ok((key, g)) => {
-            event.subject = g.username.chars().take(128).collect();
-            match grant::issue(p, &tenant, &key.partner, &g).await {
-                Ok(r) => r,
-                Err(err) => {
-                    tracing::warn!(error = %err, "/sso/0: store unavailable");
-                    Err(CallCenterError::Unavailable)
-                }
-            }
-        }
-    };
-    event.outcome = match &outcome {
-        Ok(_) => "SSO_TOKEN_CREATED".into(),
-        Err(e) => e.descriptor().into(),
-    };
-    p.record(event).await;
-    answer(outcome)
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
 //! The body of `/sso/0`, checked field by field, and the issuing of the one-time login URL:
 //! one code path for partners' servers and for the portal's pop URLs.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use sso_core::callcenter::{CallCenterError, Campaigns, parse_campaigns};
 use sso_core::ident::OneTimeToken;
-use sso_store::model::{LoginPlan, NewToken, Protocol, Tenant, TokenPurpose};
-use sso_web::{Platform, WebError, random_bytes};
+use sso_store::model::{AgentProfile, Claims, LoginPlan, NewToken, Protocol, Tenant, TokenPurpose};
+use sso_web::{Platform, random_bytes};
+
+use crate::error::IssueError;
 
 /// What an agent is signed in with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,49 +104,30 @@ pub async fn issue(
     tenant: &Tenant,
     issuer: &str,
     grant: &Grant,
-) -> Result<Result<String, CallCenterError>, WebError> {
+) -> Result<String, IssueError> {
     if !tenant.departments.contains(&grant.department) {
-        return Ok(Err(CallCenterError::DepartmentNotFound));
+        return Err(CallCenterError::DepartmentNotFound.into());
     }
-    let campaigns: Vec<u64> = match &grant.campaigns {
-        Campaigns::All => tenant.campaigns.clone(),
+    let campaigns = match &grant.campaigns {
+        // "All campaigns" is stored as such, not as the tenant's list, so the item stays
+        // small whatever the tenant.
+        Campaigns::All => None,
         Campaigns::Only(list) => {
             if list.iter().any(|c| !tenant.campaigns.contains(c)) {
-                return Ok(Err(CallCenterError::CampaignNotFound));
+                return Err(CallCenterError::CampaignNotFound.into());
             }
-            list.clone()
+            Some(list.clone())
         }
     };
-    let all = matches!(grant.campaigns, Campaigns::All);
     let token = OneTimeToken::from_random_bytes(random_bytes()?);
-    let shown_campaigns = if all {
-        "all".to_owned()
-    } else {
-        campaigns
-            .iter()
-            .map(u64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    // The token carries the session it starts (one write redeems it). "All campaigns" is
-    // stored as such, not as the tenant's list, so the item stays small whatever the tenant.
-    let data = json!({
-        "profile": {
-            "fullname": grant.fullname,
-            "email": grant.email,
-            "department": grant.department,
-            "campaigns": if all { json!("all") } else { json!(campaigns) },
-            "call_center_did": grant.call_center_did,
-            "customer_cid": grant.customer_cid,
-        },
-        "display": [
-            ["Agent", grant.username],
-            ["Full name", grant.fullname],
-            ["Department", grant.department],
-            ["Campaigns", shown_campaigns],
-            ["Inbound number (DID)", grant.call_center_did.clone().unwrap_or_default()],
-            ["Customer caller ID", grant.customer_cid.clone().unwrap_or_default()],
-        ],
+    // The token carries the session it starts (one write redeems it).
+    let claims = Claims::CallCenter(AgentProfile {
+        fullname: grant.fullname.clone(),
+        email: grant.email.clone(),
+        department: grant.department,
+        campaigns,
+        call_center_did: grant.call_center_did.clone(),
+        customer_cid: grant.customer_cid.clone(),
     });
     let now = p.now();
     let new = NewToken {
@@ -157,23 +140,24 @@ pub async fn issue(
             lifetime_secs: tenant.session_absolute_secs,
         }),
         reusable: false,
-        data,
+        claims,
         issued_at: now,
         expires_at: now.saturating_add(tenant.login_url_secs),
         replace_slot: None,
         bound_addr: None,
     };
     p.tokens.issue(&token.storage_key(), &new).await?;
-    Ok(Ok(format!(
+    Ok(format!(
         "{}/sso/login?token={}",
         p.config.tenant_origin(&tenant.name),
         token.to_hex()
-    )))
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn a_php_json_encode_body_parses_with_nulls_and_unknown_fields() {

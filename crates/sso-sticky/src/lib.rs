@@ -18,6 +18,7 @@
 )]
 
 mod api;
+mod error;
 pub mod grant;
 mod login;
 mod portal;
@@ -25,13 +26,16 @@ mod rate;
 
 use std::sync::Arc;
 
+pub use api::AppState;
+pub use error::{Error, IssueError, SignInRefusal};
+
 use axum::Router;
 use axum::routing::{any, get};
 use sso_web::Platform;
 
 /// The call-center routes on tenant hosts.
 pub fn router(platform: Platform) -> Router {
-    let state = api::State {
+    let state = api::AppState {
         platform,
         limiter: Arc::new(rate::Limiter::new(rate::DEFAULT_PER_SECOND)),
     };

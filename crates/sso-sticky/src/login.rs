@@ -1,106 +1,41 @@
-//! `GET /sso/login?token=`: the agent's browser consumes the one-time URL.
+//! `GET /sso/login?token=`: the agent's browser consumes the one-time URL, and the token
+//! becomes the agent's platform session (one conditional write).
 
-use axum::extract::{Request, State as AxState};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{Method, StatusCode};
-use sso_core::ident::OneTimeToken;
-use sso_store::model::{AuditEvent, Protocol, Redemption};
-use sso_web::cookies::{self, SessionCookie};
-use sso_web::{ip, page, random_bytes};
+use sso_store::model::Protocol;
+use sso_web::extract::{SourceIp, TenantPage};
+use sso_web::form::query_value;
+use sso_web::{Door, page};
 
-use crate::api::State;
+use crate::api::AppState;
+use crate::error::Error;
 
-pub async fn handle(AxState(state): AxState<State>, req: Request) -> Response {
-    let p = &state.platform;
-    let (parts, _) = req.into_parts();
-    let tenant = match p.tenant_for_page(&parts.headers).await {
-        Ok(t) => t,
-        Err(resp) => return resp,
-    };
-    if parts.method == Method::HEAD {
-        return page::page(StatusCode::OK, "Sign in", "");
+/// `GET /sso/login?token=`.
+pub async fn handle(
+    State(state): State<AppState>,
+    TenantPage(tenant): TenantPage,
+    SourceIp(source_ip): SourceIp,
+    method: Method,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Error> {
+    if method == Method::HEAD {
+        return Ok(page::page(StatusCode::OK, "Sign in", ""));
     }
-    let token = url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "token")
-        .and_then(|(_, v)| OneTimeToken::parse(&v).ok());
-    let now = p.now();
-    let source_ip = ip::source_ip(&parts, &p.config).to_string();
-    let Ok(secret) = random_bytes::<16>() else {
-        return page::unavailable();
-    };
-    let how = Redemption {
+    let door = Door {
         protocol: Protocol::CallCenter,
-        from_addr: None,
-        secret_sha256: cookies::secret_hash(&secret),
+        name: "/sso/login",
+        bound_to: None,
         reusable: false,
     };
-    // One conditional write: the token becomes the agent's platform session.
-    let redeemed = match &token {
-        Some(t) => match p
-            .tokens
-            .redeem(&tenant.name, &t.storage_key(), now, &how)
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "/sso/login: store unavailable");
-                audit(p, &tenant.name, "/sso/login", "", &source_ip, "unavailable").await;
-                return page::unavailable();
-            }
-        },
-        None => None,
-    };
-    let Some(r) = redeemed else {
-        audit(
-            p,
-            &tenant.name,
-            "/sso/login",
-            "",
-            &source_ip,
-            "refused:bad_token",
-        )
-        .await;
-        return page::page(
-            StatusCode::GONE,
-            "Sign-in link expired",
-            "<h1>This sign-in link is invalid or has expired</h1><p>Sign-in links work once, for five \
-             minutes. Please start again from your call-center application.</p>",
-        );
-    };
-    let s = &r.session;
-    audit(
-        p,
-        &tenant.name,
-        &s.issuer,
-        &s.subject,
-        &source_ip,
-        "session",
-    )
-    .await;
-    let cookie = cookies::set_session(
-        &SessionCookie::Keyed { key: r.key, secret },
-        p.config.https,
-        !tenant.frame_ancestors.is_empty(),
-    );
-    page::redirect(&tenant.home_path, &[cookie])
-}
-
-async fn audit(
-    p: &sso_web::Platform,
-    tenant: &str,
-    issuer: &str,
-    subject: &str,
-    source_ip: &str,
-    outcome: &str,
-) {
-    p.record(AuditEvent {
-        at: p.now(),
-        tenant: tenant.to_owned(),
-        protocol: "callcenter".into(),
-        issuer: issuer.to_owned(),
-        subject: subject.to_owned(),
-        source_ip: source_ip.to_owned(),
-        outcome: outcome.to_owned(),
-    })
-    .await;
+    let token = query_value(query.as_deref(), "token");
+    match state
+        .platform
+        .redeem(&tenant, door, token.as_deref(), source_ip)
+        .await?
+    {
+        Some(cookie) => Ok(page::redirect(&tenant.home_path, &[cookie])),
+        None => Err(Error::BadToken),
+    }
 }

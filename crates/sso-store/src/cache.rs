@@ -160,7 +160,7 @@ impl Directory for CachedDirectory {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "embedded"))]
 mod tests {
     use super::*;
     use crate::embedded::Embedded;

@@ -310,17 +310,15 @@ fn build_err(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     }
 }
 
-fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) -> StoreError {
+fn unavailable<E, R>(e: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
     let what = match &e {
         SdkError::TimeoutError(_) => "timeout".to_owned(),
         SdkError::DispatchFailure(_) => "cannot reach DynamoDB".to_owned(),
         other => {
-            // The message may echo request values: it goes to the debug log, not the error.
-            tracing::debug!(
-                code = other.code(),
-                message = other.message(),
-                "DynamoDB error"
-            );
             if std::env::var_os("SSO_DEBUG_DYNAMODB").is_some() {
                 eprintln!("DynamoDB error {:?}: {:?}", other.code(), other.message());
             }
@@ -330,7 +328,8 @@ fn unavailable<E: ProvideErrorMetadata + std::fmt::Debug, R>(e: SdkError<E, R>) 
                 .unwrap_or_else(|| "DynamoDB error".to_owned())
         }
     };
-    StoreError::Unavailable(what)
+    // The SDK's error is kept as the cause: the adapters' error mapping logs its chain once.
+    StoreError::unavailable_from(what, e)
 }
 
 fn to_av(a: &Attr) -> AttributeValue {
@@ -791,7 +790,7 @@ mod tests {
             .send()
             .await
             .unwrap_err();
-        assert!(matches!(unavailable(err), StoreError::Unavailable(_)));
+        assert!(unavailable(err).is_unavailable());
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl Embedded {
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || f(&db))
             .await
-            .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+            .map_err(|e| StoreError::unavailable_from("store task failed", e))?
     }
 }
 

@@ -25,6 +25,8 @@ use crate::model::{
     Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
 use crate::store::{DirRecord, Store};
+pub use crate::validate::{RESERVED_TENANTS, check_tenant_name, check_url};
+use crate::validate::{check_name, check_text, err, is_ip_or_cidr};
 use crate::{StoreError, password};
 
 /// The file, as written.
@@ -187,13 +189,6 @@ pub struct ImportSummary {
     pub records: usize,
 }
 
-fn err(location: impl Into<String>, message: impl Into<String>) -> StoreError {
-    StoreError::Import {
-        location: location.into(),
-        message: message.into(),
-    }
-}
-
 /// Parses an import file; syntax errors name the line and column.
 pub fn parse(name: &str, text: &str) -> Result<ImportFile, StoreError> {
     toml::from_str(text).map_err(|e| {
@@ -255,66 +250,6 @@ fn key_hash(
             "give exactly one of `key` (non-empty) or `key_sha256`",
         )),
     }
-}
-
-/// Whether `url` may be registered as a redirect target (`at` names it in the error): an
-/// absolute https URL, or http on this machine. Parsed, not prefix-matched, so
-/// `http://localhost@elsewhere.example/` is what it is: elsewhere.
-pub fn check_url(at: String, url: &Option<String>) -> Result<(), StoreError> {
-    let Some(u) = url else { return Ok(()) };
-    let parsed = url::Url::parse(u).map_err(|e| err(&at, format!("not a URL: {e}")))?;
-    let local = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
-        || parsed.host_str().is_some_and(|h| h.ends_with(".localhost"));
-    if parsed.scheme() == "https" || (parsed.scheme() == "http" && local) {
-        Ok(())
-    } else {
-        Err(err(
-            at,
-            "must be an absolute https URL (http only for localhost)",
-        ))
-    }
-}
-
-fn check_name(at: String, name: &str) -> Result<(), StoreError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(err(
-            at,
-            "must be a DNS label: lower-case letters, digits and inner hyphens",
-        ))
-    }
-}
-
-fn check_text(at: String, value: &str) -> Result<(), StoreError> {
-    if value.is_empty() || value.len() > 256 || value.chars().any(char::is_control) {
-        Err(err(
-            at,
-            "must be 1–256 characters without control characters",
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-/// Host labels that can never be tenants (they are the portal's and the platform's own).
-pub const RESERVED_TENANTS: [&str; 4] = ["my", "www", "api", "admin"];
-
-/// Whether `name` may be a tenant: a DNS label, not a reserved host name. The admin CLI
-/// checks names with this, as the import file does.
-pub fn check_tenant_name(name: &str) -> Result<(), StoreError> {
-    check_name("tenant".into(), name)?;
-    if RESERVED_TENANTS.contains(&name) {
-        return Err(err("tenant", "is a reserved host name"));
-    }
-    Ok(())
 }
 
 impl ImportFile {
@@ -598,11 +533,6 @@ impl ImportFile {
         }
         Ok(out)
     }
-}
-
-/// Whether `s` is an IP address or a CIDR range (v4 or v6).
-fn is_ip_or_cidr(s: &str) -> bool {
-    s.parse::<std::net::IpAddr>().is_ok() || s.parse::<ipnet::IpNet>().is_ok()
 }
 
 impl Store {

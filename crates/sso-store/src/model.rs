@@ -2,7 +2,6 @@
 //! sessions, audit events). Plain data; the rules live in `sso-core` and the adapters.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sso_core::expiry::ExpiryPolicy;
 use sso_core::ident::StorageKey;
 use sso_core::signed_link::{Scheme, SecretSet};
@@ -245,8 +244,8 @@ pub struct NewToken {
     pub purpose: TokenPurpose,
     /// Redeemable more than once until it expires.
     pub reusable: bool,
-    /// What the adapter binds to it; for a login token, the data of the session it starts.
-    pub data: Value,
+    /// What the adapter binds to it; for a login token, the claims of the session it starts.
+    pub claims: Claims,
     /// Unix second it is issued at.
     pub issued_at: i64,
     /// Unix second from which it is refused.
@@ -328,12 +327,13 @@ pub struct Redeemed {
     /// Who it was about.
     pub subject: String,
     /// What was bound to it.
-    pub data: Value,
+    pub claims: Claims,
     /// When it expires.
     pub expires_at: i64,
 }
 
-/// Which protocol created a session.
+/// Which protocol created a session (or made an audited attempt). Stored and logged by
+/// [`Protocol::as_str`]: `signed_link`, `helpdesk`, `callcenter`, `portal`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
@@ -341,7 +341,8 @@ pub enum Protocol {
     SignedLink,
     /// Help desk (`_ssot`, same-server, `/admin/login`).
     Helpdesk,
-    /// Call center (`/sso/login`).
+    /// Call center (`/sso/0`, `/sso/login`).
+    #[serde(rename = "callcenter")]
     CallCenter,
     /// The agent portal's own session.
     Portal,
@@ -370,8 +371,8 @@ pub struct NewSession {
     /// How long the item must outlive the session (a signed-link replay record lives until the
     /// link's expiry even when the session ends sooner). `None`: until `absolute_expiry`.
     pub keep_until: Option<i64>,
-    /// What the adapter shows and checks (display name, campaigns, call context…).
-    pub data: Value,
+    /// What the session knows of its subject (shown on the home page, checked by the portal).
+    pub claims: Claims,
 }
 
 /// A live session.
@@ -395,8 +396,8 @@ pub struct Session {
     pub absolute_expiry: i64,
     /// SHA-256 (hex) of the cookie's secret, for sessions under a derived key.
     pub secret_sha256: Option<String>,
-    /// Adapter data.
-    pub data: Value,
+    /// What the session knows of its subject.
+    pub claims: Claims,
 }
 
 /// Whether a replay-guarded action happened for the first time.
@@ -408,6 +409,218 @@ pub enum Recorded {
     Replay,
 }
 
+impl Protocol {
+    /// Every protocol.
+    pub const ALL: [Protocol; 4] = [
+        Protocol::SignedLink,
+        Protocol::Helpdesk,
+        Protocol::CallCenter,
+        Protocol::Portal,
+    ];
+
+    /// The name items, log lines and audit events carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::SignedLink => "signed_link",
+            Protocol::Helpdesk => "helpdesk",
+            Protocol::CallCenter => "callcenter",
+            Protocol::Portal => "portal",
+        }
+    }
+
+    /// The protocol a stored name names.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a session — or the login token that becomes one — knows of its subject, by kind.
+/// Stored as JSON tagged with `kind`; labels for people are the web layer's, added when a
+/// page is rendered, never stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Claims {
+    /// A signed-link client, by a link (with its vendor) or by the standard login page.
+    SignedLink {
+        /// `clientID`.
+        client_id: String,
+        /// The client's email.
+        email: String,
+        /// The vendor whose link signed it in (`None`: the login page).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        vendor: Option<String>,
+    },
+    /// A help-desk user.
+    Helpdesk {
+        /// Login name.
+        username: String,
+        /// `id` in API results.
+        user_id: i64,
+        /// The API admin who asked for the sign-in (`None`: `/admin/login`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signed_in_by: Option<String>,
+    },
+    /// A call-center agent on a platform, with what limits its session.
+    CallCenter(AgentProfile),
+    /// A portal administrator.
+    PortalAdmin {
+        /// Groups it manages.
+        groups: Vec<u64>,
+    },
+    /// A portal agent.
+    PortalAgent {
+        /// Its group.
+        group: u64,
+        /// Full name.
+        fullname: String,
+    },
+    /// A pop waiting for its agent to sign in.
+    PendingPop {
+        /// The group.
+        group: u64,
+        /// The platform the agent was heading for.
+        tenant: String,
+    },
+    /// Claims of a shape this version does not know (written by another version): they
+    /// show nothing and grant nothing.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Claims {
+    /// The claims stored as `data`, read leniently: what does not parse is
+    /// [`Claims::Unknown`] (an older item), never an error that would fail a page.
+    pub fn from_stored(json: &str) -> Self {
+        serde_json::from_str(json).unwrap_or(Claims::Unknown)
+    }
+
+    /// The stored form.
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{\"kind\":\"unknown\"}".into())
+    }
+}
+
+/// A call-center agent's profile, as `/sso/0` (or a pop) gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentProfile {
+    /// Full name.
+    pub fullname: String,
+    /// Email, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Department on the platform.
+    pub department: u64,
+    /// Campaigns it may use; `None`: all of the platform's (stored as such, so the item stays
+    /// small whatever the platform).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaigns: Option<Vec<u64>>,
+    /// The number the customer called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_center_did: Option<String>,
+    /// The customer's caller ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_cid: Option<String>,
+}
+
+/// How an audited attempt ended. Logged and stored as the same strings as before the type
+/// existed (`ok`, `errorID=3:expired`, `refused:login_failed`, `INVALID_PLATFORM_KEY`…).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", from = "String")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Signed in, or a token was minted for the caller (`ok`).
+    Ok,
+    /// The browser that holds the session a link created used the link again
+    /// (`ok:same-browser`).
+    SameBrowser,
+    /// A one-time login token became a session (`session`).
+    SessionStarted,
+    /// A call-center login URL was issued (`SSO_TOKEN_CREATED`).
+    TokenCreated,
+    /// Wrong account or password at a sign-in form (`bad_credentials`).
+    BadCredentials,
+    /// Refused by the lock-out rule without checking (`locked`).
+    Locked,
+    /// A one-time link was unknown, used, expired or not for this door (`refused:bad_token`).
+    BadToken,
+    /// The store could not be reached (`unavailable`).
+    Unavailable,
+    /// A signed link was refused (`errorID=<n>:<reason>`).
+    LinkRefused {
+        /// The errorID sent to the partner.
+        error_id: u8,
+        /// The finer reason, for the operator.
+        reason: String,
+    },
+    /// `api.php` refused the call (`refused:<reason>`).
+    ApiRefused(String),
+    /// `/sso/0` or a pop refused (the `descriptor`, e.g. `IP_NOT_WHITELISTED`).
+    CallCenterRefused(String),
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::SameBrowser => f.write_str("ok:same-browser"),
+            Outcome::SessionStarted => f.write_str("session"),
+            Outcome::TokenCreated => f.write_str("SSO_TOKEN_CREATED"),
+            Outcome::BadCredentials => f.write_str("bad_credentials"),
+            Outcome::Locked => f.write_str("locked"),
+            Outcome::BadToken => f.write_str("refused:bad_token"),
+            Outcome::Unavailable => f.write_str("unavailable"),
+            Outcome::LinkRefused { error_id, reason } => write!(f, "errorID={error_id}:{reason}"),
+            Outcome::ApiRefused(reason) => write!(f, "refused:{reason}"),
+            Outcome::CallCenterRefused(descriptor) => f.write_str(descriptor),
+        }
+    }
+}
+
+impl From<Outcome> for String {
+    fn from(o: Outcome) -> String {
+        o.to_string()
+    }
+}
+
+impl From<String> for Outcome {
+    /// Reads a stored outcome back; any other text (an event written by another version) is
+    /// kept as a descriptor, so listing never fails.
+    fn from(s: String) -> Outcome {
+        match s.as_str() {
+            "ok" => Outcome::Ok,
+            "ok:same-browser" => Outcome::SameBrowser,
+            "session" => Outcome::SessionStarted,
+            "SSO_TOKEN_CREATED" => Outcome::TokenCreated,
+            "bad_credentials" => Outcome::BadCredentials,
+            "locked" => Outcome::Locked,
+            "refused:bad_token" => Outcome::BadToken,
+            "unavailable" => Outcome::Unavailable,
+            _ => {
+                if let Some(rest) = s.strip_prefix("errorID=")
+                    && let Some((id, reason)) = rest.split_once(':')
+                    && let Ok(error_id) = id.parse()
+                {
+                    return Outcome::LinkRefused {
+                        error_id,
+                        reason: reason.to_owned(),
+                    };
+                }
+                if let Some(reason) = s.strip_prefix("refused:") {
+                    return Outcome::ApiRefused(reason.to_owned());
+                }
+                Outcome::CallCenterRefused(s)
+            }
+        }
+    }
+}
+
 /// One SSO attempt or sign-in, good or bad. Never a secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -415,16 +628,16 @@ pub struct AuditEvent {
     pub at: i64,
     /// Tenant (or `my` for the portal).
     pub tenant: String,
-    /// `signed_link`, `helpdesk`, `callcenter`, `portal`.
-    pub protocol: String,
+    /// The protocol (`signed_link`, `helpdesk`, `callcenter`, `portal`).
+    pub protocol: Protocol,
     /// Vendor id, key id or group.
     pub issuer: String,
     /// Email, clientID or username as presented.
     pub subject: String,
     /// Source IP as the platform saw it.
     pub source_ip: String,
-    /// Outcome code (`ok`, `errorID=3`, `INVALID_PLATFORM_KEY`…).
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: Outcome,
 }
 
 /// A page of audit events, newest first.
@@ -482,6 +695,71 @@ debug_without_verifier!(Administrator {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn outcomes_keep_their_stored_strings_both_ways() {
+        let all = [
+            (Outcome::Ok, "ok"),
+            (Outcome::SameBrowser, "ok:same-browser"),
+            (Outcome::SessionStarted, "session"),
+            (Outcome::TokenCreated, "SSO_TOKEN_CREATED"),
+            (Outcome::BadCredentials, "bad_credentials"),
+            (Outcome::Locked, "locked"),
+            (Outcome::BadToken, "refused:bad_token"),
+            (Outcome::Unavailable, "unavailable"),
+            (
+                Outcome::LinkRefused {
+                    error_id: 3,
+                    reason: "expired".into(),
+                },
+                "errorID=3:expired",
+            ),
+            (
+                Outcome::ApiRefused("login_failed".into()),
+                "refused:login_failed",
+            ),
+            (
+                Outcome::CallCenterRefused("IP_NOT_WHITELISTED".into()),
+                "IP_NOT_WHITELISTED",
+            ),
+        ];
+        for (outcome, text) in all {
+            assert_eq!(outcome.to_string(), text);
+            assert_eq!(Outcome::from(text.to_owned()), outcome);
+        }
+        let event = AuditEvent {
+            at: 1,
+            tenant: "t".into(),
+            protocol: Protocol::CallCenter,
+            issuer: "k".into(),
+            subject: "s".into(),
+            source_ip: "127.0.0.1".into(),
+            outcome: Outcome::TokenCreated,
+        };
+        let json = serde_json::to_string(&event).unwrap();
+        assert!(
+            json.contains("\"protocol\":\"callcenter\"")
+                && json.contains("\"outcome\":\"SSO_TOKEN_CREATED\""),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<AuditEvent>(&json).unwrap(), event);
+    }
+
+    #[test]
+    fn claims_are_tagged_and_unknown_shapes_read_as_unknown() {
+        let c = Claims::PortalAgent {
+            group: 21,
+            fullname: "Agent One".into(),
+        };
+        let stored = c.to_stored();
+        assert!(stored.contains("\"kind\":\"portal_agent\""), "{stored}");
+        assert_eq!(Claims::from_stored(&stored), c);
+        assert_eq!(
+            Claims::from_stored("{\"display\":[[\"Client ID\",\"1234\"]]}"),
+            Claims::Unknown
+        );
+        assert_eq!(Claims::from_stored("{\"kind\":\"later\"}"), Claims::Unknown);
+    }
+
     use super::*;
 
     #[test]

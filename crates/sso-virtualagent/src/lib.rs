@@ -20,15 +20,20 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod error;
 mod login;
 mod logout;
 mod signin;
+
+pub use error::{Error, MSG_FORM_EXPIRED, MSG_SIGN_IN_FAILED, SignInRefusal};
 
 use axum::Router;
 use axum::routing::get;
 use sso_web::Platform;
 
-/// The signed-link routes, including the shared home page.
+/// The signed-link routes, including the shared home page. The state is the [`Platform`]
+/// itself; every handler returns `Result<Response, Error>` ([`Error`] is the one place the
+/// protocol's answers are rendered).
 pub fn router(platform: Platform) -> Router {
     Router::new()
         .route("/signin.php", get(signin::handle).post(signin::handle))

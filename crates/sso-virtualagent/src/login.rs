@@ -1,108 +1,74 @@
-//! `/login`: the tenant's standard login page. Explains an `errorID` in plain words and offers
-//! the client's own email (or clientID) + password sign-in.
+//! `GET|POST /login`: the tenant's standard login page. Explains an `errorID` in plain words
+//! and offers the client's own email (or clientID) + password sign-in, CSRF-protected and
+//! throttled per (client, source IP).
 
-use axum::body::to_bytes;
-use axum::extract::{Request, State};
+use std::net::IpAddr;
+
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use http::StatusCode;
-use serde_json::json;
+use http::{HeaderMap, StatusCode};
 use sso_core::ident::SessionId;
 use sso_core::signed_link::ErrorId;
-use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Tenant};
+use sso_store::model::{Claims, Client, NewSession, Outcome, Protocol, Tenant};
 use sso_web::cookies::{self, SessionCookie};
-use sso_web::page::{self, escape};
-use sso_web::{Gate, Platform, WebError, ip, random_bytes};
+use sso_web::extract::{SourceIp, TenantPage};
+use sso_web::form::{FormRejection, StrictForm, query_value};
+use sso_web::login_form::{LoginForm, Notice};
+use sso_web::{Gate, Platform, WebError, page, random_bytes};
 
-const FAILED: &str = "Sign-in failed. Check your email or client ID and password.";
+use crate::error::{Error, SignInRefusal};
 
-fn form_page(
-    p: &Platform,
-    tenant: &Tenant,
-    notice: Option<(&str, &str)>,
-    status: StatusCode,
-) -> Response {
-    let csrf = match random_bytes::<16>() {
-        Ok(b) => hex::encode(b),
-        Err(_) => return page::unavailable(),
-    };
-    let notice = notice.map_or(String::new(), |(class, text)| {
-        format!(
-            "<div class=\"box {class}\" id=\"notice\">{}</div>",
-            escape(text)
-        )
-    });
-    let body = format!(
-        "<h1>Sign in to {tenant}</h1>{notice}\
-         <form method=\"post\" action=\"/login\" class=\"box\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
-         <label for=\"identifier\">Email or client ID</label>\
-         <input id=\"identifier\" name=\"identifier\" autocomplete=\"username\" required>\
-         <label for=\"password\">Password</label>\
-         <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <button type=\"submit\">Sign in</button></form>",
-        tenant = escape(&tenant.name),
-    );
-    let mut resp = page::secure(
-        page::page(status, "Sign in", &body),
-        &tenant.frame_ancestors,
-    );
-    if let Ok(v) = http::HeaderValue::from_str(&cookies::set_csrf(
-        &csrf,
-        p.config.https,
-        !tenant.frame_ancestors.is_empty(),
-    )) {
-        resp.headers_mut().append(http::header::SET_COOKIE, v);
-    }
-    resp
+fn form(p: &Platform, tenant: &Tenant) -> LoginForm {
+    LoginForm::for_tenant(
+        &p.config,
+        tenant,
+        "Sign in",
+        format!("Sign in to {}", tenant.name),
+        "/login",
+        "identifier",
+        "Email or client ID",
+    )
 }
 
 /// `GET /login[?errorID=N]`.
-pub async fn show(State(p): State<Platform>, req: Request) -> Response {
-    let tenant = match p.tenant_for_page(req.headers()).await {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
-    let error = url::form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "errorID")
-        .and_then(|(_, v)| v.parse::<u8>().ok())
+pub async fn show(
+    State(p): State<Platform>,
+    TenantPage(tenant): TenantPage,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let error = query_value(query.as_deref(), "errorID")
+        .and_then(|v| v.parse::<u8>().ok())
         .and_then(ErrorId::from_code);
-    let notice = error.map(|e| ("err", e.explanation()));
-    form_page(&p, &tenant, notice, StatusCode::OK)
+    let notice = error.map(|e| Notice::Error(e.explanation()));
+    form(&p, &tenant).render(notice, StatusCode::OK)
 }
 
 /// `POST /login`.
-pub async fn submit(State(p): State<Platform>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let tenant = match p.tenant_for_page(&parts.headers).await {
-        Ok(t) => t,
-        Err(r) => return r,
+pub async fn submit(
+    State(p): State<Platform>,
+    TenantPage(tenant): TenantPage,
+    SourceIp(source_ip): SourceIp,
+    headers: HeaderMap,
+    fields: Result<StrictForm, FormRejection>,
+) -> Result<Response, Error> {
+    let refused = |refusal| Error::SignInRefused {
+        refusal,
+        form: Box::new(form(&p, &tenant)),
     };
-    let Ok(bytes) = to_bytes(body, 16 * 1024).await else {
-        return form_page(&p, &tenant, Some(("err", FAILED)), StatusCode::BAD_REQUEST);
-    };
-    let field = |name: &str| {
-        url::form_urlencoded::parse(&bytes)
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    let (identifier, password, csrf) = (field("identifier"), field("password"), field("csrf"));
-    if !cookies::csrf_ok(&parts.headers, &csrf, p.config.https) {
-        let text = "Your sign-in form expired. Please try again.";
-        return form_page(&p, &tenant, Some(("err", text)), StatusCode::FORBIDDEN);
+    let fields = fields.map_err(|_| refused(SignInRefusal::Unreadable))?;
+    if !cookies::csrf_ok(&headers, fields.value("csrf"), p.config.https) {
+        return Err(refused(SignInRefusal::FormExpired));
     }
-    let source_ip = ip::source_ip(&parts, &p.config).to_string();
-    match check(&p, &tenant, identifier.trim(), &password, &source_ip).await {
-        Ok(Some(cookie)) => {
+    let identifier = fields.value("identifier").trim();
+    let gate = check(&p, &tenant, identifier, fields.value("password"), source_ip).await?;
+    match gate {
+        Gate::Passed(cookie) => {
             let set =
                 cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
-            page::redirect(&tenant.home_path, &[set])
+            Ok(page::redirect(&tenant.home_path, &[set]))
         }
-        Ok(None) => form_page(&p, &tenant, Some(("err", FAILED)), StatusCode::UNAUTHORIZED),
-        Err(e) => {
-            tracing::warn!(error = %e, "login: store unavailable");
-            page::unavailable()
-        }
+        Gate::Failed => Err(refused(SignInRefusal::BadCredentials)),
+        Gate::Locked => Err(refused(SignInRefusal::Locked)),
     }
 }
 
@@ -111,8 +77,8 @@ async fn check(
     tenant: &Tenant,
     identifier: &str,
     password: &str,
-    source_ip: &str,
-) -> Result<Option<SessionCookie>, WebError> {
+    source_ip: IpAddr,
+) -> Result<Gate<SessionCookie>, WebError> {
     let now = p.now();
     // The directory is cached, so finding the client first costs no read; the throttle then
     // counts per client, whether it was typed as an email or as a clientID (else one
@@ -138,14 +104,13 @@ async fn check(
         .throttled(&throttle_key, async {
             let client: Option<Client> = client.filter(|c| c.enabled);
             let verifier = client.as_ref().and_then(|c| c.verifier.clone());
-            let password = password.to_owned();
-            // Argon2id is meant to cost: keep it off the async workers. Unknown accounts pay
+            // Argon2id is meant to cost: off the async workers, and unknown accounts pay
             // the same work against a dummy verifier.
-            let ok = p.check_password(verifier, password).await;
+            let ok = p.check_password(verifier, password.to_owned()).await;
             Ok(client.filter(|_| ok))
         })
         .await?;
-    let outcome = match &gate {
+    let result = match gate {
         Gate::Passed(c) => {
             let id = SessionId::from_random_bytes(random_bytes()?);
             let session = NewSession {
@@ -158,26 +123,27 @@ async fn check(
                 absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
                 secret_sha256: None,
                 keep_until: None,
-                data: json!({ "display": [["Client ID", c.client_id], ["Email", c.email]] }),
+                claims: Claims::SignedLink {
+                    client_id: c.client_id.clone(),
+                    email: c.email.clone(),
+                    vendor: None,
+                },
             };
             p.sessions.create(&id.storage_key(), &session).await?;
-            Some(SessionCookie::Opaque(id))
+            Gate::Passed(SessionCookie::Opaque(id))
         }
-        Gate::Failed | Gate::Locked => None,
+        Gate::Failed => Gate::Failed,
+        Gate::Locked => Gate::Locked,
     };
-    p.record(AuditEvent {
-        at: now,
-        tenant: tenant.name.clone(),
-        protocol: "signed_link".into(),
-        issuer: "password".into(),
-        subject: identifier.chars().take(128).collect(),
-        source_ip: source_ip.to_owned(),
-        outcome: match gate {
-            Gate::Passed(_) => "ok".into(),
-            Gate::Locked => "locked".into(),
-            Gate::Failed => "bad_credentials".into(),
-        },
-    })
-    .await;
-    Ok(outcome)
+    let outcome = match &result {
+        Gate::Passed(_) => Outcome::Ok,
+        Gate::Locked => Outcome::Locked,
+        Gate::Failed => Outcome::BadCredentials,
+    };
+    p.attempt(Protocol::SignedLink, &tenant.name, source_ip)
+        .issuer("password")
+        .subject(identifier)
+        .record(outcome)
+        .await;
+    Ok(result)
 }

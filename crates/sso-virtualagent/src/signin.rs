@@ -1,20 +1,22 @@
-//! `/signin.php`.
+//! `GET|POST /signin.php`: the checks of PROTOCOLS.md §1 in their order, then the session.
 
-use axum::body::{Body, to_bytes};
+use std::net::IpAddr;
+
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::header::CONTENT_TYPE;
 use http::{HeaderMap, Method, StatusCode};
-use serde_json::json;
 use sso_core::ident::StorageKey;
-use sso_core::signed_link::request::MAX_BODY_BYTES;
 use sso_core::signed_link::{self, ErrorId, Identifier, LinkError, LinkRequest, VendorKeys};
-use sso_store::model::{AuditEvent, Client, NewSession, Protocol, Recorded, Tenant, Vendor};
+use sso_store::model::{Claims, Client, NewSession, Outcome, Protocol, Recorded, Tenant, Vendor};
 use sso_web::cookies::{self, SessionCookie};
-use sso_web::{Platform, WebError, ip, page, random_bytes};
+use sso_web::extract::{SourceIp, TenantPage};
+use sso_web::{Platform, WebError, form, page, random_bytes};
+
+use crate::Error;
 
 /// What the request turned out to be, before the response is chosen in one place.
-enum Outcome {
+enum Checked {
     /// Signed in: set this cookie and go home.
     SignedIn(SessionCookie),
     /// The same browser used its own link again: just go home.
@@ -23,83 +25,66 @@ enum Outcome {
     Refused(LinkError),
 }
 
-pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
+/// `GET|POST /signin.php`.
+pub async fn handle(
+    State(p): State<Platform>,
+    TenantPage(tenant): TenantPage,
+    SourceIp(source_ip): SourceIp,
+    req: Request,
+) -> Result<Response, Error> {
     let (parts, body) = req.into_parts();
-    let tenant = match p.tenant_for_page(&parts.headers).await {
-        Ok(t) => t,
-        Err(resp) => return resp,
-    };
     if parts.method == Method::HEAD {
         // Link scanners probe with HEAD: answer, but never consume the link.
-        return page::page(StatusCode::OK, "Sign in", "");
+        return Ok(page::page(StatusCode::OK, "Sign in", ""));
     }
-    let source_ip = ip::source_ip(&parts, &p.config).to_string();
     let form = match read_form(&parts.method, &parts.headers, parts.uri.query(), body).await {
         Ok(form) => form,
-        Err(e) => return refuse(&p, &tenant, None, lenient_vendor(&[]), e, &source_ip).await,
+        Err(e) => return Err(refuse(&p, &tenant, None, lenient_vendor(&[]), e, source_ip).await),
     };
     let req = match signed_link::parse_request(&form) {
         Ok(r) => r,
-        Err(e) => return refuse(&p, &tenant, None, lenient_vendor(&form), e, &source_ip).await,
+        Err(e) => {
+            return Err(refuse(&p, &tenant, None, lenient_vendor(&form), e, source_ip).await);
+        }
+    };
+    let audit = |outcome| {
+        p.attempt(Protocol::SignedLink, &tenant.name, source_ip)
+            .issuer(&req.vendor_id)
+            .subject(req.identifier.as_str())
+            .record(outcome)
     };
     let vendor = match p.directory.vendor(&tenant.name, &req.vendor_id).await {
         Ok(v) => v.filter(|v| v.enabled),
-        Err(e) => return unavailable(&p, &tenant, &req, &source_ip, &e).await,
+        Err(e) => {
+            audit(Outcome::Unavailable).await;
+            return Err(e.into());
+        }
     };
     match sign_in(&p, &tenant, vendor.as_ref(), &req, &parts.headers).await {
-        Ok(Outcome::SignedIn(cookie)) => {
-            audit(
-                &p,
-                &tenant,
-                &req.vendor_id,
-                req.identifier.as_str(),
-                &source_ip,
-                "ok",
-            )
-            .await;
+        Ok(Checked::SignedIn(cookie)) => {
+            audit(Outcome::Ok).await;
             let set =
                 cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
-            page::redirect(&tenant.home_path, &[set])
+            Ok(page::redirect(&tenant.home_path, &[set]))
         }
-        Ok(Outcome::AlreadySignedIn) => {
-            audit(
-                &p,
-                &tenant,
-                &req.vendor_id,
-                req.identifier.as_str(),
-                &source_ip,
-                "ok:same-browser",
-            )
-            .await;
-            page::redirect(&tenant.home_path, &[])
+        Ok(Checked::AlreadySignedIn) => {
+            audit(Outcome::SameBrowser).await;
+            Ok(page::redirect(&tenant.home_path, &[]))
         }
-        Ok(Outcome::Refused(e)) => {
-            refuse(
-                &p,
-                &tenant,
-                Some(&req),
-                vendor_for_failure(vendor, &req),
-                e,
-                &source_ip,
-            )
-            .await
+        Ok(Checked::Refused(e)) => Err(refuse(
+            &p,
+            &tenant,
+            Some(&req),
+            vendor_for_failure(vendor, &req),
+            e,
+            source_ip,
+        )
+        .await),
+        Err(e) => {
+            audit(Outcome::Unavailable).await;
+            Err(e.into())
         }
-        Err(e) => unavailable(&p, &tenant, &req, &source_ip, &e).await,
     }
-}
-
-/// The store failed: a 503 page, and the attempt still leaves its audit line.
-async fn unavailable(
-    p: &Platform,
-    tenant: &Tenant,
-    req: &LinkRequest,
-    source_ip: &str,
-    e: &(dyn std::fmt::Display + Sync),
-) -> Response {
-    tracing::warn!(error = %e, "signin: store unavailable");
-    let subject = req.identifier.as_str();
-    audit(p, tenant, &req.vendor_id, subject, source_ip, "unavailable").await;
-    page::unavailable()
 }
 
 /// The failure URL belongs to the vendor named in the request, if it exists and is enabled.
@@ -125,18 +110,10 @@ async fn read_form(
     if method == Method::GET {
         return Ok(query.unwrap_or_default().as_bytes().to_vec());
     }
-    let form_type = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|t| {
-            t.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form_type {
+    if !form::is_form_encoded(headers) {
         return Err(LinkError::WrongContentType);
     }
-    to_bytes(body, MAX_BODY_BYTES)
+    form::read_body(body)
         .await
         .map(|b| b.to_vec())
         .map_err(|_| LinkError::BodyTooLarge)
@@ -158,7 +135,7 @@ async fn sign_in(
     vendor: Option<&Vendor>,
     req: &LinkRequest,
     headers: &HeaderMap,
-) -> Result<Outcome, WebError> {
+) -> Result<Checked, WebError> {
     let now = p.now();
     let keys = vendor.map(|v| VendorKeys {
         scheme: v.scheme,
@@ -168,10 +145,10 @@ async fn sign_in(
     });
     let verified = match signed_link::check_link(req, keys.as_ref(), now) {
         Ok(v) => v,
-        Err(e) => return Ok(Outcome::Refused(e)),
+        Err(e) => return Ok(Checked::Refused(e)),
     };
     let Some(vendor) = vendor else {
-        return Ok(Outcome::Refused(LinkError::UnknownVendor));
+        return Ok(Checked::Refused(LinkError::UnknownVendor));
     };
     let secret: [u8; 16] = random_bytes()?;
     let (key, keep_until) = if vendor.reusable {
@@ -193,7 +170,7 @@ async fn sign_in(
         Ok(c) => c,
         Err(e) => {
             let used = !vendor.reusable && p.sessions.recorded(&tenant.name, &key, now).await?;
-            return Ok(Outcome::Refused(if used {
+            return Ok(Checked::Refused(if used {
                 LinkError::AlreadyUsed
             } else {
                 e
@@ -215,13 +192,14 @@ async fn sign_in(
         absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
         secret_sha256: Some(cookies::secret_hash(&secret)),
         keep_until,
-        data: json!({
-            "email": client.email,
-            "display": [["Client ID", client.client_id], ["Email", client.email], ["Vendor", vendor.id]],
-        }),
+        claims: Claims::SignedLink {
+            client_id: client.client_id.clone(),
+            email: client.email.clone(),
+            vendor: Some(vendor.id.clone()),
+        },
     };
     match p.sessions.create(&key, &session).await? {
-        Recorded::First => Ok(Outcome::SignedIn(cookie)),
+        Recorded::First => Ok(Checked::SignedIn(cookie)),
         Recorded::Replay => {
             // Double clicks and reloads: the browser that holds the live session this very
             // link created simply goes home.
@@ -232,9 +210,9 @@ async fn sign_in(
                 _ => false,
             };
             Ok(if same_browser {
-                Outcome::AlreadySignedIn
+                Checked::AlreadySignedIn
             } else {
-                Outcome::Refused(LinkError::AlreadyUsed)
+                Checked::Refused(LinkError::AlreadyUsed)
             })
         }
     }
@@ -281,14 +259,15 @@ pub fn failure_location(
     }
 }
 
+/// A refused link: audited, then the redirect to the vendor's failure URL (or the login page).
 async fn refuse(
     p: &Platform,
     tenant: &Tenant,
     req: Option<&LinkRequest>,
     vendor: VendorRef,
     e: LinkError,
-    source_ip: &str,
-) -> Response {
+    source_ip: IpAddr,
+) -> Error {
     let id = e.error_id();
     // The vendor named, even by a request too malformed to parse: its audit line and its
     // failure URL.
@@ -302,46 +281,32 @@ async fn refuse(
     let identifier = req
         .map(|r| &r.identifier)
         .filter(|_| id != ErrorId::MissingParameters);
-    let subject = identifier.map_or("", |i| i.as_str());
+    let attempt = p
+        .attempt(Protocol::SignedLink, &tenant.name, source_ip)
+        .issuer(vendor_id)
+        .subject(identifier.map_or("", |i| i.as_str()));
     let failure_url = match vendor {
         VendorRef::Known(v) => v.failure_url,
         VendorRef::Id(Some(vid)) => match p.directory.vendor(&tenant.name, &vid).await {
             Ok(Some(v)) if v.enabled => v.failure_url,
             Ok(_) => None,
-            Err(_) => {
-                audit(p, tenant, vendor_id, subject, source_ip, "unavailable").await;
-                return page::unavailable();
+            Err(err) => {
+                attempt.record(Outcome::Unavailable).await;
+                return err.into();
             }
         },
         VendorRef::Id(None) => None,
     };
-    let outcome = format!("errorID={}:{}", id.code(), e.reason());
-    audit(p, tenant, vendor_id, subject, source_ip, &outcome).await;
-    page::redirect(
-        &failure_location(failure_url.as_deref(), identifier, id),
-        &[],
-    )
-}
-
-async fn audit(
-    p: &Platform,
-    tenant: &Tenant,
-    vendor: &str,
-    subject: &str,
-    source_ip: &str,
-    outcome: &str,
-) {
-    let clip = |s: &str| s.chars().take(128).collect::<String>();
-    p.record(AuditEvent {
-        at: p.now(),
-        tenant: tenant.name.clone(),
-        protocol: "signed_link".into(),
-        issuer: clip(vendor),
-        subject: clip(subject),
-        source_ip: source_ip.to_owned(),
-        outcome: outcome.to_owned(),
-    })
-    .await;
+    attempt
+        .record(Outcome::LinkRefused {
+            error_id: id.code(),
+            reason: e.reason().to_owned(),
+        })
+        .await;
+    Error::LinkRefused {
+        location: failure_location(failure_url.as_deref(), identifier, id),
+        reason: e,
+    }
 }
 
 #[cfg(test)]

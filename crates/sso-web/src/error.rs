@@ -1,5 +1,6 @@
-//! The one error type of the web plumbing.
+//! The one error type of the web plumbing, and the one way a cause reaches the log.
 
+use axum::response::{IntoResponse, Response};
 use thiserror::Error;
 
 /// What can fail below a handler that is not the protocol's own answer.
@@ -13,4 +14,70 @@ pub enum WebError {
     /// The OS random source failed (no token or session id can be made).
     #[error("OS random source: {0}")]
     Random(String),
+}
+
+/// Logs why a request could not be served, with the whole cause chain, once: every adapter's
+/// error mapping calls this and nothing else logs the same failure again. The body the
+/// client gets never carries any of it.
+pub fn log_unavailable(context: &'static str, error: &(dyn std::error::Error + 'static)) {
+    let mut chain = String::new();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        if !chain.is_empty() {
+            chain.push_str(": ");
+        }
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::warn!(endpoint = context, error = %error, cause = %chain, "store unavailable");
+}
+
+/// Why a page (not an API answer) could not be served: the plain 404 for hosts and paths that
+/// are not ours, the 503 page when the store is unavailable. It is the rejection of the
+/// page extractors ([`crate::extract::TenantPage`], [`crate::extract::PortalHost`]).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum PageError {
+    /// No such tenant or page here.
+    #[error("not found")]
+    NotFound,
+    /// The store could not be reached.
+    #[error(transparent)]
+    Unavailable(#[from] WebError),
+}
+
+impl From<sso_store::StoreError> for PageError {
+    fn from(e: sso_store::StoreError) -> Self {
+        PageError::Unavailable(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::NotFound => crate::page::not_found(),
+            PageError::Unavailable(e) => {
+                log_unavailable("page", &e);
+                crate::page::unavailable()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+
+    #[test]
+    fn page_errors_map_to_the_plain_pages() {
+        assert_eq!(
+            PageError::NotFound.into_response().status(),
+            StatusCode::NOT_FOUND
+        );
+        let down = PageError::from(sso_store::StoreError::unavailable("timeout"));
+        let resp = down.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+    }
 }

@@ -1,16 +1,17 @@
 //! The tenant home (`/`): one page for every protocol, showing who is signed in and how, and
-//! `/healthz`. Adapters put what the page should show in the session's `data.display` as
-//! `[label, value]` pairs.
+//! `/healthz`. What the page shows comes from the session's typed
+//! [`Claims`]; the labels are this page's, built at render time and never stored.
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderMap, StatusCode};
-use sso_store::model::Protocol;
+use sso_store::model::{Claims, Protocol, Session};
 
+use crate::extract::TenantPage;
 use crate::page::{self, escape};
-use crate::{CurrentSession, Platform, cookies};
+use crate::{CurrentSession, PageError, Platform, cookies};
 
 /// `/` and `/healthz` for tenant hosts.
 pub fn router(platform: Platform) -> Router {
@@ -54,29 +55,59 @@ fn protocol_name(p: Protocol) -> &'static str {
     }
 }
 
+/// What the home page shows of a session: `(label, value)` rows, empty values left out.
+pub fn display_rows(s: &Session) -> Vec<(&'static str, String)> {
+    let rows: Vec<(&'static str, String)> = match &s.claims {
+        Claims::SignedLink {
+            client_id,
+            email,
+            vendor,
+        } => vec![
+            ("Client ID", client_id.clone()),
+            ("Email", email.clone()),
+            ("Vendor", vendor.clone().unwrap_or_default()),
+        ],
+        Claims::Helpdesk {
+            username,
+            user_id,
+            signed_in_by,
+        } => vec![
+            ("Username", username.clone()),
+            ("User id", user_id.to_string()),
+            ("Signed in by", signed_in_by.clone().unwrap_or_default()),
+        ],
+        Claims::CallCenter(a) => vec![
+            ("Agent", s.subject.clone()),
+            ("Full name", a.fullname.clone()),
+            ("Department", a.department.to_string()),
+            (
+                "Campaigns",
+                a.campaigns.as_ref().map_or_else(
+                    || "all".to_owned(),
+                    |c| c.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
+                ),
+            ),
+            (
+                "Inbound number (DID)",
+                a.call_center_did.clone().unwrap_or_default(),
+            ),
+            (
+                "Customer caller ID",
+                a.customer_cid.clone().unwrap_or_default(),
+            ),
+        ],
+        _ => Vec::new(),
+    };
+    rows.into_iter().filter(|(_, v)| !v.is_empty()).collect()
+}
+
 /// Renders the signed-in page for a session.
 pub fn signed_in_page(tenant: &str, cs: &CurrentSession, frame_ancestors: &[String]) -> Response {
     let s = &cs.session;
-    let mut rows = String::new();
-    if let Some(pairs) = s.data.get("display").and_then(|d| d.as_array()) {
-        for pair in pairs {
-            if let (Some(label), Some(value)) = (pair.get(0).and_then(|v| v.as_str()), pair.get(1))
-            {
-                let value = match value.as_str() {
-                    Some(text) => text.to_owned(),
-                    None => value.to_string(),
-                };
-                if value.is_empty() || value == "null" {
-                    continue;
-                }
-                rows.push_str(&format!(
-                    "<dt>{}</dt><dd>{}</dd>",
-                    escape(label),
-                    escape(&value)
-                ));
-            }
-        }
-    }
+    let rows: String = display_rows(s)
+        .iter()
+        .map(|(label, value)| format!("<dt>{}</dt><dd>{}</dd>", escape(label), escape(value)))
+        .collect();
     let logout = if s.protocol == Protocol::Helpdesk {
         "/admin/logout"
     } else {
@@ -94,20 +125,16 @@ pub fn signed_in_page(tenant: &str, cs: &CurrentSession, frame_ancestors: &[Stri
     page::secure(page::page(StatusCode::OK, tenant, &body), frame_ancestors)
 }
 
-async fn home(State(p): State<Platform>, headers: HeaderMap) -> Response {
-    let tenant = match p.tenant_for_page(&headers).await {
-        Ok(t) => t,
-        Err(resp) => return resp,
-    };
-    match p.current_session(&headers, &tenant.name).await {
-        Ok(Some(cs)) => signed_in_page(&tenant.name, &cs, &tenant.frame_ancestors),
-        Ok(None) => page::redirect(
+async fn home(
+    State(p): State<Platform>,
+    TenantPage(tenant): TenantPage,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    Ok(match p.current_session(&headers, &tenant.name).await? {
+        Some(cs) => signed_in_page(&tenant.name, &cs, &tenant.frame_ancestors),
+        None => page::redirect(
             &signed_out_destination(&p, &tenant.name, &headers).await,
             &[],
         ),
-        Err(e) => {
-            tracing::warn!(error = %e, "home: store unavailable");
-            page::unavailable()
-        }
-    }
+    })
 }

@@ -9,6 +9,13 @@
 //!   and CSRF tokens for the sign-in forms.
 //! - [`page`]: small server-rendered HTML pages, escaped, with the security headers.
 //! - [`home`]: the tenant home `/` that shows who is signed in and how, and `/healthz`.
+//! - [`extract`]: request set-up as extractors (`TenantPage`, `Host`, `PortalHost`,
+//!   `SourceIp`); [`form`]: the bounded, strict form reader; [`login_form`]: the one sign-in
+//!   form page; [`audit`]: the one audit-event builder; [`Platform::redeem`]: the one
+//!   one-time-token redemption.
+//! - [`settings`]: every setting, read and checked once for the local server and the Lambdas.
+//! - [`PageError`] and [`log_unavailable`]: how a page fails, and the one place a store
+//!   failure's cause is logged.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(
@@ -16,17 +23,23 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod cookies;
 mod error;
+pub mod extract;
+pub mod form;
 pub mod home;
 pub mod host;
 pub mod ip;
+pub mod login_form;
 pub mod page;
 mod platform;
+pub mod settings;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::WebConfig;
-pub use error::WebError;
-pub use platform::{CurrentSession, Gate, Platform, random_bytes};
+pub use error::{PageError, WebError, log_unavailable};
+pub use platform::{CurrentSession, Door, Gate, Platform, random_bytes};
+pub use settings::{Settings, SettingsError};

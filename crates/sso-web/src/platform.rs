@@ -2,15 +2,30 @@
 
 use std::sync::Arc;
 
+use std::net::IpAddr;
+
 use http::HeaderMap;
-use sso_core::ident::StorageKey;
+use sso_core::ident::{OneTimeToken, StorageKey};
 use sso_core::throttle::LockoutPolicy;
-use sso_store::model::{AuditEvent, Session, Tenant};
+use sso_store::model::{AuditEvent, Outcome, Protocol, Redemption, Session, Tenant};
 use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{CachedDirectory, DIRECTORY_TTL};
 
 use crate::cookies::{self, SessionCookie};
-use crate::{Clock, WebConfig, WebError};
+use crate::{Clock, PageError, WebConfig, WebError};
+
+/// A door through which a one-time login token becomes a session.
+#[derive(Debug, Clone)]
+pub struct Door {
+    /// The protocol whose tokens it opens (a token issued for another is refused).
+    pub protocol: Protocol,
+    /// Its name in audit events (`_ssot`, `/sso/login`).
+    pub name: &'static str,
+    /// The address the token must be redeemed from, when it is bound to one.
+    pub bound_to: Option<String>,
+    /// The tenant lets tokens be reused until they expire.
+    pub reusable: bool,
+}
 
 /// What a throttled password check came to.
 #[derive(Debug, PartialEq, Eq)]
@@ -161,23 +176,68 @@ impl Platform {
         Ok(self.directory.tenant(label).await?.filter(|t| t.enabled))
     }
 
-    /// The enabled tenant a page request's `Host` names, or the response to send instead: the
-    /// plain 404 page for hosts that name none, the 503 page when the store is unavailable.
-    /// (Protocol endpoints with answers of their own, `api.php` and `/sso/0`, do not use it.)
-    pub async fn tenant_for_page(
-        &self,
-        headers: &HeaderMap,
-    ) -> Result<Tenant, axum::response::Response> {
+    /// The enabled tenant a page request's `Host` names: [`PageError::NotFound`] for hosts
+    /// that name none, [`PageError::Unavailable`] when the store is unavailable. (What the
+    /// [`crate::extract::TenantPage`] extractor runs.)
+    pub async fn page_tenant(&self, headers: &HeaderMap) -> Result<Tenant, PageError> {
         let crate::host::HostKind::Tenant(label) =
             crate::host::classify_headers(headers, &self.config)
         else {
-            return Err(crate::page::not_found());
+            return Err(PageError::NotFound);
         };
-        match self.tenant(&label).await {
-            Ok(Some(t)) => Ok(t),
-            Ok(None) => Err(crate::page::not_found()),
-            Err(_) => Err(crate::page::unavailable()),
-        }
+        self.tenant(&label).await?.ok_or(PageError::NotFound)
+    }
+
+    /// Redeems a one-time login token at `door` (`_ssot`, `/sso/login`): one conditional write
+    /// turns the token into the session it describes (see [`Tokens::redeem`]), and the
+    /// attempt is audited the same way for every protocol. `Ok(None)` for every refusal
+    /// alike (unknown, used, expired, another door's, another address's): nothing is
+    /// revealed. On success, the `Set-Cookie` of the new session.
+    pub async fn redeem(
+        &self,
+        tenant: &Tenant,
+        door: Door,
+        token: Option<&str>,
+        source_ip: IpAddr,
+    ) -> Result<Option<String>, WebError> {
+        let attempt = self.attempt(door.protocol, &tenant.name, source_ip);
+        let secret = random_bytes::<16>()?;
+        let how = Redemption {
+            protocol: door.protocol,
+            from_addr: door.bound_to,
+            secret_sha256: cookies::secret_hash(&secret),
+            reusable: door.reusable,
+        };
+        let redeemed = match token.and_then(|t| OneTimeToken::parse(t).ok()) {
+            None => None,
+            Some(t) => {
+                let found = self
+                    .tokens
+                    .redeem(&tenant.name, &t.storage_key(), self.now(), &how)
+                    .await;
+                match found {
+                    Ok(r) => r,
+                    Err(e) => {
+                        attempt.issuer(door.name).record(Outcome::Unavailable).await;
+                        return Err(e.into());
+                    }
+                }
+            }
+        };
+        let Some(r) = redeemed else {
+            attempt.issuer(door.name).record(Outcome::BadToken).await;
+            return Ok(None);
+        };
+        attempt
+            .issuer(&r.session.issuer)
+            .subject(&r.session.subject)
+            .record(Outcome::SessionStarted)
+            .await;
+        Ok(Some(cookies::set_session(
+            &SessionCookie::Keyed { key: r.key, secret },
+            self.config.https,
+            !tenant.frame_ancestors.is_empty(),
+        )))
     }
 
     /// Records one audit event: always a structured log line (target `audit`), and the store

@@ -1,33 +1,30 @@
 //! The administrator pages: my groups; a group's agents and linked platforms, with forms to
 //! create agents and link platforms (CSRF-protected); an agent's activity.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use sso_store::model::{Agent, Group, GroupLink, Session};
 use sso_store::password;
+use sso_web::extract::PortalHost;
+use sso_web::form::{FormRejection, StrictForm};
 use sso_web::page::{self, escape};
-use sso_web::{Platform, WebError};
+use sso_web::{PageError, Platform, WebError};
 
-use super::{
-    PORTAL, admin_groups, agent_group, form_fields, on_portal, role, session, sign_out_form,
-    with_csrf,
-};
+use super::{PORTAL, admin_groups, agent_group, csrf_ok, session, sign_out_form, with_csrf};
+use crate::error::Error;
+
+/// The notice of an administrator form whose CSRF token did not match.
+const MSG_FORM_EXPIRED: &str = "The form expired; go back and try again.";
 
 /// `/`: an administrator's groups, or an agent's platforms.
-pub async fn index(State(p): State<Platform>, headers: HeaderMap) -> Response {
-    if !on_portal(&p, &headers) {
-        return page::not_found();
-    }
-    let s = match session(&p, &headers).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return page::redirect("/login", &[]),
-        Err(_) => return page::unavailable(),
-    };
-    match render_index(&p, &s).await {
-        Ok(r) => r,
-        Err(_) => page::unavailable(),
-    }
+pub async fn index(
+    State(p): State<Platform>,
+    _: PortalHost,
+    headers: HeaderMap,
+) -> Result<Response, Error> {
+    let s = session(&p, &headers).await?.ok_or(Error::SignInFirst)?;
+    Ok(render_index(&p, &s).await?)
 }
 
 async fn render_index(p: &Platform, s: &Session) -> Result<Response, WebError> {
@@ -54,7 +51,7 @@ async fn render_index(p: &Platform, s: &Session) -> Result<Response, WebError> {
         }));
     }
     let mut items = String::new();
-    for g in admin_groups(s) {
+    for &g in admin_groups(s) {
         let name = p
             .directory
             .group(g)
@@ -77,52 +74,31 @@ async fn render_index(p: &Platform, s: &Session) -> Result<Response, WebError> {
 }
 
 /// The administrator session of this request, if it manages `group`.
-async fn managing(
-    p: &Platform,
-    headers: &HeaderMap,
-    group: &str,
-) -> Result<Result<(Session, u64), Response>, WebError> {
-    if !on_portal(p, headers) {
-        return Ok(Err(page::not_found()));
+async fn managing(p: &Platform, headers: &HeaderMap, group: &str) -> Result<(Session, u64), Error> {
+    let s = session(p, headers).await?.ok_or(Error::SignInFirst)?;
+    let g = group
+        .parse::<u64>()
+        .map_err(|_| Error::Page(PageError::NotFound))?;
+    if !admin_groups(&s).contains(&g) {
+        return Err(Error::NotYourGroup);
     }
-    let Some(s) = session(p, headers).await? else {
-        return Ok(Err(page::redirect("/login", &[])));
-    };
-    let Ok(g) = group.parse::<u64>() else {
-        return Ok(Err(page::not_found()));
-    };
-    if role(&s) != "admin" || !admin_groups(&s).contains(&g) {
-        return Ok(Err(page::page(
-            StatusCode::FORBIDDEN,
-            "Forbidden",
-            "<h1>You do not manage this group.</h1>",
-        )));
-    }
-    Ok(Ok((s, g)))
+    Ok((s, g))
 }
 
 /// `/groups/<G>`.
 pub async fn group(
     State(p): State<Platform>,
+    _: PortalHost,
     Path(group): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let (_, g) = match managing(&p, &headers, &group).await {
-        Ok(Ok(x)) => x,
-        Ok(Err(r)) => return r,
-        Err(_) => return page::unavailable(),
-    };
-    let (agents, grp) = match (p.admin.list_agents(g).await, p.directory.group(g).await) {
-        (Ok(a), Ok(gr)) => (
-            a,
-            gr.unwrap_or(Group {
-                id: g,
-                name: String::new(),
-                links: vec![],
-            }),
-        ),
-        _ => return page::unavailable(),
-    };
+) -> Result<Response, Error> {
+    let (_, g) = managing(&p, &headers, &group).await?;
+    let agents = p.admin.list_agents(g).await?;
+    let grp = p.directory.group(g).await?.unwrap_or(Group {
+        id: g,
+        name: String::new(),
+        links: vec![],
+    });
     let agent_rows: String = agents
         .iter()
         .map(|a| {
@@ -144,7 +120,7 @@ pub async fn group(
             )
         })
         .collect();
-    with_csrf(&p, &format!("Group {g}"), |csrf| {
+    Ok(with_csrf(&p, &format!("Group {g}"), |csrf| {
         format!(
             "<h1>Group {g} {name}</h1><h2>Agents</h2><ul id=\"agents\">{agent_rows}</ul>\
              <form method=\"post\" action=\"/groups/{g}/agents\" class=\"box\"><h3>Create an agent</h3>\
@@ -161,53 +137,49 @@ pub async fn group(
              <button type=\"submit\">Link</button></form><p><a href=\"/\">Back</a></p>",
             name = escape(&grp.name)
         )
-    })
+    }))
 }
 
-fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.trim())
-}
-
-fn bad(text: &str) -> Response {
-    page::page(
-        StatusCode::BAD_REQUEST,
-        "Not saved",
-        &format!("<h1>Not saved</h1><p id=\"error\">{}</p>", escape(text)),
-    )
+/// The fields of an administrator's form, if its CSRF token matches.
+fn checked(
+    p: &Platform,
+    headers: &HeaderMap,
+    fields: Result<StrictForm, FormRejection>,
+) -> Result<StrictForm, Error> {
+    if !csrf_ok(p, headers, &fields) {
+        return Err(Error::NotSaved(MSG_FORM_EXPIRED));
+    }
+    fields.map_err(|_| Error::NotSaved(MSG_FORM_EXPIRED))
 }
 
 /// `POST /groups/<G>/agents`.
 pub async fn create_agent(
     State(p): State<Platform>,
+    _: PortalHost,
     Path(group): Path<String>,
-    req: Request,
-) -> Response {
-    let headers = req.headers().clone();
-    let g = match managing(&p, &headers, &group).await {
-        Ok(Ok((_, g))) => g,
-        Ok(Err(r)) => return r,
-        Err(_) => return page::unavailable(),
-    };
-    let Some((_, fields)) = form_fields(req, &p).await else {
-        return bad("The form expired; go back and try again.");
-    };
+    headers: HeaderMap,
+    fields: Result<StrictForm, FormRejection>,
+) -> Result<Response, Error> {
+    let (_, g) = managing(&p, &headers, &group).await?;
+    let fields = checked(&p, &headers, fields)?;
     let (username, fullname, pass) = (
-        field(&fields, "username"),
-        field(&fields, "fullname"),
-        field(&fields, "password"),
+        fields.value("username").trim(),
+        fields.value("fullname").trim(),
+        fields.value("password").trim(),
     );
     let valid =
         |s: &str, max: usize| !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control);
     if !valid(username, 128) || !valid(fullname, 256) || pass.len() < 8 {
-        return bad("Username and full name are required; passwords need at least 8 characters.");
+        return Err(Error::NotSaved(
+            "Username and full name are required; passwords need at least 8 characters.",
+        ));
     }
     let pass = pass.to_owned();
-    let Ok(Ok(verifier)) = tokio::task::spawn_blocking(move || password::hash(&pass)).await else {
-        return page::unavailable();
-    };
+    let verifier = tokio::task::spawn_blocking(move || password::hash(&pass))
+        .await
+        .map_err(|e| {
+            sso_store::StoreError::unavailable_from("password hashing task failed", e)
+        })??;
     let agent = Agent {
         group: g,
         username: username.into(),
@@ -215,79 +187,64 @@ pub async fn create_agent(
         verifier,
         enabled: true,
     };
-    if p.admin.put_agent(&agent).await.is_err() {
-        return page::unavailable();
-    }
+    p.admin.put_agent(&agent).await?;
     p.directory_changed();
-    page::redirect(&format!("/groups/{g}"), &[])
+    Ok(page::redirect(&format!("/groups/{g}"), &[]))
 }
 
 /// `POST /groups/<G>/links`.
 pub async fn link_platform(
     State(p): State<Platform>,
+    _: PortalHost,
     Path(group): Path<String>,
-    req: Request,
-) -> Response {
-    let headers = req.headers().clone();
-    let g = match managing(&p, &headers, &group).await {
-        Ok(Ok((_, g))) => g,
-        Ok(Err(r)) => return r,
-        Err(_) => return page::unavailable(),
-    };
-    let Some((_, fields)) = form_fields(req, &p).await else {
-        return bad("The form expired; go back and try again.");
-    };
-    let tenant = field(&fields, "tenant").to_ascii_lowercase();
-    let Ok(department) = field(&fields, "department").parse::<u64>() else {
-        return bad("The department must be a number.");
-    };
-    let result = async {
-        let Some(t) = p.tenant(&tenant).await? else {
-            return Ok::<_, WebError>(Err("No such platform."));
-        };
-        // A group administrator is the call center's, not the platform's: only platforms that
-        // allowed this group may be linked, or any administrator could send agents anywhere.
-        if !t.portal_groups.contains(&g) {
-            return Ok(Err(
-                "That platform has not allowed this group to link it; ask its operator.",
-            ));
-        }
-        if !t.departments.contains(&department) {
-            return Ok(Err("That platform has no such department."));
-        }
-        let mut grp = p.directory.group(g).await?.unwrap_or(Group {
-            id: g,
-            name: String::new(),
-            links: vec![],
-        });
-        grp.links.retain(|l| l.tenant != tenant);
-        grp.links.push(GroupLink {
-            tenant: tenant.clone(),
-            department,
-        });
-        p.admin.put_group(&grp).await?;
-        p.directory_changed();
-        Ok(Ok(()))
+    headers: HeaderMap,
+    fields: Result<StrictForm, FormRejection>,
+) -> Result<Response, Error> {
+    let (_, g) = managing(&p, &headers, &group).await?;
+    let fields = checked(&p, &headers, fields)?;
+    let tenant = fields.value("tenant").trim().to_ascii_lowercase();
+    let department = fields
+        .value("department")
+        .trim()
+        .parse::<u64>()
+        .map_err(|_| Error::NotSaved("The department must be a number."))?;
+    let t = p
+        .tenant(&tenant)
+        .await?
+        .ok_or(Error::NotSaved("No such platform."))?;
+    // A group administrator is the call center's, not the platform's: only platforms that
+    // allowed this group may be linked, or any administrator could send agents anywhere.
+    if !t.portal_groups.contains(&g) {
+        return Err(Error::NotSaved(
+            "That platform has not allowed this group to link it; ask its operator.",
+        ));
     }
-    .await;
-    match result {
-        Ok(Ok(())) => page::redirect(&format!("/groups/{g}"), &[]),
-        Ok(Err(text)) => bad(text),
-        Err(_) => page::unavailable(),
+    if !t.departments.contains(&department) {
+        return Err(Error::NotSaved("That platform has no such department."));
     }
+    let mut grp = p.directory.group(g).await?.unwrap_or(Group {
+        id: g,
+        name: String::new(),
+        links: vec![],
+    });
+    grp.links.retain(|l| l.tenant != tenant);
+    grp.links.push(GroupLink {
+        tenant: tenant.clone(),
+        department,
+    });
+    p.admin.put_group(&grp).await?;
+    p.directory_changed();
+    Ok(page::redirect(&format!("/groups/{g}"), &[]))
 }
 
 /// `/groups/<G>/agents/<username>`: the agent's portal sign-ins and platform SSO attempts.
 pub async fn activity(
     State(p): State<Platform>,
+    _: PortalHost,
     Path((group, username)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Response {
-    let g = match managing(&p, &headers, &group).await {
-        Ok(Ok((_, g))) => g,
-        Ok(Err(r)) => return r,
-        Err(_) => return page::unavailable(),
-    };
+) -> Result<Response, Error> {
+    let (_, g) = managing(&p, &headers, &group).await?;
     let mut tenants = vec![PORTAL.to_owned()];
     if let Ok(Some(grp)) = p.directory.group(g).await {
         tenants.extend(grp.links.into_iter().map(|l| l.tenant));
@@ -301,13 +258,10 @@ pub async fn activity(
         let mut cursor: Option<String> = None;
         let mut mine = 0;
         for _ in 0..10 {
-            let Ok(page) = p
+            let page = p
                 .audit
                 .list(t, Some(&username), 0, i64::MAX, 100, cursor.as_deref())
-                .await
-            else {
-                return page::unavailable();
-            };
+                .await?;
             let before = events.len();
             events.extend(page.events.into_iter().filter(|e| e.issuer == issuer));
             mine += events.len() - before;
@@ -326,9 +280,9 @@ pub async fn activity(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 e.at,
                 escape(&e.tenant),
-                escape(&e.protocol),
+                escape(e.protocol.as_str()),
                 escape(&e.source_ip),
-                escape(&e.outcome)
+                escape(&e.outcome.to_string())
             )
         })
         .collect();
@@ -337,5 +291,5 @@ pub async fn activity(
          <p><a href=\"/groups/{g}\">Back</a></p>",
         u = escape(&username)
     );
-    page::page(StatusCode::OK, "Activity", &body)
+    Ok(page::page(StatusCode::OK, "Activity", &body))
 }

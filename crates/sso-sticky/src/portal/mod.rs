@@ -1,17 +1,16 @@
 //! The agent portal on `my.<base-domain>` (PROTOCOLS.md §3b).
 
 mod admin;
-mod auth;
+mod login;
+mod logout;
 mod pop;
 
 use axum::Router;
-use axum::body::to_bytes;
-use axum::extract::Request;
 use axum::response::Response;
 use axum::routing::{get, post};
 use http::{HeaderMap, StatusCode};
-use sso_store::model::Session;
-use sso_web::host::{self, HostKind};
+use sso_store::model::{Claims, Session};
+use sso_web::form::{FormRejection, StrictForm};
 use sso_web::page;
 use sso_web::{Platform, WebError, cookies, home, random_bytes};
 
@@ -25,12 +24,12 @@ pub const ABSOLUTE_SECS: i64 = 10 * 3600;
 pub fn router(platform: Platform) -> Router {
     Router::new()
         .route("/", get(admin::index))
-        .route("/login", get(auth::show_admin).post(auth::submit_admin))
+        .route("/login", get(login::show_admin).post(login::submit_admin))
         .route(
             "/login/{group}",
-            get(auth::show_agent).post(auth::submit_agent),
+            get(login::show_agent).post(login::submit_agent),
         )
-        .route("/logout", get(auth::confirm_logout).post(auth::logout))
+        .route("/logout", get(logout::confirm).post(logout::submit))
         .route("/pop", get(pop::handle))
         .route("/groups/{group}", get(admin::group))
         .route("/groups/{group}/agents", post(admin::create_agent))
@@ -38,11 +37,6 @@ pub fn router(platform: Platform) -> Router {
         .route("/groups/{group}/agents/{username}", get(admin::activity))
         .route("/healthz", get(home::healthz))
         .with_state(platform)
-}
-
-/// Whether the request is for the portal host.
-fn on_portal(p: &Platform, headers: &HeaderMap) -> bool {
-    host::classify_headers(headers, &p.config) == HostKind::Portal
 }
 
 /// A page whose forms carry a fresh CSRF token (double-submit: the same token in a cookie).
@@ -57,17 +51,10 @@ fn with_csrf(p: &Platform, title: &str, body: impl FnOnce(&str) -> String) -> Re
     resp
 }
 
-/// The form fields of a POST whose CSRF token matches its cookie; `None` otherwise.
-async fn form_fields(req: Request, p: &Platform) -> Option<(HeaderMap, Vec<(String, String)>)> {
-    let (parts, body) = req.into_parts();
-    let bytes = to_bytes(body, 16 * 1024).await.ok()?;
-    let fields: Vec<(String, String)> = url::form_urlencoded::parse(&bytes).into_owned().collect();
-    let csrf = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    cookies::csrf_ok(&parts.headers, csrf, p.config.https).then_some((parts.headers, fields))
+/// Whether a posted form carries the CSRF token of its cookie.
+fn csrf_ok(p: &Platform, headers: &HeaderMap, form: &Result<StrictForm, FormRejection>) -> bool {
+    form.as_ref()
+        .is_ok_and(|f| cookies::csrf_ok(headers, f.value("csrf"), p.config.https))
 }
 
 /// The "Sign out" button: a POST with a CSRF token, so another site cannot sign an agent out
@@ -86,29 +73,18 @@ async fn session(p: &Platform, headers: &HeaderMap) -> Result<Option<Session>, W
         .map(|cs| cs.session))
 }
 
-/// Role of a portal session.
-fn role(s: &Session) -> &str {
-    s.data
-        .get("role")
-        .and_then(|r| r.as_str())
-        .unwrap_or_default()
-}
-
 /// The group of an agent session.
 fn agent_group(s: &Session) -> Option<u64> {
-    (role(s) == "agent")
-        .then(|| s.data.get("group").and_then(|g| g.as_u64()))
-        .flatten()
+    match &s.claims {
+        Claims::PortalAgent { group, .. } => Some(*group),
+        _ => None,
+    }
 }
 
 /// The groups an administrator session manages.
-fn admin_groups(s: &Session) -> Vec<u64> {
-    if role(s) != "admin" {
-        return Vec::new();
+fn admin_groups(s: &Session) -> &[u64] {
+    match &s.claims {
+        Claims::PortalAdmin { groups } => groups,
+        _ => &[],
     }
-    s.data
-        .get("groups")
-        .and_then(|g| g.as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
-        .unwrap_or_default()
 }

@@ -6,17 +6,19 @@
 //! heading is kept server-side (a one-time token in the store; the cookie holds only its
 //! random id), never as a URL parameter.
 
-use axum::extract::{Request, State};
+use std::net::IpAddr;
+
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
-use serde_json::json;
 use sso_core::callcenter::Campaigns;
 use sso_core::ident::OneTimeToken;
-use sso_store::model::{AuditEvent, NewToken, TokenPurpose};
-use sso_web::page::{self, escape};
-use sso_web::{Platform, WebError, cookies, ip, random_bytes};
+use sso_store::model::{Claims, NewToken, Outcome, Protocol, TokenPurpose};
+use sso_web::extract::{PortalHost, SourceIp};
+use sso_web::{Platform, cookies, page, random_bytes};
 
-use super::{PORTAL, agent_group, on_portal, session};
+use super::{PORTAL, agent_group, session};
+use crate::error::{Error, IssueError};
 use crate::grant::{self, Grant};
 
 /// How long a pending pop waits for the agent to sign in.
@@ -49,35 +51,27 @@ pub async fn take_pending(p: &Platform, headers: &HeaderMap, group: u64) -> Opti
         .take(PORTAL, &token.storage_key(), p.now())
         .await
         .ok()??;
-    (r.data.get("group").and_then(|g| g.as_u64()) == Some(group))
-        .then(|| {
-            r.data
-                .get("tenant")
-                .and_then(|t| t.as_str())
-                .map(str::to_owned)
-        })
-        .flatten()
-}
-
-fn refusal(status: StatusCode, text: &str) -> Response {
-    page::page(
-        status,
-        "Cannot open this platform",
-        &format!(
-            "<h1>Cannot open this platform</h1><p id=\"refusal\">{}</p>",
-            escape(text)
-        ),
-    )
-}
-
-pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
-    let (parts, _) = req.into_parts();
-    if !on_portal(&p, &parts.headers) {
-        return page::not_found();
+    match r.claims {
+        Claims::PendingPop { group: g, tenant } if g == group => Some(tenant),
+        _ => None,
     }
+}
+
+fn refused(status: StatusCode, text: String) -> Error {
+    Error::PopRefused { status, text }
+}
+
+/// `GET /pop?group_id=G&client_subdomain=T`.
+pub async fn handle(
+    State(p): State<Platform>,
+    _: PortalHost,
+    SourceIp(source_ip): SourceIp,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, Error> {
     let mut group = None;
     let mut tenant = None;
-    for (k, v) in url::form_urlencoded::parse(parts.uri.query().unwrap_or_default().as_bytes()) {
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match k.as_ref() {
             "group_id" => group = v.parse::<u64>().ok(),
             "client_subdomain" => tenant = Some(v.to_ascii_lowercase()),
@@ -85,21 +79,14 @@ pub async fn handle(State(p): State<Platform>, req: Request) -> Response {
         }
     }
     // Only a host label goes on: it is kept as the pending pop and put back into a URL.
-    let tenant = tenant.filter(|t| sso_store::import::check_tenant_name(t).is_ok());
+    let tenant = tenant.filter(|t| sso_store::validate::check_tenant_name(t).is_ok());
     let (Some(g), Some(t)) = (group, tenant) else {
-        return refusal(
+        return Err(refused(
             StatusCode::BAD_REQUEST,
-            "A pop URL needs group_id and client_subdomain.",
-        );
+            "A pop URL needs group_id and client_subdomain.".into(),
+        ));
     };
-    let source_ip = ip::source_ip(&parts, &p.config).to_string();
-    match pop(&p, &parts.headers, g, &t, &source_ip).await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, "pop: store unavailable");
-            page::unavailable()
-        }
-    }
+    pop(&p, &headers, g, &t, source_ip).await
 }
 
 async fn pop(
@@ -107,8 +94,8 @@ async fn pop(
     headers: &HeaderMap,
     g: u64,
     t: &str,
-    source_ip: &str,
-) -> Result<Response, WebError> {
+    source_ip: IpAddr,
+) -> Result<Response, Error> {
     let Some(s) = session(p, headers)
         .await?
         .filter(|s| agent_group(s) == Some(g))
@@ -120,7 +107,10 @@ async fn pop(
             subject: "pending-pop".into(),
             purpose: TokenPurpose::Pending,
             reusable: false,
-            data: json!({ "group": g, "tenant": t }),
+            claims: Claims::PendingPop {
+                group: g,
+                tenant: t.to_owned(),
+            },
             issued_at: p.now(),
             expires_at: p.now() + PENDING_SECS,
             replace_slot: None,
@@ -135,38 +125,35 @@ async fn pop(
         );
         return Ok(page::redirect(&format!("/login/{g}"), &[cookie]));
     };
-    let Some(group) = p.directory.group(g).await? else {
-        return Ok(refusal(
-            StatusCode::NOT_FOUND,
-            &format!("Group {g} does not exist."),
-        ));
-    };
-    let Some(link) = group.links.iter().find(|l| l.tenant == t) else {
-        return Ok(refusal(
+    let group = p
+        .directory
+        .group(g)
+        .await?
+        .ok_or_else(|| refused(StatusCode::NOT_FOUND, format!("Group {g} does not exist.")))?;
+    let link = group.links.iter().find(|l| l.tenant == t).ok_or_else(|| {
+        refused(
             StatusCode::FORBIDDEN,
-            &format!("Platform {t} is not linked to group {g}."),
-        ));
-    };
-    let Some(tenant) = p.tenant(t).await? else {
-        return Ok(refusal(
+            format!("Platform {t} is not linked to group {g}."),
+        )
+    })?;
+    let tenant = p.tenant(t).await?.ok_or_else(|| {
+        refused(
             StatusCode::NOT_FOUND,
-            &format!("Platform {t} does not exist."),
-        ));
-    };
+            format!("Platform {t} does not exist."),
+        )
+    })?;
     // The platform's consent is checked on every pop, not only when the link was made: a
     // platform that withdraws it is closed to the group at once (within the cache's minute).
     if !tenant.portal_groups.contains(&g) {
-        return Ok(refusal(
+        return Err(refused(
             StatusCode::FORBIDDEN,
-            &format!("Platform {t} does not admit group {g}."),
+            format!("Platform {t} does not admit group {g}."),
         ));
     }
-    let fullname = s
-        .data
-        .get("fullname")
-        .and_then(|f| f.as_str())
-        .unwrap_or(&s.subject)
-        .to_owned();
+    let fullname = match &s.claims {
+        Claims::PortalAgent { fullname, .. } => fullname.clone(),
+        _ => s.subject.clone(),
+    };
     let grant = Grant {
         username: s.subject.clone(),
         fullname,
@@ -176,25 +163,22 @@ async fn pop(
         call_center_did: None,
         customer_cid: None,
     };
-    let issued = grant::issue(p, &tenant, &format!("group:{g}"), &grant).await?;
-    p.record(AuditEvent {
-        at: p.now(),
-        tenant: tenant.name.clone(),
-        protocol: "callcenter".into(),
-        issuer: format!("group:{g}"),
-        subject: s.subject.clone(),
-        source_ip: source_ip.into(),
-        outcome: match &issued {
-            Ok(_) => "SSO_TOKEN_CREATED".into(),
-            Err(e) => e.descriptor().into(),
-        },
-    })
-    .await;
-    Ok(match issued {
-        Ok(url) => page::redirect(&url, &[]),
-        Err(e) => refusal(
+    let issuer = format!("group:{g}");
+    let issued = grant::issue(p, &tenant, &issuer, &grant).await;
+    p.attempt(Protocol::CallCenter, &tenant.name, source_ip)
+        .issuer(&issuer)
+        .subject(&s.subject)
+        .record(match &issued {
+            Ok(_) => Outcome::TokenCreated,
+            Err(e) => Outcome::CallCenterRefused(e.wire().descriptor().into()),
+        })
+        .await;
+    match issued {
+        Ok(url) => Ok(page::redirect(&url, &[])),
+        Err(IssueError::Refused(e)) => Err(refused(
             StatusCode::from_u16(e.code()).unwrap_or(StatusCode::BAD_REQUEST),
-            &e.to_string(),
-        ),
-    })
+            e.message().into_owned(),
+        )),
+        Err(IssueError::Unavailable(e)) => Err(Error::Unavailable(e)),
+    }
 }

@@ -337,8 +337,8 @@ impl Store {
                 self.backend.transact(batch).await?
             };
             if outcome == WriteOutcome::ConditionFailed {
-                return Err(StoreError::Unavailable(
-                    "the directory changed while it was being written; try again".into(),
+                return Err(StoreError::unavailable(
+                    "the directory changed while it was being written; try again",
                 ));
             }
         }

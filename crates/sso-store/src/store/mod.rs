@@ -5,6 +5,7 @@
 
 mod directory;
 pub use directory::DirRecord;
+#[cfg(feature = "import")]
 pub(crate) use directory::parse_scheme;
 pub mod keys;
 mod state;

@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use async_trait::async_trait;
-use serde_json::Value;
 use sso_core::ident::StorageKey;
 use sso_core::throttle::{FailureRecord, LockoutPolicy};
 
@@ -12,40 +11,18 @@ use super::{NOT_BEFORE_CACHE, Store, keys};
 use crate::StoreError;
 use crate::item::{Attr, Cond, EXPIRES_AT, Item, Key, Query, Req, Write, WriteOutcome};
 use crate::model::{
-    AuditEvent, AuditPage, LoginPlan, NewSession, NewToken, Protocol, Recorded, Redeemed,
+    AuditEvent, AuditPage, Claims, LoginPlan, NewSession, NewToken, Protocol, Recorded, Redeemed,
     RedeemedSession, Redemption, Session, TokenPurpose,
 };
 use crate::port::{Audit, Directory, ReplayGuard, Sessions, Throttle, Tokens};
 
-fn json_attr(v: &Value) -> Attr {
-    Attr::S(v.to_string())
+/// The claims an item carries (attribute `data`).
+fn claims_attr(c: &Claims) -> Attr {
+    Attr::S(c.to_stored())
 }
 
-fn json_of(item: &Item, name: &str) -> Result<Value, StoreError> {
-    serde_json::from_str(item.s(name).unwrap_or("null")).map_err(|e| StoreError::Corrupt {
-        key: item.key.to_string(),
-        reason: e.to_string(),
-    })
-}
-
-fn protocol_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::SignedLink => "signed_link",
-        Protocol::Helpdesk => "helpdesk",
-        Protocol::CallCenter => "callcenter",
-        Protocol::Portal => "portal",
-    }
-}
-
-fn parse_protocol(name: &str) -> Option<Protocol> {
-    [
-        Protocol::SignedLink,
-        Protocol::Helpdesk,
-        Protocol::CallCenter,
-        Protocol::Portal,
-    ]
-    .into_iter()
-    .find(|p| protocol_name(*p) == name)
+fn claims_of(item: &Item) -> Claims {
+    Claims::from_stored(item.s("data").unwrap_or("null"))
 }
 
 /// The stand-in subject whose revocation time is the tenant's latest revocation of anyone
@@ -56,7 +33,7 @@ const ANY_SUBJECT: &str = "\u{0}any";
 /// session (a token not yet redeemed) has no protocol and is refused here.
 fn session_of(tenant: &str, item: &Item) -> Result<Session, StoreError> {
     let n = |name: &str| item.n(name).unwrap_or(0);
-    let protocol = item.s("protocol").and_then(parse_protocol);
+    let protocol = item.s("protocol").and_then(Protocol::from_name);
     Ok(Session {
         tenant: tenant.to_owned(),
         subject: item.s("subject").unwrap_or_default().to_owned(),
@@ -68,11 +45,11 @@ fn session_of(tenant: &str, item: &Item) -> Result<Session, StoreError> {
         absolute_expiry: if protocol.is_some() { n("absolute") } else { 0 },
         secret_sha256: item.s("secret").map(str::to_owned).or_else(|| {
             // Sessions written before the secret had its own attribute kept it in `data`.
-            json_of(item, "data")
+            serde_json::from_str::<serde_json::Value>(item.s("data")?)
                 .ok()
                 .and_then(|d| d.get("secret_sha256")?.as_str().map(str::to_owned))
         }),
-        data: json_of(item, "data")?,
+        claims: claims_of(item),
     })
 }
 
@@ -83,7 +60,7 @@ impl Tokens for Store {
         let mut item = Item::new(token_key.clone())
             .with("subject", Attr::S(t.subject.clone()))
             .with("purpose", Attr::S(t.purpose.name().into()))
-            .with("data", json_attr(&t.data))
+            .with("data", claims_attr(&t.claims))
             .with("reusable", Attr::Bool(t.reusable))
             .with(EXPIRES_AT, Attr::N(t.expires_at));
         if let TokenPurpose::Login(plan) = &t.purpose {
@@ -183,7 +160,7 @@ impl Tokens for Store {
                 ("consumed".into(), Attr::N(now)),
                 (
                     "protocol".into(),
-                    Attr::S(protocol_name(how.protocol).into()),
+                    Attr::S(Protocol::as_str(how.protocol).into()),
                 ),
                 ("created_at".into(), Attr::N(now)),
                 ("last_seen".into(), Attr::N(now)),
@@ -230,7 +207,7 @@ impl Tokens for Store {
         match self.backend.write(write).await? {
             WriteOutcome::Done(Some(item)) => Ok(Some(Redeemed {
                 subject: item.s("subject").unwrap_or_default().to_owned(),
-                data: json_of(&item, "data")?,
+                claims: claims_of(&item),
                 expires_at: item.n(EXPIRES_AT).unwrap_or(now),
             })),
             _ => Ok(None),
@@ -279,7 +256,7 @@ impl Store {
             absolute_expiry: now.saturating_add(lifetime),
             secret_sha256: Some(how.secret_sha256.clone()),
             keep_until: None,
-            data: json_of(&item, "data")?,
+            claims: claims_of(&item),
         };
         if Sessions::create(self, &session_key, &new).await? == Recorded::Replay {
             return Ok(None);
@@ -296,7 +273,7 @@ impl Store {
                 idle_secs: new.idle_secs,
                 absolute_expiry: new.absolute_expiry,
                 secret_sha256: new.secret_sha256,
-                data: new.data,
+                claims: new.claims,
             },
         }))
     }
@@ -330,13 +307,13 @@ impl Sessions for Store {
     async fn create(&self, key: &StorageKey, s: &NewSession) -> Result<Recorded, StoreError> {
         let item = Item::new(keys::session(&s.tenant, key))
             .with("subject", Attr::S(s.subject.clone()))
-            .with("protocol", Attr::S(protocol_name(s.protocol).into()))
+            .with("protocol", Attr::S(Protocol::as_str(s.protocol).into()))
             .with("issuer", Attr::S(s.issuer.clone()))
             .with("created_at", Attr::N(s.created_at))
             .with("last_seen", Attr::N(s.created_at))
             .with("idle", Attr::N(s.idle_secs))
             .with("absolute", Attr::N(s.absolute_expiry))
-            .with("data", json_attr(&s.data))
+            .with("data", claims_attr(&s.claims))
             .with(
                 EXPIRES_AT,
                 Attr::N(
@@ -555,8 +532,8 @@ impl Throttle for Store {
                 });
             }
         }
-        Err(StoreError::Unavailable(
-            "throttle counter under heavy contention".into(),
+        Err(StoreError::unavailable(
+            "throttle counter under heavy contention",
         ))
     }
 

@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use serde_json::json;
 use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
 use sso_core::signed_link::VendorSecret;
 use sso_core::throttle::LockoutPolicy;
 use sso_store::item::Key;
 use sso_store::model::{
-    AuditEvent, LoginPlan, NewSession, NewToken, Protocol, Recorded, Redemption, TokenPurpose,
+    AuditEvent, Claims, LoginPlan, NewSession, NewToken, Outcome, Protocol, Recorded, Redemption,
+    TokenPurpose,
 };
 use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{Store, StoreError, keys, password};
@@ -27,6 +27,15 @@ fn session_key(n: u8) -> StorageKey {
     SessionId::from_random_bytes([n ^ 0x80; 16]).storage_key()
 }
 
+/// What the test tokens carry (the redeemed session and a taken note must give it back).
+fn token_claims() -> Claims {
+    Claims::Helpdesk {
+        username: "joe".into(),
+        user_id: 30,
+        signed_in_by: Some("127.0.0.1".into()),
+    }
+}
+
 fn new_token(reusable: bool, expires_at: i64, slot: Option<&str>) -> NewToken {
     NewToken {
         tenant: "demoaws".into(),
@@ -38,7 +47,7 @@ fn new_token(reusable: bool, expires_at: i64, slot: Option<&str>) -> NewToken {
             lifetime_secs: 1800,
         }),
         reusable,
-        data: json!({ "sso_addr": "127.0.0.1", "duration": 30 }),
+        claims: token_claims(),
         issued_at: NOW,
         expires_at,
         replace_slot: slot.map(str::to_owned),
@@ -71,7 +80,11 @@ fn new_session(subject: &str, created: i64) -> NewSession {
         absolute_expiry: created + 36_000,
         secret_sha256: None,
         keep_until: None,
-        data: json!({ "name": subject }),
+        claims: Claims::SignedLink {
+            client_id: subject.into(),
+            email: format!("{subject}@example.com"),
+            vendor: Some("1001".into()),
+        },
     }
 }
 
@@ -311,7 +324,7 @@ pub async fn a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemer
     for t in tasks {
         if let Some(r) = t.await.unwrap().unwrap() {
             assert_eq!(r.session.subject, "joe");
-            assert_eq!(r.session.data["sso_addr"], "127.0.0.1");
+            assert_eq!(r.session.claims, token_claims());
             wins += 1;
         }
     }
@@ -487,7 +500,7 @@ pub async fn a_redeemed_token_is_its_session_from_redemption_on(store: &Store) {
         .unwrap()
         .unwrap();
     assert_eq!(live.subject, "joe");
-    assert_eq!(live.data["sso_addr"], "127.0.0.1");
+    assert_eq!(live.claims, token_claims());
     assert!(
         Sessions::get(store, "demoaws", &key, NOW + 100 + 1800)
             .await
@@ -542,7 +555,7 @@ pub async fn a_token_opens_only_the_door_it_was_issued_for(store: &Store) {
         "a pending note is no login token"
     );
     let taken = store.take("demoaws", &pending, NOW).await.unwrap().unwrap();
-    assert_eq!(taken.data["duration"], 30);
+    assert_eq!(taken.claims, token_claims());
     assert!(
         store
             .take("demoaws", &pending, NOW)
@@ -692,7 +705,11 @@ pub async fn sessions_end_by_idle_timeout_unless_touched_and_by_absolute_lifetim
         (s.subject.as_str(), s.protocol, s.issuer.as_str()),
         ("1234", Protocol::SignedLink, "1001")
     );
-    assert_eq!(s.data["name"], "1234");
+    assert!(
+        matches!(&s.claims, Claims::SignedLink { client_id, .. } if client_id == "1234"),
+        "{:?}",
+        s.claims
+    );
     // Touching within the interval writes nothing; after it, it moves last_seen.
     store
         .touch("demoaws", &busy, &s, NOW + 1000, 60)
@@ -940,11 +957,11 @@ pub async fn audit_events_page_newest_first(store: &Store) {
             .append(&AuditEvent {
                 at: NOW + i,
                 tenant: "demoaws".into(),
-                protocol: "signed_link".into(),
+                protocol: Protocol::SignedLink,
                 issuer: "1001".into(),
                 subject: subject.into(),
                 source_ip: "127.0.0.1".into(),
-                outcome: format!("event-{i}"),
+                outcome: format!("event-{i}").into(),
             })
             .await
             .unwrap();
@@ -1093,11 +1110,11 @@ pub async fn measure_costs(store: &Store) {
     let event = AuditEvent {
         at: NOW,
         tenant: "demoaws".into(),
-        protocol: "callcenter".into(),
+        protocol: Protocol::CallCenter,
         issuer: "demo".into(),
         subject: "agent1".into(),
         source_ip: "::1".into(),
-        outcome: "ok".into(),
+        outcome: Outcome::Ok,
     };
     step!("audit append", store.append(&event).await.unwrap());
     eprintln!("| operation | requests | read units | write units |\n|---|---|---|---|");
