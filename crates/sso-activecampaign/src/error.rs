@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderValue, StatusCode};
 use sso_core::helpdesk::{ApiFailure, ApiResult, OutputFormat};
-use sso_web::login_form::{FormAgain, LoginForm};
-use sso_web::{PageError, WebError, log_unavailable, page};
+use sso_web::{FormAgain, PageError, WebError, log_unavailable, page};
 use thiserror::Error;
 
 /// Where a refused `_ssot` sends the browser.
@@ -18,9 +17,6 @@ pub const SSO_REFUSED_LOCATION: &str = "/admin/login?error=sso";
 pub const MSG_SSO_REFUSED: &str = "The sign-in link is invalid or has expired. Please sign in.";
 /// The sign-in page's notice when a sign-in fails or is locked out (one text for both).
 pub const MSG_SIGN_IN_FAILED: &str = "Sign-in failed.";
-/// The sign-in page's notice when the CSRF token does not match (or the form is unreadable).
-pub const MSG_FORM_EXPIRED: &str = "Your sign-in form expired. Please try again.";
-
 /// Why an `api.php` call got `result_code 0`.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -36,31 +32,6 @@ pub enum ApiError {
 impl From<sso_store::StoreError> for ApiError {
     fn from(e: sso_store::StoreError) -> Self {
         ApiError::Unavailable(e.into())
-    }
-}
-
-/// Why `/admin/login` refused a sign-in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum SignInRefusal {
-    /// Unknown user or wrong password.
-    #[error("bad credentials")]
-    BadCredentials,
-    /// Locked out for this (account, source IP): nothing was checked.
-    #[error("locked out")]
-    Locked,
-    /// The CSRF token did not match its cookie, or the form could not be read.
-    #[error("CSRF token mismatch or unreadable form")]
-    FormExpired,
-}
-
-impl SignInRefusal {
-    /// The notice and status the form is shown again with.
-    pub fn answer(self) -> (&'static str, StatusCode) {
-        match self {
-            Self::BadCredentials | Self::Locked => (MSG_SIGN_IN_FAILED, StatusCode::UNAUTHORIZED),
-            Self::FormExpired => (MSG_FORM_EXPIRED, StatusCode::FORBIDDEN),
-        }
     }
 }
 
@@ -83,13 +54,8 @@ pub enum Error {
     #[error("_ssot refused")]
     BadToken,
     /// `/admin/login` refused a sign-in: the form again, with a notice.
-    #[error("sign-in refused: {refusal}")]
-    SignInRefused {
-        /// Why.
-        refusal: SignInRefusal,
-        /// The form to show again.
-        form: Box<LoginForm>,
-    },
+    #[error(transparent)]
+    SignInRefused(#[from] FormAgain),
     /// The store could not be reached: the 503 page.
     #[error(transparent)]
     Unavailable(#[from] WebError),
@@ -132,15 +98,7 @@ impl IntoResponse for Error {
             }
             Error::Page(e) => e.into_response(),
             Error::BadToken => page::redirect(SSO_REFUSED_LOCATION, &[]),
-            Error::SignInRefused { refusal, form } => {
-                let (notice, status) = refusal.answer();
-                FormAgain {
-                    form: *form,
-                    notice,
-                    status,
-                }
-                .into_response()
-            }
+            Error::SignInRefused(form) => form.into_response(),
             Error::Unavailable(e) => {
                 log_unavailable("helpdesk", &e);
                 page::unavailable()
@@ -208,28 +166,19 @@ mod tests {
             (r.status(), r.headers()["location"].to_str().unwrap()),
             (StatusCode::FOUND, SSO_REFUSED_LOCATION)
         );
-        let form = LoginForm {
+        let form = sso_web::login_form::LoginForm {
             title: "Help desk sign in".into(),
             heading: "Help desk sign in: demoaws".into(),
             action: "/admin/login".into(),
             user_field: "username",
             user_label: "Username",
+            failed_notice: MSG_SIGN_IN_FAILED,
             frame_ancestors: vec![],
             https: false,
             redirects_to: None,
         };
-        for (refusal, status) in [
-            (SignInRefusal::BadCredentials, StatusCode::UNAUTHORIZED),
-            (SignInRefusal::Locked, StatusCode::UNAUTHORIZED),
-            (SignInRefusal::FormExpired, StatusCode::FORBIDDEN),
-        ] {
-            let r = Error::SignInRefused {
-                refusal,
-                form: Box::new(form.clone()),
-            }
-            .into_response();
-            assert_eq!(r.status(), status);
-        }
+        let r = Error::from(form.refuse(sso_web::SignInRefusal::FormExpired)).into_response();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
         let down = Error::from(sso_store::StoreError::unavailable("x")).into_response();
         assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
     }

@@ -32,7 +32,7 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use sso_web::Platform;
 
-pub use error::{ApiError, Error, SignInRefusal};
+pub use error::{ApiError, Error};
 
 /// The help desk's sign-in page (where refused `_ssot` links and sign-outs go).
 const LOGIN: &str = "/admin/login";

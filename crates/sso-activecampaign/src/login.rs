@@ -13,21 +13,21 @@ use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::{FormRejection, StrictForm, query_value};
 use sso_web::login_form::{LoginForm, Notice};
-use sso_web::{Gate, Platform, WebError, page, random_bytes};
+use sso_web::{Platform, SignInRefusal, WebError, page, random_bytes};
 
-use crate::error::{Error, MSG_SSO_REFUSED, SignInRefusal};
+use crate::error::{Error, MSG_SIGN_IN_FAILED, MSG_SSO_REFUSED};
 use crate::{AppState, LOGIN};
 
 fn form(p: &Platform, tenant: &Tenant) -> LoginForm {
-    LoginForm::for_tenant(
-        &p.config,
-        tenant,
-        "Help desk sign in",
-        format!("Help desk sign in: {}", tenant.name),
-        LOGIN,
-        "username",
-        "Username",
-    )
+    LoginForm {
+        title: "Help desk sign in".into(),
+        heading: format!("Help desk sign in: {}", tenant.name),
+        action: LOGIN.into(),
+        user_field: "username",
+        user_label: "Username",
+        failed_notice: MSG_SIGN_IN_FAILED,
+        ..LoginForm::on_tenant(&p.config, tenant)
+    }
 }
 
 /// `GET /admin/login[?error=sso]`.
@@ -50,24 +50,17 @@ pub async fn submit(
     fields: Result<StrictForm, FormRejection>,
 ) -> Result<Response, Error> {
     let p = &state.platform;
-    let refused = |refusal| Error::SignInRefused {
-        refusal,
-        form: Box::new(form(p, &tenant)),
-    };
+    let refuse = |refusal| Error::from(form(p, &tenant).refuse(refusal));
     let fields = fields.unwrap_or_default();
     if !cookies::csrf_ok(&headers, fields.value("csrf"), p.config.https) {
-        return Err(refused(SignInRefusal::FormExpired));
+        return Err(refuse(SignInRefusal::FormExpired));
     }
     let (username, password) = (fields.value("username"), fields.value("password"));
-    match check(p, &tenant, username, password, source_ip).await? {
-        Gate::Passed(cookie) => {
-            let set =
-                cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
-            Ok(page::redirect("/admin/main.php", &[set]))
-        }
-        Gate::Failed => Err(refused(SignInRefusal::BadCredentials)),
-        Gate::Locked => Err(refused(SignInRefusal::Locked)),
-    }
+    let cookie = check(p, &tenant, username, password, source_ip)
+        .await?
+        .map_err(refuse)?;
+    let set = cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
+    Ok(page::redirect("/admin/main.php", &[set]))
 }
 
 async fn check(
@@ -76,7 +69,7 @@ async fn check(
     username: &str,
     password: &str,
     source_ip: IpAddr,
-) -> Result<Gate<SessionCookie>, WebError> {
+) -> Result<Result<SessionCookie, SignInRefusal>, WebError> {
     let now = p.now();
     let key = format!("hdlogin|{}|{username}|{source_ip}", tenant.name);
     let gate = p
@@ -91,29 +84,24 @@ async fn check(
             Ok(user.filter(|u| ok && u.enabled))
         })
         .await?;
-    Ok(match gate {
-        Gate::Passed(u) => {
-            let id = SessionId::from_random_bytes(random_bytes()?);
-            let session = NewSession {
-                tenant: tenant.name.clone(),
-                subject: u.username.clone(),
-                protocol: Protocol::Helpdesk,
-                issuer: "password".into(),
-                created_at: now,
-                idle_secs: tenant.session_idle_secs,
-                absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
-                secret_sha256: None,
-                keep_until: None,
-                claims: Claims::Helpdesk {
-                    username: u.username.clone(),
-                    user_id: u.id,
-                    signed_in_by: None,
-                },
-            };
-            p.sessions.create(&id.storage_key(), &session).await?;
-            Gate::Passed(SessionCookie::Opaque(id))
-        }
-        Gate::Failed => Gate::Failed,
-        Gate::Locked => Gate::Locked,
-    })
+    let u = match gate.passed() {
+        Ok(u) => u,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let id = SessionId::from_random_bytes(random_bytes()?);
+    let claims = Claims::Helpdesk {
+        username: u.username.clone(),
+        user_id: u.id,
+        signed_in_by: None,
+    };
+    let session = NewSession::for_tenant(
+        tenant,
+        &u.username,
+        Protocol::Helpdesk,
+        "password",
+        now,
+        claims,
+    );
+    p.sessions.create(&id.storage_key(), &session).await?;
+    Ok(Ok(SessionCookie::Opaque(id)))
 }

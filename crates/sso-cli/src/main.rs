@@ -97,6 +97,25 @@ enum Command {
         /// The file.
         file: PathBuf,
     },
+    /// The directory's records and the audit trail.
+    #[command(flatten)]
+    Admin(AdminCommand),
+    /// Print a signed-link URL (vendor password on stdin).
+    ///
+    /// Example: echo vendorpass | sso link --base-url http://demoaws.localhost:8080 --vendor 1001 --client-id 1234
+    Link(sso_cli::partner::LinkArgs),
+    /// Call the help-desk or call-center API as a partner and print the answer.
+    #[command(subcommand)]
+    Call(sso_cli::partner::CallCmd),
+    /// Create the DynamoDB table exactly as the SAM template declares it.
+    ///
+    /// Example: sso create-table --endpoint-url http://127.0.0.1:5000 --table sso
+    CreateTable,
+}
+
+/// The admin commands: each opens the store and changes or lists one kind of record.
+#[derive(Subcommand)]
+enum AdminCommand {
     /// Tenants: add, list, disable.
     #[command(subcommand)]
     Tenant(sso_cli::admin::TenantCmd),
@@ -125,17 +144,6 @@ enum Command {
     ///
     /// Example: sso audit --tenant demoaws --subject agent1
     Audit(sso_cli::admin::AuditArgs),
-    /// Print a signed-link URL (vendor password on stdin).
-    ///
-    /// Example: echo vendorpass | sso link --base-url http://demoaws.localhost:8080 --vendor 1001 --client-id 1234
-    Link(sso_cli::partner::LinkArgs),
-    /// Call the help-desk or call-center API as a partner and print the answer.
-    #[command(subcommand)]
-    Call(sso_cli::partner::CallCmd),
-    /// Create the DynamoDB table exactly as the SAM template declares it.
-    ///
-    /// Example: sso create-table --endpoint-url http://127.0.0.1:5000 --table sso
-    CreateTable,
 }
 
 fn init_logging(directive: &str) {
@@ -235,46 +243,35 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             println!("{body}");
             Ok(())
         }
-        Command::Tenant(cmd) => {
-            sso_cli::admin::tenant(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::Vendor(cmd) => {
-            sso_cli::admin::vendor(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::Client(cmd) => {
-            sso_cli::admin::client(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::HelpdeskUser(cmd) => {
-            sso_cli::admin::helpdesk(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::PlatformKey(cmd) => {
-            sso_cli::admin::platform_key(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::Group(cmd) => {
-            sso_cli::admin::group(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::Agent(cmd) => {
-            sso_cli::admin::agent(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::Administrator(cmd) => {
-            sso_cli::admin::administrator(&admin_store(&cli.store, &secret_key).await?, cmd).await
-        }
-        Command::Audit(args) => {
-            sso_cli::admin::audit(&admin_store(&cli.store, &secret_key).await?, args).await
-        }
-        Command::CreateTable => {
-            let table = cli.store.table.clone();
-            let dynamo = stores::dynamo(&DynamoConfig {
-                table: table.clone(),
-                endpoint_url: cli.store.endpoint_url.clone(),
-                region: None,
-            })
-            .await;
-            dynamo.create_table().await?;
-            eprintln!("table {table} is ready");
-            Ok(())
+        Command::CreateTable => create_table(&cli.store).await,
+        Command::Admin(cmd) => {
+            use sso_cli::admin;
+            let store = admin_store(&cli.store, &secret_key).await?;
+            match cmd {
+                AdminCommand::Tenant(cmd) => admin::tenant(&store, cmd).await,
+                AdminCommand::Vendor(cmd) => admin::vendor(&store, cmd).await,
+                AdminCommand::Client(cmd) => admin::client(&store, cmd).await,
+                AdminCommand::HelpdeskUser(cmd) => admin::helpdesk(&store, cmd).await,
+                AdminCommand::PlatformKey(cmd) => admin::platform_key(&store, cmd).await,
+                AdminCommand::Group(cmd) => admin::group(&store, cmd).await,
+                AdminCommand::Agent(cmd) => admin::agent(&store, cmd).await,
+                AdminCommand::Administrator(cmd) => admin::administrator(&store, cmd).await,
+                AdminCommand::Audit(args) => admin::audit(&store, args).await,
+            }
         }
     }
+}
+
+async fn create_table(args: &StoreArgs) -> Result<(), CliError> {
+    let dynamo = stores::dynamo(&DynamoConfig {
+        table: args.table.clone(),
+        endpoint_url: args.endpoint_url.clone(),
+        region: None,
+    })
+    .await;
+    dynamo.create_table().await?;
+    eprintln!("table {} is ready", args.table);
+    Ok(())
 }
 
 #[tokio::main]

@@ -83,6 +83,30 @@ async fn not_found() -> Response {
     sso_web::page::not_found()
 }
 
+/// Whether a function needs `SSO_SECRET_KEY` (it reads vendors, whose passwords it seals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKey {
+    /// Refuse to start without it.
+    Required,
+    /// Runs without it.
+    Optional,
+}
+
+/// The whole `main` of a function: configuration read once, logs, the DynamoDB platform
+/// built once, then `routes(platform)` served until the runtime stops it.
+pub async fn serve(
+    routes: impl FnOnce(Platform) -> Router,
+    key: SecretKey,
+) -> Result<(), lambda_http::Error> {
+    let mut config = Config::from_env()?;
+    if key == SecretKey::Required {
+        config = config.requiring_secret_key()?;
+    }
+    init_tracing(&config);
+    let platform = platform(&config).await?;
+    run(routes(platform)).await
+}
+
 /// Serves `router` as this Lambda function.
 pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
     lambda_http::run(wrap(router)).await

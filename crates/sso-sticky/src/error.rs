@@ -10,15 +10,12 @@ use serde_json::json;
 use sso_core::callcenter::{
     CallCenterError, MSG_TOKEN_CREATED, SSO_TOKEN_CREATED, STATUS_FAILURE, STATUS_SUCCESS,
 };
-use sso_web::login_form::{FormAgain, LoginForm};
 use sso_web::page::{self, escape};
-use sso_web::{PageError, WebError, log_unavailable};
+use sso_web::{FormAgain, PageError, WebError, log_unavailable};
 use thiserror::Error;
 
 /// The portal sign-in form's notice when a sign-in fails or is locked out.
 pub const MSG_SIGN_IN_FAILED: &str = "Sign-in failed.";
-/// The portal forms' notice when the CSRF token does not match.
-pub const MSG_FORM_EXPIRED: &str = "Your sign-in form expired. Please try again.";
 /// The sign-out question's notice when the CSRF token does not match.
 pub const MSG_SIGN_OUT_EXPIRED: &str = "Your sign-out form expired. Please try again.";
 /// The page a refused one-time login URL shows.
@@ -52,31 +49,6 @@ impl IssueError {
     }
 }
 
-/// Why a portal sign-in was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
-#[non_exhaustive]
-pub enum SignInRefusal {
-    /// Unknown account or wrong password.
-    #[error("bad credentials")]
-    BadCredentials,
-    /// Locked out for this (account, source IP): nothing was checked.
-    #[error("locked out")]
-    Locked,
-    /// The CSRF token did not match its cookie, or the form could not be read.
-    #[error("CSRF token mismatch or unreadable form")]
-    FormExpired,
-}
-
-impl SignInRefusal {
-    /// The notice and status the form is shown again with.
-    pub fn answer(self) -> (&'static str, StatusCode) {
-        match self {
-            Self::BadCredentials | Self::Locked => (MSG_SIGN_IN_FAILED, StatusCode::UNAUTHORIZED),
-            Self::FormExpired => (MSG_FORM_EXPIRED, StatusCode::FORBIDDEN),
-        }
-    }
-}
-
 /// Everything a call-center or portal endpoint can answer other than success.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -91,13 +63,8 @@ pub enum Error {
     #[error("/sso/login token refused")]
     BadToken,
     /// A portal sign-in was refused: the form again, with a notice.
-    #[error("portal sign-in refused: {refusal}")]
-    SignInRefused {
-        /// Why.
-        refusal: SignInRefusal,
-        /// The form to show again.
-        form: Box<LoginForm>,
-    },
+    #[error(transparent)]
+    SignInRefused(#[from] FormAgain),
     /// A portal page needs a signed-in administrator or agent: 302 to `/login`.
     #[error("not signed in")]
     SignInFirst,
@@ -187,15 +154,7 @@ impl IntoResponse for Error {
                 "<h1>This sign-in link is invalid or has expired</h1><p>Sign-in links work once, for five \
                  minutes. Please start again from your call-center application.</p>",
             ),
-            Error::SignInRefused { refusal, form } => {
-                let (notice, status) = refusal.answer();
-                FormAgain {
-                    form: *form,
-                    notice,
-                    status,
-                }
-                .into_response()
-            }
+            Error::SignInRefused(form) => form.into_response(),
             Error::SignInFirst => page::redirect("/login", &[]),
             Error::NotYourGroup => page::page(
                 StatusCode::FORBIDDEN,

@@ -27,7 +27,7 @@ mod rate;
 use std::sync::Arc;
 
 pub use api::AppState;
-pub use error::{Error, IssueError, SignInRefusal};
+pub use error::{Error, IssueError};
 
 use axum::Router;
 use axum::routing::{any, get};

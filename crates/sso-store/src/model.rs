@@ -375,6 +375,33 @@ pub struct NewSession {
     pub claims: Claims,
 }
 
+impl NewSession {
+    /// A session on `tenant` with the tenant's idle timeout and lifetime, starting `now`,
+    /// under a random id (no cookie secret, no replay record): what a password sign-in
+    /// starts.
+    pub fn for_tenant(
+        tenant: &Tenant,
+        subject: &str,
+        protocol: Protocol,
+        issuer: &str,
+        now: i64,
+        claims: Claims,
+    ) -> Self {
+        Self {
+            tenant: tenant.name.clone(),
+            subject: subject.to_owned(),
+            protocol,
+            issuer: issuer.to_owned(),
+            created_at: now,
+            idle_secs: tenant.session_idle_secs,
+            absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
+            secret_sha256: None,
+            keep_until: None,
+            claims,
+        }
+    }
+}
+
 /// A live session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {

@@ -25,7 +25,7 @@ mod login;
 mod logout;
 mod signin;
 
-pub use error::{Error, MSG_FORM_EXPIRED, MSG_SIGN_IN_FAILED, SignInRefusal};
+pub use error::{Error, MSG_SIGN_IN_FAILED};
 
 use axum::Router;
 use axum::routing::get;

@@ -14,20 +14,20 @@ use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::{FormRejection, StrictForm, query_value};
 use sso_web::login_form::{LoginForm, Notice};
-use sso_web::{Gate, Platform, WebError, page, random_bytes};
+use sso_web::{Platform, SignInRefusal, WebError, page, random_bytes};
 
-use crate::error::{Error, SignInRefusal};
+use crate::error::{Error, MSG_SIGN_IN_FAILED};
 
 fn form(p: &Platform, tenant: &Tenant) -> LoginForm {
-    LoginForm::for_tenant(
-        &p.config,
-        tenant,
-        "Sign in",
-        format!("Sign in to {}", tenant.name),
-        "/login",
-        "identifier",
-        "Email or client ID",
-    )
+    LoginForm {
+        title: "Sign in".into(),
+        heading: format!("Sign in to {}", tenant.name),
+        action: "/login".into(),
+        user_field: "identifier",
+        user_label: "Email or client ID",
+        failed_notice: MSG_SIGN_IN_FAILED,
+        ..LoginForm::on_tenant(&p.config, tenant)
+    }
 }
 
 /// `GET /login[?errorID=N]`.
@@ -51,25 +51,17 @@ pub async fn submit(
     headers: HeaderMap,
     fields: Result<StrictForm, FormRejection>,
 ) -> Result<Response, Error> {
-    let refused = |refusal| Error::SignInRefused {
-        refusal,
-        form: Box::new(form(&p, &tenant)),
-    };
-    let fields = fields.map_err(|_| refused(SignInRefusal::Unreadable))?;
+    let refuse = |refusal| Error::from(form(&p, &tenant).refuse(refusal));
+    let fields = fields.map_err(|_| refuse(SignInRefusal::Unreadable))?;
     if !cookies::csrf_ok(&headers, fields.value("csrf"), p.config.https) {
-        return Err(refused(SignInRefusal::FormExpired));
+        return Err(refuse(SignInRefusal::FormExpired));
     }
     let identifier = fields.value("identifier").trim();
-    let gate = check(&p, &tenant, identifier, fields.value("password"), source_ip).await?;
-    match gate {
-        Gate::Passed(cookie) => {
-            let set =
-                cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
-            Ok(page::redirect(&tenant.home_path, &[set]))
-        }
-        Gate::Failed => Err(refused(SignInRefusal::BadCredentials)),
-        Gate::Locked => Err(refused(SignInRefusal::Locked)),
-    }
+    let cookie = check(&p, &tenant, identifier, fields.value("password"), source_ip)
+        .await?
+        .map_err(refuse)?;
+    let set = cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
+    Ok(page::redirect(&tenant.home_path, &[set]))
 }
 
 async fn check(
@@ -78,7 +70,7 @@ async fn check(
     identifier: &str,
     password: &str,
     source_ip: IpAddr,
-) -> Result<Gate<SessionCookie>, WebError> {
+) -> Result<Result<SessionCookie, SignInRefusal>, WebError> {
     let now = p.now();
     // The directory is cached, so finding the client first costs no read; the throttle then
     // counts per client, whether it was typed as an email or as a clientID (else one
@@ -110,40 +102,32 @@ async fn check(
             Ok(client.filter(|_| ok))
         })
         .await?;
-    let result = match gate {
-        Gate::Passed(c) => {
-            let id = SessionId::from_random_bytes(random_bytes()?);
-            let session = NewSession {
-                tenant: tenant.name.clone(),
-                subject: c.client_id.clone(),
-                protocol: Protocol::SignedLink,
-                issuer: "password".into(),
-                created_at: now,
-                idle_secs: tenant.session_idle_secs,
-                absolute_expiry: now.saturating_add(tenant.session_absolute_secs),
-                secret_sha256: None,
-                keep_until: None,
-                claims: Claims::SignedLink {
-                    client_id: c.client_id.clone(),
-                    email: c.email.clone(),
-                    vendor: None,
-                },
-            };
-            p.sessions.create(&id.storage_key(), &session).await?;
-            Gate::Passed(SessionCookie::Opaque(id))
-        }
-        Gate::Failed => Gate::Failed,
-        Gate::Locked => Gate::Locked,
-    };
-    let outcome = match &result {
-        Gate::Passed(_) => Outcome::Ok,
-        Gate::Locked => Outcome::Locked,
-        Gate::Failed => Outcome::BadCredentials,
-    };
-    p.attempt(Protocol::SignedLink, &tenant.name, source_ip)
+    let attempt = p
+        .attempt(Protocol::SignedLink, &tenant.name, source_ip)
         .issuer("password")
-        .subject(identifier)
-        .record(outcome)
-        .await;
-    Ok(result)
+        .subject(identifier);
+    let c = match gate.passed() {
+        Ok(c) => c,
+        Err(refusal) => {
+            attempt.record(refusal.outcome()).await;
+            return Ok(Err(refusal));
+        }
+    };
+    let id = SessionId::from_random_bytes(random_bytes()?);
+    let claims = Claims::SignedLink {
+        client_id: c.client_id.clone(),
+        email: c.email.clone(),
+        vendor: None,
+    };
+    let session = NewSession::for_tenant(
+        tenant,
+        &c.client_id,
+        Protocol::SignedLink,
+        "password",
+        now,
+        claims,
+    );
+    p.sessions.create(&id.storage_key(), &session).await?;
+    attempt.record(Outcome::Ok).await;
+    Ok(Ok(SessionCookie::Opaque(id)))
 }

@@ -41,5 +41,6 @@ pub mod settings;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::WebConfig;
 pub use error::{PageError, WebError, log_unavailable};
-pub use platform::{CurrentSession, Door, Gate, Platform, random_bytes};
+pub use login_form::{FormAgain, SignInRefusal};
+pub use platform::{CurrentSession, Door, Gate, Platform, StorePorts, random_bytes};
 pub use settings::{Settings, SettingsError};

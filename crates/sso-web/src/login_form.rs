@@ -3,9 +3,54 @@
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use sso_store::model::Outcome;
+use thiserror::Error;
 
 use crate::page::{self, escape};
-use crate::{WebConfig, cookies, random_bytes};
+use crate::{Gate, WebConfig, cookies, random_bytes};
+
+/// Every sign-in form's notice when its CSRF token does not match its cookie.
+pub const MSG_FORM_EXPIRED: &str = "Your sign-in form expired. Please try again.";
+
+/// Why a sign-in form was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum SignInRefusal {
+    /// Unknown account or wrong password.
+    #[error("bad credentials")]
+    BadCredentials,
+    /// Locked out for this (account, source IP): nothing was checked. Answered exactly like
+    /// [`SignInRefusal::BadCredentials`] (PROTOCOLS.md: "the same message").
+    #[error("locked out")]
+    Locked,
+    /// The CSRF token did not match its cookie.
+    #[error("CSRF token mismatch")]
+    FormExpired,
+    /// The body was not a readable form.
+    #[error("unreadable form")]
+    Unreadable,
+}
+
+impl SignInRefusal {
+    /// What the audit trail records for it.
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Self::Locked => Outcome::Locked,
+            _ => Outcome::BadCredentials,
+        }
+    }
+}
+
+impl<T> Gate<T> {
+    /// What passed, or why not.
+    pub fn passed(self) -> Result<T, SignInRefusal> {
+        match self {
+            Gate::Passed(t) => Ok(t),
+            Gate::Failed => Err(SignInRefusal::BadCredentials),
+            Gate::Locked => Err(SignInRefusal::Locked),
+        }
+    }
+}
 
 /// What a notice on a sign-in form says. The texts are wire text for people; tests and
 /// browsers look for them.
@@ -28,6 +73,8 @@ pub struct LoginForm {
     pub user_field: &'static str,
     /// Its label.
     pub user_label: &'static str,
+    /// The notice of a failed (or locked-out) sign-in, in the protocol's words.
+    pub failed_notice: &'static str,
     /// Partner origins that may frame the page (the tenant's).
     pub frame_ancestors: Vec<String>,
     /// Cookies over https (`__Host-`, `Secure`).
@@ -38,22 +85,16 @@ pub struct LoginForm {
 }
 
 impl LoginForm {
-    /// A form for a tenant page (its frame ancestors, `SameSite=None` when framed).
-    pub fn for_tenant(
-        config: &WebConfig,
-        tenant: &sso_store::model::Tenant,
-        title: &str,
-        heading: String,
-        action: &str,
-        user_field: &'static str,
-        user_label: &'static str,
-    ) -> Self {
+    /// The framing of a form on a tenant page (its frame ancestors, `SameSite=None` when
+    /// framed), texts empty: fill them in with struct update syntax.
+    pub fn on_tenant(config: &WebConfig, tenant: &sso_store::model::Tenant) -> Self {
         Self {
-            title: title.to_owned(),
-            heading,
-            action: action.to_owned(),
-            user_field,
-            user_label,
+            title: String::new(),
+            heading: String::new(),
+            action: String::new(),
+            user_field: "user",
+            user_label: "",
+            failed_notice: "",
             frame_ancestors: tenant.frame_ancestors.clone(),
             https: config.https,
             redirects_to: None,
@@ -98,23 +139,38 @@ impl LoginForm {
         }
         resp
     }
+
+    /// The form shown again for a refused sign-in.
+    pub fn refuse(self, refusal: SignInRefusal) -> FormAgain {
+        FormAgain {
+            form: Box::new(self),
+            refusal,
+        }
+    }
 }
 
-/// A form shown again with a notice: the response of a refused sign-in.
-#[derive(Debug, Clone)]
+/// A form shown again with a notice: the response of a refused sign-in. A failure or a
+/// lock-out is 401 with the protocol's failure text, a CSRF mismatch 403
+/// ([`MSG_FORM_EXPIRED`]), an unreadable body 400.
+#[derive(Debug, Clone, Error)]
+#[error("sign-in refused: {refusal}")]
 pub struct FormAgain {
     /// The form.
-    pub form: LoginForm,
-    /// What it says.
-    pub notice: &'static str,
-    /// With which status.
-    pub status: StatusCode,
+    pub form: Box<LoginForm>,
+    /// Why.
+    pub refusal: SignInRefusal,
 }
 
 impl IntoResponse for FormAgain {
     fn into_response(self) -> Response {
-        self.form
-            .render(Some(Notice::Error(self.notice)), self.status)
+        let (notice, status) = match self.refusal {
+            SignInRefusal::BadCredentials | SignInRefusal::Locked => {
+                (self.form.failed_notice, StatusCode::UNAUTHORIZED)
+            }
+            SignInRefusal::FormExpired => (MSG_FORM_EXPIRED, StatusCode::FORBIDDEN),
+            SignInRefusal::Unreadable => (self.form.failed_notice, StatusCode::BAD_REQUEST),
+        };
+        self.form.render(Some(Notice::Error(notice)), status)
     }
 }
 
@@ -123,29 +179,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_form_escapes_and_sets_its_csrf_cookie() {
+    fn a_refused_form_has_its_status_notice_and_csrf_cookie() {
         let form = LoginForm {
             title: "Sign in".into(),
             heading: "Sign in to <t>".into(),
             action: "/login".into(),
             user_field: "identifier",
             user_label: "Email or client ID",
+            failed_notice: "No.",
             frame_ancestors: vec![],
             https: false,
             redirects_to: None,
         };
-        let resp = FormAgain {
-            form,
-            notice: "No <b>",
-            status: StatusCode::UNAUTHORIZED,
+        let table = [
+            (SignInRefusal::BadCredentials, StatusCode::UNAUTHORIZED),
+            (SignInRefusal::Locked, StatusCode::UNAUTHORIZED),
+            (SignInRefusal::FormExpired, StatusCode::FORBIDDEN),
+            (SignInRefusal::Unreadable, StatusCode::BAD_REQUEST),
+        ];
+        for (refusal, status) in table {
+            let resp = form.clone().refuse(refusal).into_response();
+            assert_eq!(resp.status(), status, "{refusal:?}");
+            assert!(
+                resp.headers()["set-cookie"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("csrf=")
+            );
         }
-        .into_response();
-        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-        assert!(
-            resp.headers()["set-cookie"]
-                .to_str()
-                .unwrap()
-                .starts_with("csrf=")
+        assert_eq!(SignInRefusal::Locked.outcome(), Outcome::Locked);
+        assert_eq!(Gate::<()>::Locked.passed(), Err(SignInRefusal::Locked));
+        assert_eq!(
+            Gate::<()>::Failed.passed(),
+            Err(SignInRefusal::BadCredentials)
         );
     }
 }

@@ -38,6 +38,17 @@ pub enum Gate<T> {
     Locked,
 }
 
+/// A store that implements every port trait (the adapters never name which store it is).
+pub trait StorePorts:
+    Directory + DirectoryAdmin + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static
+{
+}
+
+impl<S> StorePorts for S where
+    S: Directory + DirectoryAdmin + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static
+{
+}
+
 /// The store behind its port traits, the configuration and the clock. Cheap to clone.
 #[derive(Clone)]
 pub struct Platform {
@@ -94,14 +105,7 @@ impl Platform {
     /// which store it is), with the directory cached for [`DIRECTORY_TTL`].
     pub fn over<S>(store: Arc<S>, config: WebConfig, clock: Arc<dyn Clock>) -> Self
     where
-        S: Directory
-            + DirectoryAdmin
-            + Sessions
-            + Tokens
-            + ReplayGuard
-            + Throttle
-            + Audit
-            + 'static,
+        S: StorePorts,
     {
         Self::with_directory_ttl(store, config, clock, DIRECTORY_TTL)
     }
@@ -115,14 +119,7 @@ impl Platform {
         ttl: std::time::Duration,
     ) -> Self
     where
-        S: Directory
-            + DirectoryAdmin
-            + Sessions
-            + Tokens
-            + ReplayGuard
-            + Throttle
-            + Audit
-            + 'static,
+        S: StorePorts,
     {
         let cache = Arc::new(CachedDirectory::new(store.clone(), ttl));
         Self {

@@ -85,6 +85,15 @@ async fn managing(p: &Platform, headers: &HeaderMap, group: &str) -> Result<(Ses
     Ok((s, g))
 }
 
+/// The group, or an empty one of that id (a group can be managed before it has links).
+async fn group_or_new(p: &Platform, g: u64) -> Result<Group, WebError> {
+    Ok(p.directory.group(g).await?.unwrap_or(Group {
+        id: g,
+        name: String::new(),
+        links: vec![],
+    }))
+}
+
 /// `/groups/<G>`.
 pub async fn group(
     State(p): State<Platform>,
@@ -94,11 +103,7 @@ pub async fn group(
 ) -> Result<Response, Error> {
     let (_, g) = managing(&p, &headers, &group).await?;
     let agents = p.admin.list_agents(g).await?;
-    let grp = p.directory.group(g).await?.unwrap_or(Group {
-        id: g,
-        name: String::new(),
-        links: vec![],
-    });
+    let grp = group_or_new(&p, g).await?;
     let agent_rows: String = agents
         .iter()
         .map(|a| {
@@ -222,11 +227,7 @@ pub async fn link_platform(
     if !t.departments.contains(&department) {
         return Err(Error::NotSaved("That platform has no such department."));
     }
-    let mut grp = p.directory.group(g).await?.unwrap_or(Group {
-        id: g,
-        name: String::new(),
-        links: vec![],
-    });
+    let mut grp = group_or_new(&p, g).await?;
     grp.links.retain(|l| l.tenant != tenant);
     grp.links.push(GroupLink {
         tenant: tenant.clone(),

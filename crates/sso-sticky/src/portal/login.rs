@@ -8,14 +8,15 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use sso_core::ident::SessionId;
 use sso_store::model::{Claims, NewSession, Outcome, Protocol};
+use sso_web::audit::Attempt;
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{PortalHost, SourceIp};
 use sso_web::form::{FormRejection, StrictForm};
 use sso_web::login_form::LoginForm;
-use sso_web::{Gate, PageError, Platform, WebError, page, random_bytes};
+use sso_web::{Gate, PageError, Platform, SignInRefusal, WebError, page, random_bytes};
 
 use super::{ABSOLUTE_SECS, IDLE_SECS, PORTAL, csrf_ok, pop};
-use crate::error::{Error, SignInRefusal};
+use crate::error::{Error, MSG_SIGN_IN_FAILED};
 
 fn form(p: &Platform, title: String, action: String, user_label: &'static str) -> LoginForm {
     LoginForm {
@@ -24,6 +25,7 @@ fn form(p: &Platform, title: String, action: String, user_label: &'static str) -
         action,
         user_field: "user",
         user_label,
+        failed_notice: MSG_SIGN_IN_FAILED,
         frame_ancestors: Vec::new(),
         https: p.config.https,
         // Signing in may continue into a tenant host (a pending pop).
@@ -107,11 +109,23 @@ async fn check(
     .await
 }
 
-/// The audit outcome and the refusal of a sign-in that did not pass.
-fn refusal<T>(gate: &Gate<T>) -> (Outcome, SignInRefusal) {
-    match gate {
-        Gate::Locked => (Outcome::Locked, SignInRefusal::Locked),
-        _ => (Outcome::BadCredentials, SignInRefusal::BadCredentials),
+/// The account, if its password check passed (an unknown account never passes: it was
+/// checked against a dummy); otherwise the refusal, audited.
+async fn passed<A>(
+    gate: Gate<()>,
+    account: Option<A>,
+    audit: Attempt<'_>,
+    refuse: impl FnOnce(SignInRefusal) -> Error,
+) -> Result<A, Error> {
+    match gate
+        .passed()
+        .and_then(|()| account.ok_or(SignInRefusal::BadCredentials))
+    {
+        Ok(a) => Ok(a),
+        Err(refusal) => {
+            audit.record(refusal.outcome()).await;
+            Err(refuse(refusal))
+        }
     }
 }
 
@@ -123,43 +137,31 @@ pub async fn submit_admin(
     headers: HeaderMap,
     fields: Result<StrictForm, FormRejection>,
 ) -> Result<Response, Error> {
-    let refused = |refusal| Error::SignInRefused {
-        refusal,
-        form: Box::new(admin_form(&p)),
-    };
+    let refuse = |refusal| Error::from(admin_form(&p).refuse(refusal));
     if !csrf_ok(&p, &headers, &fields) {
-        return Err(refused(SignInRefusal::FormExpired));
+        return Err(refuse(SignInRefusal::FormExpired));
     }
     let fields = fields.unwrap_or_default();
     let (user, password) = (fields.value("user").trim(), fields.value("password"));
     let admin = p.directory.administrator(user).await?.filter(|a| a.enabled);
     let key = format!("portal|admin|{}|{source_ip}", user.to_lowercase());
     let verifier = admin.as_ref().map(|a| a.verifier.clone());
-    let gate = match (check(&p, &key, verifier, password).await?, admin) {
-        (Gate::Passed(()), Some(a)) => {
-            let claims = Claims::PortalAdmin {
-                groups: a.groups.clone(),
-            };
-            Gate::Passed(start(&p, &a.email, "admin", claims).await?)
-        }
-        (Gate::Locked, _) => Gate::Locked,
-        _ => Gate::Failed,
-    };
     let audit = p
         .attempt(Protocol::Portal, PORTAL, source_ip)
         .issuer("admin")
         .subject(user);
-    match gate {
-        Gate::Passed(cookie) => {
-            audit.record(Outcome::Ok).await;
-            Ok(page::redirect("/", &[cookie]))
-        }
-        other => {
-            let (outcome, refusal) = refusal(&other);
-            audit.record(outcome).await;
-            Err(refused(refusal))
-        }
-    }
+    let gate = check(&p, &key, verifier, password).await?;
+    let a = passed(gate, admin, audit, refuse).await?;
+    let claims = Claims::PortalAdmin {
+        groups: a.groups.clone(),
+    };
+    let cookie = start(&p, &a.email, "admin", claims).await?;
+    p.attempt(Protocol::Portal, PORTAL, source_ip)
+        .issuer("admin")
+        .subject(user)
+        .record(Outcome::Ok)
+        .await;
+    Ok(page::redirect("/", &[cookie]))
 }
 
 /// `POST /login/<group>`.
@@ -172,12 +174,9 @@ pub async fn submit_agent(
     fields: Result<StrictForm, FormRejection>,
 ) -> Result<Response, Error> {
     let g = group_id(&group)?;
-    let refused = |refusal| Error::SignInRefused {
-        refusal,
-        form: Box::new(agent_form(&p, g)),
-    };
+    let refuse = |refusal| Error::from(agent_form(&p, g).refuse(refusal));
     if !csrf_ok(&p, &headers, &fields) {
-        return Err(refused(SignInRefusal::FormExpired));
+        return Err(refuse(SignInRefusal::FormExpired));
     }
     let fields = fields.unwrap_or_default();
     let (user, password) = (fields.value("user").trim(), fields.value("password"));
@@ -185,37 +184,28 @@ pub async fn submit_agent(
     let agent = p.directory.agent(g, user).await?.filter(|a| a.enabled);
     let key = format!("portal|agent|{g}|{user}|{source_ip}");
     let verifier = agent.as_ref().map(|a| a.verifier.clone());
-    let gate = match (check(&p, &key, verifier, password).await?, agent) {
-        (Gate::Passed(()), Some(a)) => {
-            let claims = Claims::PortalAgent {
-                group: g,
-                fullname: a.fullname.clone(),
-            };
-            Gate::Passed(start(&p, &a.username, &issuer, claims).await?)
-        }
-        (Gate::Locked, _) => Gate::Locked,
-        _ => Gate::Failed,
-    };
     let audit = p
         .attempt(Protocol::Portal, PORTAL, source_ip)
         .issuer(&issuer)
         .subject(user);
-    match gate {
-        Gate::Passed(cookie) => {
-            audit.record(Outcome::Ok).await;
-            // On to the platform the agent was heading for, if any (kept server-side).
-            Ok(match pop::take_pending(&p, &headers, g).await {
-                Some(tenant) => page::redirect(
-                    &pop::pop_path(g, &tenant),
-                    &[cookie, pop::clear_pending(&p)],
-                ),
-                None => page::redirect("/", &[cookie]),
-            })
-        }
-        other => {
-            let (outcome, refusal) = refusal(&other);
-            audit.record(outcome).await;
-            Err(refused(refusal))
-        }
-    }
+    let gate = check(&p, &key, verifier, password).await?;
+    let a = passed(gate, agent, audit, refuse).await?;
+    let claims = Claims::PortalAgent {
+        group: g,
+        fullname: a.fullname.clone(),
+    };
+    let cookie = start(&p, &a.username, &issuer, claims).await?;
+    p.attempt(Protocol::Portal, PORTAL, source_ip)
+        .issuer(&issuer)
+        .subject(user)
+        .record(Outcome::Ok)
+        .await;
+    // On to the platform the agent was heading for, if any (kept server-side).
+    Ok(match pop::take_pending(&p, &headers, g).await {
+        Some(tenant) => page::redirect(
+            &pop::pop_path(g, &tenant),
+            &[cookie, pop::clear_pending(&p)],
+        ),
+        None => page::redirect("/", &[cookie]),
+    })
 }
