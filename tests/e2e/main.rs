@@ -22,6 +22,7 @@ macro_rules! on_both_stores {
     };
 }
 
+mod abuse;
 mod browser;
 mod callcenter;
 mod helpdesk;

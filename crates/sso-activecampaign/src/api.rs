@@ -8,14 +8,13 @@ use axum::response::Response;
 use http::Method;
 use sso_core::helpdesk::{Action, ApiFailure, ApiResult, MSG_USER_FOUND, MSG_USER_LOGGED_IN};
 use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
-use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{
     Claims, HelpdeskUser, LoginPlan, NewSession, NewToken, Outcome, Protocol, Tenant, TokenPurpose,
 };
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{Host, SourceIp};
 use sso_web::host::HostKind;
-use sso_web::{WebError, form, random_bytes};
+use sso_web::{Lockout, form, random_bytes};
 
 use crate::AppState;
 use crate::error::{ApiError, Error, answer};
@@ -72,10 +71,21 @@ pub async fn handle(
             });
         }
     };
-    let attempt = attempt
-        .issuer(&req.credentials.principal())
-        .subject(&req.sso_user);
-    match run(&state, &tenant, &req, source_ip).await {
+    let principal = match principal(&state, &tenant, &req.credentials).await {
+        Ok(name) => name,
+        Err(error) => {
+            attempt
+                .subject(&req.sso_user)
+                .record(Outcome::Unavailable)
+                .await;
+            return Err(Error::Api {
+                format: req.format,
+                error,
+            });
+        }
+    };
+    let attempt = attempt.issuer(&principal).subject(&req.sso_user);
+    match run(&state, &tenant, &req, &principal, source_ip).await {
         Ok((result, cookie)) => {
             attempt.record(Outcome::Ok).await;
             Ok(answer(req.format, &result, cookie))
@@ -95,45 +105,110 @@ pub async fn handle(
     }
 }
 
+/// Whether `digest` (md5 hex) is the password of `found`: a recent success of exactly these
+/// credentials is remembered (so a partner's burst pays Argon2id once); any other check is
+/// reserved under the lock-out rule first (`Throttled` once it locks), then runs Argon2id,
+/// against a dummy for an unknown user.
+async fn password_ok(
+    state: &AppState,
+    lockout: &mut Lockout<'_>,
+    source: IpAddr,
+    role: &[u8],
+    tenant: &Tenant,
+    name: &str,
+    digest: &str,
+    found: Option<&HelpdeskUser>,
+) -> Result<bool, ApiError> {
+    // The stored verifier is part of the key: a changed password ends the cached success at
+    // once, not five minutes later.
+    let verifier = found.map_or("", |u| u.verifier.as_str());
+    let cache_parts: [&[u8]; 5] = [
+        role,
+        tenant.name.as_bytes(),
+        name.as_bytes(),
+        digest.as_bytes(),
+        verifier.as_bytes(),
+    ];
+    if found.is_some() && state.verified.contains(&cache_parts) {
+        return Ok(true);
+    }
+    // A slot first (busy: "try again later", nothing counted), then the reservation.
+    let slot = state
+        .platform
+        .password_slot(source)
+        .await
+        .map_err(|_| ApiFailure::Unavailable)?;
+    if !lockout.reserve().await? {
+        return Err(ApiFailure::Throttled.into());
+    }
+    let ok = slot
+        .verify(found.map(|u| u.verifier.clone()), digest.to_owned())
+        .await;
+    if ok && found.is_some() {
+        state.verified.insert(&cache_parts);
+    }
+    Ok(ok && found.is_some())
+}
+
 /// The caller, if its credentials are right and it may use the API.
 async fn authenticate(
     state: &AppState,
+    lockout: &mut Lockout<'_>,
+    source: IpAddr,
     tenant: &Tenant,
     creds: &Credentials,
-) -> Result<Option<HelpdeskUser>, WebError> {
+) -> Result<Option<HelpdeskUser>, ApiError> {
     let p = &state.platform;
     let admin = match creds {
         Credentials::Key(key) => {
+            if !lockout.reserve().await? {
+                return Err(ApiFailure::Throttled.into());
+            }
             p.directory
                 .helpdesk_user_by_api_key(&tenant.name, &StorageKey::of_secret(key))
                 .await?
         }
         Credentials::Password { user, pass_h } => {
             let found = p.directory.helpdesk_user(&tenant.name, user).await?;
-            // The stored verifier is part of the key: a changed password ends the cached
-            // success at once, not five minutes later.
-            let verifier = found.as_ref().map_or("", |u| u.verifier.as_str());
-            let cache_parts: [&[u8]; 5] = [
+            let ok = password_ok(
+                state,
+                lockout,
+                source,
                 b"admin",
-                tenant.name.as_bytes(),
-                user.as_bytes(),
-                pass_h.as_bytes(),
-                verifier.as_bytes(),
-            ];
-            let ok = match &found {
-                Some(_) if state.verified.contains(&cache_parts) => true,
-                _ => {
-                    p.check_password(found.as_ref().map(|u| u.verifier.clone()), pass_h.clone())
-                        .await
-                }
-            };
-            if ok && found.is_some() {
-                state.verified.insert(&cache_parts);
-            }
+                tenant,
+                user,
+                pass_h,
+                found.as_ref(),
+            )
+            .await?;
             found.filter(|_| ok)
         }
     };
     Ok(admin.filter(|a| a.enabled && a.api_rights))
+}
+
+/// The name a caller is throttled and audited under, never a secret: the API user as given,
+/// or for an API key its admin's username (`key:?` for an unknown key). An unkeyed hash of
+/// the key would let anyone holding the log check guesses against it.
+pub async fn principal(
+    state: &AppState,
+    tenant: &Tenant,
+    creds: &Credentials,
+) -> Result<String, ApiError> {
+    Ok(match creds {
+        Credentials::Password { user, .. } => user.clone(),
+        Credentials::Key(key) => {
+            let admin = state
+                .platform
+                .directory
+                .helpdesk_user_by_api_key(&tenant.name, &StorageKey::of_secret(key))
+                .await?;
+            format!(
+                "key:{}",
+                admin.as_ref().map_or("?", |a| a.username.as_str())
+            )
+        }
+    })
 }
 
 type Minted = (ApiResult, Option<String>);
@@ -142,67 +217,45 @@ async fn run(
     state: &AppState,
     tenant: &Tenant,
     req: &ApiRequest,
+    principal: &str,
     source_ip: IpAddr,
 ) -> Result<Minted, ApiError> {
     let p = &state.platform;
     let now = p.now();
-    let policy = LockoutPolicy::default();
-    let throttle_key = format!(
-        "helpdesk|{}|{}|{source_ip}",
-        tenant.name,
-        req.credentials.principal()
-    );
-    let failures = p.throttle.failures(&throttle_key, now, &policy).await?;
-    if policy.locked_until(&failures, now).is_some() {
+    let throttle_key = format!("helpdesk|{}|{principal}|{source_ip}", tenant.name);
+    let Some(mut lockout) = p.lockout(&throttle_key).await? else {
         return Err(ApiFailure::Throttled.into());
-    }
-    let Some(admin) = authenticate(state, tenant, &req.credentials).await? else {
-        p.throttle
-            .record_failure(&throttle_key, now, &policy)
-            .await?;
+    };
+    let Some(admin) =
+        authenticate(state, &mut lockout, source_ip, tenant, &req.credentials).await?
+    else {
+        lockout.failed().await?;
         return Err(ApiFailure::InvalidCredentials.into());
     };
     let user = p
         .directory
         .helpdesk_user(&tenant.name, &req.sso_user)
         .await?;
-    let verifier = user.as_ref().map_or("", |u| u.verifier.as_str());
-    let cache_parts: [&[u8]; 5] = [
+    let ok = password_ok(
+        state,
+        &mut lockout,
+        source_ip,
         b"user",
-        tenant.name.as_bytes(),
-        req.sso_user.as_bytes(),
-        req.sso_pass.as_bytes(),
-        verifier.as_bytes(),
-    ];
-    let ok = match &user {
-        Some(_) if state.verified.contains(&cache_parts) => true,
-        _ => {
-            p.check_password(
-                user.as_ref().map(|u| u.verifier.clone()),
-                req.sso_pass.clone(),
-            )
-            .await
-        }
+        tenant,
+        &req.sso_user,
+        &req.sso_pass,
+        user.as_ref(),
+    )
+    .await?;
+    let Some(user) = user.filter(|u| ok && u.enabled) else {
+        lockout.failed().await?;
+        return Err(ApiFailure::LoginFailed.into());
     };
-    if ok && user.is_some() {
-        state.verified.insert(&cache_parts);
-    }
-    let user = match user.filter(|u| ok && u.enabled) {
-        Some(u) => u,
-        None => {
-            p.throttle
-                .record_failure(&throttle_key, now, &policy)
-                .await?;
-            return Err(ApiFailure::LoginFailed.into());
-        }
-    };
-    if user.primary_admin {
-        return Err(ApiFailure::PrimaryAdmin.into());
-    }
     // A success forgets earlier failures (Keycloak's rule), so end users' typos spread over a
     // day never lock a partner's integration out. A write only when there is a count.
-    if failures.failures > 0 {
-        p.throttle.clear(&throttle_key).await?;
+    lockout.passed().await?;
+    if user.primary_admin {
+        return Err(ApiFailure::PrimaryAdmin.into());
     }
     let minutes = req.sso_duration;
     let addr = req.sso_addr.to_string();

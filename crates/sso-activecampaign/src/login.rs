@@ -72,15 +72,12 @@ async fn check(
 ) -> Result<Result<SessionCookie, SignInRefusal>, WebError> {
     let now = p.now();
     let key = format!("hdlogin|{}|{username}|{source_ip}", tenant.name);
+    let user = p.directory.helpdesk_user(&tenant.name, username).await?;
+    let verifier = user.as_ref().map(|u| u.verifier.clone());
+    let digest = password_digest(password);
     let gate = p
-        .throttled(&key, async {
-            let user = p.directory.helpdesk_user(&tenant.name, username).await?;
-            let ok = p
-                .check_password(
-                    user.as_ref().map(|u| u.verifier.clone()),
-                    password_digest(password),
-                )
-                .await;
+        .throttled(&key, source_ip, |slot| async move {
+            let ok = slot.verify(verifier, digest).await;
             Ok(user.filter(|u| ok && u.enabled))
         })
         .await?;

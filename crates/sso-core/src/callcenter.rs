@@ -23,6 +23,8 @@ pub const MSG_INVALID_PLATFORM_KEY: &str = "Platform-Key is missing or invalid."
 pub const MSG_IP_NOT_WHITELISTED: &str = "Source IP is not allowed for this Platform-Key.";
 /// `message` of [`CallCenterError::RateLimited`].
 pub const MSG_RATE_LIMITED: &str = "Too many requests; slow down.";
+/// `message` of [`CallCenterError::MethodNotAllowed`].
+pub const MSG_METHOD_NOT_ALLOWED: &str = "Only POST creates an SSO token.";
 /// `message` of [`CallCenterError::InvalidRequest`].
 pub const MSG_INVALID_REQUEST: &str =
     "Request body must be a JSON object sent as application/json.";
@@ -54,6 +56,9 @@ pub enum CallCenterError {
     /// Too many calls.
     #[error("over the key's rate limit")]
     RateLimited,
+    /// A method other than `POST` (after the key, address and rate checks).
+    #[error("method other than POST")]
+    MethodNotAllowed,
     /// The body is not JSON or the content type is not `application/json`.
     #[error("body is not a JSON object sent as application/json")]
     InvalidRequest,
@@ -84,6 +89,7 @@ impl CallCenterError {
             Self::UnknownPlatform | Self::DepartmentNotFound | Self::CampaignNotFound => 404,
             Self::InvalidField(_) => 422,
             Self::RateLimited => 429,
+            Self::MethodNotAllowed => 405,
             Self::Unavailable => 503,
         }
     }
@@ -96,6 +102,7 @@ impl CallCenterError {
             Self::InvalidPlatformKey => Borrowed(MSG_INVALID_PLATFORM_KEY),
             Self::IpNotWhitelisted => Borrowed(MSG_IP_NOT_WHITELISTED),
             Self::RateLimited => Borrowed(MSG_RATE_LIMITED),
+            Self::MethodNotAllowed => Borrowed(MSG_METHOD_NOT_ALLOWED),
             Self::InvalidRequest => Borrowed(MSG_INVALID_REQUEST),
             Self::MissingField(f) => Owned(format!("{MSG_MISSING_FIELD}{f}.")),
             Self::InvalidField(f) => Owned(format!("{MSG_INVALID_FIELD}{f}.")),
@@ -112,6 +119,7 @@ impl CallCenterError {
             Self::InvalidPlatformKey => "INVALID_PLATFORM_KEY",
             Self::IpNotWhitelisted => "IP_NOT_WHITELISTED",
             Self::RateLimited => "RATE_LIMITED",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::InvalidRequest => "INVALID_REQUEST",
             Self::MissingField(_) => "MISSING_FIELD",
             Self::InvalidField(_) => "INVALID_FIELD",
@@ -171,6 +179,7 @@ mod tests {
             CallCenterError::InvalidPlatformKey,
             CallCenterError::IpNotWhitelisted,
             CallCenterError::RateLimited,
+            CallCenterError::MethodNotAllowed,
             CallCenterError::InvalidRequest,
             CallCenterError::MissingField("username"),
             CallCenterError::InvalidField("department_id"),
@@ -190,6 +199,7 @@ mod tests {
                 "Platform-Key is missing or invalid.",
                 "Source IP is not allowed for this Platform-Key.",
                 "Too many requests; slow down.",
+                "Only POST creates an SSO token.",
                 "Request body must be a JSON object sent as application/json.",
                 "Missing required field: username.",
                 "Invalid field: department_id.",
@@ -217,6 +227,7 @@ mod tests {
                 (401, "INVALID_PLATFORM_KEY"),
                 (403, "IP_NOT_WHITELISTED"),
                 (429, "RATE_LIMITED"),
+                (405, "METHOD_NOT_ALLOWED"),
                 (400, "INVALID_REQUEST"),
                 (400, "MISSING_FIELD"),
                 (422, "INVALID_FIELD"),

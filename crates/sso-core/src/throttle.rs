@@ -69,6 +69,37 @@ impl LockoutPolicy {
         }
     }
 
+    /// The lock-out rule at `now` as tiers a store can evaluate inside one conditional
+    /// write: `(threshold, cutoff)` pairs with rising thresholds. A record is locked iff its
+    /// count reaches some tier's threshold (the last one it reaches decides) and its
+    /// `last_failure` is after that tier's cutoff. Agrees with [`LockoutPolicy::locked_until`]
+    /// for every live record (the property test says so).
+    pub fn tiers(&self, now: i64) -> Vec<(u32, i64)> {
+        if self.step == 0 || self.wait_increment <= 0 {
+            return Vec::new();
+        }
+        let steps = (self.max_wait + self.wait_increment - 1) / self.wait_increment;
+        (1..=steps.max(1))
+            .map(|k| {
+                let threshold = u32::try_from(k)
+                    .ok()
+                    .and_then(|k| k.checked_mul(self.step))
+                    .unwrap_or(u32::MAX);
+                let wait = self.wait_increment.saturating_mul(k).min(self.max_wait);
+                (threshold, now.saturating_sub(wait))
+            })
+            .collect()
+    }
+
+    /// Whether `rec` is locked at `now` by [`LockoutPolicy::tiers`] (what a store evaluates).
+    pub fn locked_by_tiers(tiers: &[(u32, i64)], rec: &FailureRecord) -> bool {
+        tiers
+            .iter()
+            .rev()
+            .find(|(threshold, _)| rec.failures >= *threshold)
+            .is_some_and(|(_, cutoff)| rec.last_failure > *cutoff)
+    }
+
     /// How long the store must keep a record written at `last_failure`.
     pub fn record_expires_at(&self, last_failure: i64) -> i64 {
         last_failure.saturating_add(self.reset_after)
@@ -77,6 +108,27 @@ impl LockoutPolicy {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_tiers_agree_with_the_rule_for_every_live_record() {
+        let p = LockoutPolicy::default();
+        let now = 1_700_000_000;
+        let tiers = p.tiers(now);
+        assert_eq!(tiers.len(), 15);
+        for failures in 0..600 {
+            for age in [0, 1, 59, 60, 61, 119, 120, 121, 899, 900, 901, 3600] {
+                let rec = FailureRecord {
+                    failures,
+                    last_failure: now - age,
+                };
+                assert_eq!(
+                    LockoutPolicy::locked_by_tiers(&tiers, &rec),
+                    p.locked_until(&rec, now).is_some(),
+                    "{failures} failures, {age} s ago"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     const T: i64 = 1_700_000_000;

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{FromRef, State};
 use axum::response::Response;
-use http::HeaderMap;
 use http::header::CONTENT_TYPE;
+use http::{HeaderMap, Method};
 use ipnet::IpNet;
-use serde_json::Value;
 use sso_core::callcenter::CallCenterError;
 use sso_core::ident::StorageKey;
 use sso_store::model::{Outcome, PlatformKey, Protocol, Tenant};
@@ -54,6 +53,7 @@ pub async fn handle(
     State(state): State<AppState>,
     Host(host): Host,
     SourceIp(source_ip): SourceIp,
+    method: Method,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Error> {
@@ -82,7 +82,7 @@ pub async fn handle(
     let attempt = p
         .attempt(Protocol::CallCenter, &tenant.name, source_ip)
         .issuer(key.as_ref().map_or("", |k| k.key_id.as_str()));
-    let (key, grant) = match check(&state, &tenant, key, source_ip, &headers, body).await {
+    let (key, grant) = match check(&state, &tenant, key, source_ip, &method, &headers, body).await {
         Ok(checked) => checked,
         Err(e) => {
             attempt.record(refused(e.descriptor())).await;
@@ -103,12 +103,13 @@ pub async fn handle(
 }
 
 /// The checks after the key was looked up: key valid → address allowed → rate limit →
-/// content type → JSON parses → fields.
+/// method (only `POST` mints) → content type → JSON parses (no repeated key) → fields.
 async fn check(
     state: &AppState,
     tenant: &Tenant,
     key: Option<PlatformKey>,
     source_ip: IpAddr,
+    method: &Method,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(PlatformKey, Grant), CallCenterError> {
@@ -123,6 +124,9 @@ async fn check(
     {
         return Err(CallCenterError::RateLimited);
     }
+    if method != Method::POST {
+        return Err(CallCenterError::MethodNotAllowed);
+    }
     let json_type = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -134,8 +138,7 @@ async fn check(
     let bytes = form::read_body(body)
         .await
         .map_err(|_| CallCenterError::InvalidRequest)?;
-    let value: Value =
-        serde_json::from_slice(&bytes).map_err(|_| CallCenterError::InvalidRequest)?;
+    let value = grant::parse_body(&bytes)?;
     Ok((key, grant::from_json(&value)?))
 }
 

@@ -4,7 +4,7 @@
 //! refusal page, or the 404 / 503 page. A store failure's cause is logged here, once.
 
 use axum::response::{IntoResponse, Response};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderValue, StatusCode};
 use serde_json::json;
 use sso_core::callcenter::{
@@ -119,6 +119,9 @@ pub fn answer(result: Result<&str, &CallCenterError>) -> Response {
     };
     let mut resp = (status, body.to_string()).into_response();
     let h = resp.headers_mut();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        h.insert(ALLOW, HeaderValue::from_static("POST"));
+    }
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
@@ -207,11 +210,17 @@ mod tests {
             ),
             (CallCenterError::UnknownPlatform, 404, "UNKNOWN_PLATFORM"),
             (CallCenterError::RateLimited, 429, "RATE_LIMITED"),
+            (CallCenterError::MethodNotAllowed, 405, "METHOD_NOT_ALLOWED"),
         ];
         for (e, code, descriptor) in table {
             let message = e.message().into_owned();
             let r = Error::from(e).into_response();
             assert_eq!(r.status().as_u16(), code);
+            assert_eq!(
+                r.headers().get(ALLOW).is_some(),
+                code == 405,
+                "Allow comes with 405 only"
+            );
             let v = json_of(r).await;
             assert_eq!(
                 (

@@ -1,6 +1,7 @@
 //! The body of `/sso/0`, checked field by field, and the issuing of the one-time login URL:
 //! one code path for partners' servers and for the portal's pop URLs.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sso_core::callcenter::{CallCenterError, Campaigns, parse_campaigns};
 use sso_core::ident::OneTimeToken;
@@ -46,6 +47,85 @@ fn text(
         }
         Some(Value::String(s)) => Ok(Some(s.trim().to_owned())),
         Some(_) => Err(CallCenterError::InvalidField(name)),
+    }
+}
+
+/// Parses a `/sso/0` body as JSON, refusing a repeated key in any object (`{"username":
+/// "agent1", …, "username": "evil"}` would otherwise sign in whoever came last): every
+/// malformed body is `INVALID_REQUEST`.
+pub fn parse_body(bytes: &[u8]) -> Result<Value, CallCenterError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = strict::Strict::deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v.0))
+        .map_err(|_| CallCenterError::InvalidRequest)?;
+    Ok(value)
+}
+
+/// JSON without repeated keys.
+mod strict {
+    use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    /// A JSON value read with every object's keys unique.
+    pub struct Strict(pub Value);
+
+    impl<'de> Deserialize<'de> for Strict {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            d.deserialize_any(StrictVisitor).map(Strict)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON without repeated keys")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::Number(v.into()))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            Number::from_f64(v)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("not a finite number"))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(Strict(v)) = seq.next_element()? {
+                items.push(v);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut obj = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let Strict(v) = map.next_value()?;
+                if obj.insert(key, v).is_some() {
+                    return Err(de::Error::custom("repeated key"));
+                }
+            }
+            Ok(Value::Object(obj))
+        }
     }
 }
 
@@ -158,6 +238,20 @@ pub async fn issue(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_repeated_key_anywhere_is_an_invalid_request() {
+        let ok = parse_body(br#"{"username":"agent1","fullname":"A","department_id":1,"x":{"a":[1,2.5,null,true]}}"#).unwrap();
+        assert_eq!(ok["username"], "agent1");
+        for bad in [
+            &br#"{"username":"agent1","fullname":"A","department_id":1,"username":"evil"}"#[..],
+            br#"{"username":"a","x":{"k":1,"k":2}}"#,
+            br#"{"username":"a"} trailing"#,
+            b"not json",
+        ] {
+            assert_eq!(parse_body(bad), Err(CallCenterError::InvalidRequest));
+        }
+    }
 
     #[test]
     fn a_php_json_encode_body_parses_with_nulls_and_unknown_fields() {

@@ -446,11 +446,38 @@ impl Expr {
                             let v = self.value(AttributeValue::N(v.to_string()));
                             format!("(attribute_not_exists({n}) OR {n} < {v})")
                         }
+                        Req::Unlocked { count, at, tiers } => self.unlocked(count, at, tiers),
                     });
                 }
                 Some(parts.join(" AND "))
             }
         }
+    }
+
+    /// `Req::Unlocked` as a condition expression: below the first threshold, or within one
+    /// tier with its time at or before that tier's cutoff.
+    fn unlocked(&mut self, count: &str, at: &str, tiers: &[(u32, i64)]) -> String {
+        let (c, a) = (self.name(count), self.name(at));
+        let Some(&(first, _)) = tiers.first() else {
+            return format!("attribute_exists({c}) OR attribute_not_exists({c})");
+        };
+        let first = self.value(AttributeValue::N(first.to_string()));
+        let mut clauses = vec![
+            format!("attribute_not_exists({c})"),
+            format!("{c} < {first}"),
+        ];
+        for (i, &(threshold, cutoff)) in tiers.iter().enumerate() {
+            let lo = self.value(AttributeValue::N(threshold.to_string()));
+            let cut = self.value(AttributeValue::N(cutoff.to_string()));
+            clauses.push(match tiers.get(i + 1) {
+                Some(&(next, _)) => {
+                    let hi = self.value(AttributeValue::N(next.to_string()));
+                    format!("({c} >= {lo} AND {c} < {hi} AND {a} <= {cut})")
+                }
+                None => format!("({c} >= {lo} AND {a} <= {cut})"),
+            });
+        }
+        format!("({})", clauses.join(" OR "))
     }
 
     fn update(

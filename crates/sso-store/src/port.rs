@@ -205,6 +205,17 @@ pub trait Throttle: Send + Sync {
         now: i64,
         policy: &LockoutPolicy,
     ) -> Result<FailureRecord, StoreError>;
+    /// Reserves one attempt before its password is checked: counts it as a failure at once,
+    /// in one conditional write that is refused while the key is locked (`None`), so a burst
+    /// of parallel guesses gets at most as many checks as the rule allows, and attempts made
+    /// while locked neither count nor prolong the lock. A check that passes then
+    /// [`Throttle::clear`]s the count.
+    async fn reserve(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<FailureRecord>, StoreError>;
     /// Forgets a key's failures (after a successful sign-in).
     async fn clear(&self, key: &str) -> Result<(), StoreError>;
     /// Until when the key is locked at `now`, if it is.

@@ -9,7 +9,7 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use sso_core::ident::SessionId;
 use sso_core::signed_link::ErrorId;
-use sso_store::model::{Claims, Client, NewSession, Outcome, Protocol, Tenant};
+use sso_store::model::{Claims, NewSession, Outcome, Protocol, Tenant};
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::{FormRejection, StrictForm, query_value};
@@ -92,13 +92,14 @@ async fn check(
         |c| format!("id:{}", c.client_id),
     );
     let throttle_key = format!("login|{}|{account}|{source_ip}", tenant.name);
+    let client = client.filter(|c| c.enabled);
+    let verifier = client.as_ref().and_then(|c| c.verifier.clone());
+    let password = password.to_owned();
+    // Argon2id is meant to cost: off the async workers, and unknown accounts pay the same
+    // work against a dummy verifier.
     let gate = p
-        .throttled(&throttle_key, async {
-            let client: Option<Client> = client.filter(|c| c.enabled);
-            let verifier = client.as_ref().and_then(|c| c.verifier.clone());
-            // Argon2id is meant to cost: off the async workers, and unknown accounts pay
-            // the same work against a dummy verifier.
-            let ok = p.check_password(verifier, password.to_owned()).await;
+        .throttled(&throttle_key, source_ip, |slot| async move {
+            let ok = slot.verify(verifier, password).await;
             Ok(client.filter(|_| ok))
         })
         .await?;

@@ -35,6 +35,7 @@ pub mod host;
 pub mod ip;
 pub mod login_form;
 pub mod page;
+pub mod password_gate;
 mod platform;
 pub mod settings;
 
@@ -42,5 +43,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::WebConfig;
 pub use error::{PageError, WebError, log_unavailable};
 pub use login_form::{FormAgain, SignInRefusal};
-pub use platform::{CurrentSession, Door, Gate, Platform, StorePorts, random_bytes};
+pub use platform::{CurrentSession, Door, Gate, Lockout, Platform, StorePorts, random_bytes};
 pub use settings::{Settings, SettingsError};

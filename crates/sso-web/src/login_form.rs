@@ -9,6 +9,9 @@ use thiserror::Error;
 use crate::page::{self, escape};
 use crate::{Gate, WebConfig, cookies, random_bytes};
 
+/// Every sign-in form's notice when too many password checks are under way.
+pub const MSG_BUSY: &str =
+    "Too many sign-ins are being checked right now. Please try again in a moment.";
 /// Every sign-in form's notice when its CSRF token does not match its cookie.
 pub const MSG_FORM_EXPIRED: &str = "Your sign-in form expired. Please try again.";
 
@@ -29,6 +32,9 @@ pub enum SignInRefusal {
     /// The body was not a readable form.
     #[error("unreadable form")]
     Unreadable,
+    /// Too many password checks are running or waiting: try again later (503).
+    #[error("password checks busy")]
+    Busy,
 }
 
 impl SignInRefusal {
@@ -36,6 +42,7 @@ impl SignInRefusal {
     pub fn outcome(self) -> Outcome {
         match self {
             Self::Locked => Outcome::Locked,
+            Self::Busy => Outcome::Unavailable,
             _ => Outcome::BadCredentials,
         }
     }
@@ -48,6 +55,7 @@ impl<T> Gate<T> {
             Gate::Passed(t) => Ok(t),
             Gate::Failed => Err(SignInRefusal::BadCredentials),
             Gate::Locked => Err(SignInRefusal::Locked),
+            Gate::Busy => Err(SignInRefusal::Busy),
         }
     }
 }
@@ -169,6 +177,7 @@ impl IntoResponse for FormAgain {
             }
             SignInRefusal::FormExpired => (MSG_FORM_EXPIRED, StatusCode::FORBIDDEN),
             SignInRefusal::Unreadable => (self.form.failed_notice, StatusCode::BAD_REQUEST),
+            SignInRefusal::Busy => (MSG_BUSY, StatusCode::SERVICE_UNAVAILABLE),
         };
         self.form.render(Some(Notice::Error(notice)), status)
     }
@@ -196,6 +205,7 @@ mod tests {
             (SignInRefusal::Locked, StatusCode::UNAUTHORIZED),
             (SignInRefusal::FormExpired, StatusCode::FORBIDDEN),
             (SignInRefusal::Unreadable, StatusCode::BAD_REQUEST),
+            (SignInRefusal::Busy, StatusCode::SERVICE_UNAVAILABLE),
         ];
         for (refusal, status) in table {
             let resp = form.clone().refuse(refusal).into_response();

@@ -12,6 +12,7 @@ use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, T
 use sso_store::{CachedDirectory, DIRECTORY_TTL};
 
 use crate::cookies::{self, SessionCookie};
+use crate::password_gate::{Busy, GateSizes, PasswordGate, PasswordSlot};
 use crate::{Clock, PageError, WebConfig, WebError};
 
 /// A door through which a one-time login token becomes a session.
@@ -36,6 +37,9 @@ pub enum Gate<T> {
     Failed,
     /// The account was locked for this source address: nothing was checked or counted.
     Locked,
+    /// Too many password checks are running or waiting (this source's share, or the whole
+    /// queue): nothing was checked or counted; "try again later".
+    Busy,
 }
 
 /// A store that implements every port trait (the adapters never name which store it is).
@@ -68,8 +72,8 @@ pub struct Platform {
     pub throttle: Arc<dyn Throttle>,
     /// The audit trail (used when `config.audit_to_store`).
     pub audit: Arc<dyn Audit>,
-    /// Argon2id checks allowed to run at once (each holds 19 MiB and a core for a while).
-    password_slots: Arc<tokio::sync::Semaphore>,
+    /// Argon2id checks: bounded, queued, shared fairly between sources.
+    password_gate: Arc<PasswordGate>,
     /// Shared configuration.
     pub config: Arc<WebConfig>,
     /// The time.
@@ -81,6 +85,55 @@ impl std::fmt::Debug for Platform {
         f.debug_struct("Platform")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// A throttled sign-in in progress ([`Platform::lockout`]).
+#[derive(Debug)]
+pub struct Lockout<'a> {
+    platform: &'a Platform,
+    key: String,
+    now: i64,
+    policy: LockoutPolicy,
+    prior: u32,
+    reserved: bool,
+}
+
+impl Lockout<'_> {
+    /// Reserves this attempt's check before it runs (Argon2, a key lookup): counted as a
+    /// failure at once, atomically, and refused (`false`) once the rule locks the key, so
+    /// parallel guesses cannot outrun the count. At most once per attempt.
+    pub async fn reserve(&mut self) -> Result<bool, WebError> {
+        if self.reserved {
+            return Ok(true);
+        }
+        let p = self.platform;
+        let reserved = p
+            .throttle
+            .reserve(&self.key, self.now, &self.policy)
+            .await?;
+        self.reserved = reserved.is_some();
+        Ok(self.reserved)
+    }
+
+    /// The attempt failed: counted (already, if it was reserved).
+    pub async fn failed(self) -> Result<(), WebError> {
+        if !self.reserved {
+            let p = self.platform;
+            p.throttle
+                .record_failure(&self.key, self.now, &self.policy)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The attempt passed: earlier failures (and this attempt's reservation) are forgotten,
+    /// with a write only when there is something to forget.
+    pub async fn passed(self) -> Result<(), WebError> {
+        if self.reserved || self.prior > 0 {
+            self.platform.throttle.clear(&self.key).await?;
+        }
+        Ok(())
     }
 }
 
@@ -133,28 +186,15 @@ impl Platform {
             audit: store,
             config: Arc::new(config),
             clock,
-            password_slots: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-            )),
+            password_gate: Arc::new(PasswordGate::new(GateSizes::default())),
         }
     }
 
-    /// Checks a password against an Argon2id verifier (`None`: the same work against a dummy,
-    /// so unknown accounts cost the same), off the async workers and at most two per core at a
-    /// time: a flood of sign-ins with random names queues here instead of allocating 19 MiB
-    /// per request until the process falls over.
-    pub async fn check_password(&self, verifier: Option<String>, password: String) -> bool {
-        let Ok(slot) = Arc::clone(&self.password_slots).acquire_owned().await else {
-            return false;
-        };
-        // The permit goes with the work: a request dropped mid-check (the client went away)
-        // does not free its slot while Argon2 is still running.
-        tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            sso_store::password::verify(verifier.as_deref(), &password)
-        })
-        .await
-        .unwrap_or(false)
+    /// A slot for one Argon2id check from `source` ([`PasswordGate`]): at most two checks per
+    /// core run at once, a bounded queue waits behind them, and one source may hold only its
+    /// share, so a flood from one client is answered "try again later" at once.
+    pub async fn password_slot(&self, source: IpAddr) -> Result<PasswordSlot, Busy> {
+        self.password_gate.slot(source).await
     }
 
     /// Forgets cached directory answers after a change made through [`Platform::admin`]
@@ -285,31 +325,56 @@ impl Platform {
         Ok(())
     }
 
-    /// Runs one password check under the lock-out rule of PROTOCOLS.md, keyed by account and
-    /// source address (`key`): while locked the check is not even run (a correct password is
-    /// refused like any other, and an attacker's attempts neither cost Argon2 nor prolong the
-    /// lock); a failure is counted; a success forgets earlier failures, with a write only when
-    /// there were some. `check` answers `Some(found)` for a pass.
-    pub async fn throttled<T>(
-        &self,
-        key: &str,
-        check: impl Future<Output = Result<Option<T>, WebError>>,
-    ) -> Result<Gate<T>, WebError> {
+    /// Starts a throttled sign-in for `key` (account and source address) under the lock-out
+    /// rule of PROTOCOLS.md: `None` when the key is locked (one read, nothing written: an
+    /// attacker's attempts during a lock neither cost Argon2 nor prolong it).
+    pub async fn lockout(&self, key: &str) -> Result<Option<Lockout<'_>>, WebError> {
         let now = self.now();
         let policy = LockoutPolicy::default();
         let record = self.throttle.failures(key, now, &policy).await?;
         if policy.locked_until(&record, now).is_some() {
+            return Ok(None);
+        }
+        Ok(Some(Lockout {
+            platform: self,
+            key: key.to_owned(),
+            now,
+            policy,
+            prior: record.failures,
+            reserved: false,
+        }))
+    }
+
+    /// Runs one password check under the lock-out rule: while locked the check is not even
+    /// run; it waits for a password slot ([`Gate::Busy`] when there is none); before it runs,
+    /// the attempt is reserved with one conditional write (so a parallel
+    /// burst is checked at most as often as the rule allows); a success forgets earlier
+    /// failures. `check` answers `Some(found)` for a pass.
+    pub async fn throttled<T, F>(
+        &self,
+        key: &str,
+        source: IpAddr,
+        check: impl FnOnce(PasswordSlot) -> F,
+    ) -> Result<Gate<T>, WebError>
+    where
+        F: Future<Output = Result<Option<T>, WebError>>,
+    {
+        let Some(mut lockout) = self.lockout(key).await? else {
+            return Ok(Gate::Locked);
+        };
+        let Ok(slot) = self.password_slot(source).await else {
+            return Ok(Gate::Busy);
+        };
+        if !lockout.reserve().await? {
             return Ok(Gate::Locked);
         }
-        match check.await? {
+        match check(slot).await? {
             Some(found) => {
-                if record.failures > 0 {
-                    self.throttle.clear(key).await?;
-                }
+                lockout.passed().await?;
                 Ok(Gate::Passed(found))
             }
             None => {
-                self.throttle.record_failure(key, now, &policy).await?;
+                lockout.failed().await?;
                 Ok(Gate::Failed)
             }
         }

@@ -3,6 +3,8 @@
 //! accounts. An agent who was on the way to a platform (a pending pop kept server-side)
 //! goes on to it after signing in.
 
+use std::net::IpAddr;
+
 use axum::extract::{Path, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
@@ -99,12 +101,13 @@ async fn start(
 async fn check(
     p: &Platform,
     key: &str,
+    source: IpAddr,
     verifier: Option<String>,
     password: &str,
 ) -> Result<Gate<()>, WebError> {
     let password = password.to_owned();
-    p.throttled(key, async {
-        Ok(p.check_password(verifier, password).await.then_some(()))
+    p.throttled(key, source, |slot| async move {
+        Ok(slot.verify(verifier, password).await.then_some(()))
     })
     .await
 }
@@ -150,7 +153,7 @@ pub async fn submit_admin(
         .attempt(Protocol::Portal, PORTAL, source_ip)
         .issuer("admin")
         .subject(user);
-    let gate = check(&p, &key, verifier, password).await?;
+    let gate = check(&p, &key, source_ip, verifier, password).await?;
     let a = passed(gate, admin, audit, refuse).await?;
     let claims = Claims::PortalAdmin {
         groups: a.groups.clone(),
@@ -188,7 +191,7 @@ pub async fn submit_agent(
         .attempt(Protocol::Portal, PORTAL, source_ip)
         .issuer(&issuer)
         .subject(user);
-    let gate = check(&p, &key, verifier, password).await?;
+    let gate = check(&p, &key, source_ip, verifier, password).await?;
     let a = passed(gate, agent, audit, refuse).await?;
     let claims = Claims::PortalAgent {
         group: g,

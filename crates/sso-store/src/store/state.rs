@@ -537,6 +537,66 @@ impl Throttle for Store {
         ))
     }
 
+    async fn reserve(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+    ) -> Result<Option<FailureRecord>, StoreError> {
+        let k = keys::throttle(key);
+        let expires = policy.record_expires_at(now);
+        let unlocked = Req::Unlocked {
+            count: "failures".into(),
+            at: "last".into(),
+            tiers: policy.tiers(now),
+        };
+        // A live, unlocked counter is incremented in place; an absent or expired one starts
+        // at one; a live, locked one refuses both writes. Retried if the writes race.
+        for _ in 0..4 {
+            let bump = Write::Update {
+                key: k.clone(),
+                set: vec![
+                    ("last".into(), Attr::N(now)),
+                    (EXPIRES_AT.into(), Attr::N(expires)),
+                ],
+                add: vec![("failures".into(), 1)],
+                set_sum: vec![],
+                cond: Cond::Live {
+                    now,
+                    reqs: vec![unlocked.clone()],
+                },
+            };
+            if let WriteOutcome::Done(item) = self.backend.write(bump).await? {
+                return Ok(Some(failure_record(item.as_ref(), now)));
+            }
+            let fresh = Item::new(k.clone())
+                .with("failures", Attr::N(1))
+                .with("last", Attr::N(now))
+                .with(EXPIRES_AT, Attr::N(expires));
+            let start = Write::Put {
+                item: fresh,
+                cond: Cond::AbsentOrExpired { now },
+            };
+            if let WriteOutcome::Done(_) = self.backend.write(start).await? {
+                return Ok(Some(FailureRecord {
+                    failures: 1,
+                    last_failure: now,
+                }));
+            }
+            // Both refused: live and locked, unless the item changed in between.
+            let current = self.backend.get(&k).await?;
+            if policy
+                .locked_until(&failure_record(current.as_ref(), now), now)
+                .is_some()
+            {
+                return Ok(None);
+            }
+        }
+        Err(StoreError::unavailable(
+            "throttle counter under heavy contention",
+        ))
+    }
+
     async fn clear(&self, key: &str) -> Result<(), StoreError> {
         self.backend
             .write(Write::Delete {

@@ -946,6 +946,65 @@ pub async fn concurrent_failures_are_all_counted(store: &Store) {
     );
 }
 
+pub async fn at_most_thirty_of_64_concurrent_reservations_pass_and_a_lock_refuses_them(
+    store: &Store,
+) {
+    let policy = LockoutPolicy::default();
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(
+                async move { store.reserve("burst", NOW, &LockoutPolicy::default()).await },
+            )
+        })
+        .collect();
+    let mut reserved = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap().is_some() {
+            reserved += 1;
+        }
+    }
+    assert_eq!(reserved, 30, "the 31st attempt finds the key locked");
+    assert_eq!(
+        store
+            .failures("burst", NOW, &policy)
+            .await
+            .unwrap()
+            .failures,
+        30
+    );
+    // Refused attempts neither counted nor prolonged the lock: a minute later one more
+    // attempt may run (and is counted), then the key locks again.
+    assert!(
+        store
+            .reserve("burst", NOW + 59, &policy)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let next = store
+        .reserve("burst", NOW + 60, &policy)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.failures, 31);
+    assert!(
+        store
+            .reserve("burst", NOW + 61, &policy)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // 12 h after the last failure the count starts again.
+    let fresh = store
+        .reserve("burst", NOW + 60 + 12 * 3600, &policy)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fresh.failures, 1);
+}
+
 pub async fn audit_events_page_newest_first(store: &Store) {
     for i in 0..25 {
         let subject = if i % 5 == 0 {

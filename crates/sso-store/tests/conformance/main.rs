@@ -64,6 +64,7 @@ both!(
     a_session_key_can_be_created_only_once,
     the_throttle_locks_after_thirty_failures_and_releases,
     concurrent_failures_are_all_counted,
+    at_most_thirty_of_64_concurrent_reservations_pass_and_a_lock_refuses_them,
     audit_events_page_newest_first,
 );
 
