@@ -109,16 +109,23 @@ pub async fn handle(
 /// credentials is remembered (so a partner's burst pays Argon2id once); any other check is
 /// reserved under the lock-out rule first (`Throttled` once it locks), then runs Argon2id,
 /// against a dummy for an unknown user.
+/// A presented name and password digest, and whose (`admin`, the caller; `user`, the one to
+/// sign in): the role keeps the two caches apart.
+struct Presented<'a> {
+    role: &'static [u8],
+    name: &'a str,
+    digest: &'a str,
+}
+
 async fn password_ok(
     state: &AppState,
     lockout: &mut Lockout<'_>,
     source: IpAddr,
-    role: &[u8],
     tenant: &Tenant,
-    name: &str,
-    digest: &str,
+    presented: Presented<'_>,
     found: Option<&HelpdeskUser>,
 ) -> Result<bool, ApiError> {
+    let Presented { role, name, digest } = presented;
     // The stored verifier is part of the key: a changed password ends the cached success at
     // once, not five minutes later.
     let verifier = found.map_or("", |u| u.verifier.as_str());
@@ -240,10 +247,12 @@ async fn run(
         state,
         &mut lockout,
         source_ip,
-        b"user",
         tenant,
-        &req.sso_user,
-        &req.sso_pass,
+        Presented {
+            role: b"user",
+            name: &req.sso_user,
+            digest: &req.sso_pass,
+        },
         user.as_ref(),
     )
     .await?;
