@@ -177,17 +177,12 @@ async fn authenticate(
         }
         Credentials::Password { user, pass_h } => {
             let found = p.directory.helpdesk_user(&tenant.name, user).await?;
-            let ok = password_ok(
-                state,
-                lockout,
-                source,
-                b"admin",
-                tenant,
-                user,
-                pass_h,
-                found.as_ref(),
-            )
-            .await?;
+            let presented = Presented {
+                role: b"admin",
+                name: user,
+                digest: pass_h,
+            };
+            let ok = password_ok(state, lockout, source, tenant, presented, found.as_ref()).await?;
             found.filter(|_| ok)
         }
     };
