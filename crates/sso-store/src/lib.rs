@@ -26,6 +26,7 @@ pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
+pub mod faults;
 #[cfg(feature = "import")]
 pub mod import;
 pub mod item;

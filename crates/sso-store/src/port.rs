@@ -11,8 +11,9 @@ use sso_core::throttle::{FailureRecord, LockoutPolicy};
 
 use crate::StoreError;
 use crate::model::{
-    Administrator, Agent, AuditEvent, AuditPage, Client, Group, HelpdeskUser, NewSession, NewToken,
-    PlatformKey, Recorded, Redeemed, RedeemedSession, Redemption, Session, Tenant, Vendor,
+    Administrator, Agent, AuditEvent, AuditPage, Client, Group, GroupLink, HelpdeskUser,
+    NewSession, NewToken, PlatformKey, Recorded, Redeemed, RedeemedSession, Redemption, Session,
+    Tenant, Vendor,
 };
 
 /// Who may sign in whom: read by every SSO request, so callers cache it in memory.
@@ -80,6 +81,10 @@ pub trait DirectoryAdmin: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Creates or replaces a portal group.
     async fn put_group(&self, group: &Group) -> Result<(), StoreError>;
+    /// Links a tenant to a group (replacing that tenant's previous link), as one conditional
+    /// write on the group as it was read, retried if another change came first: two
+    /// administrators' concurrent links both stay. Returns the group as written.
+    async fn link_group(&self, id: u64, link: GroupLink) -> Result<Group, StoreError>;
     /// Creates or replaces an agent.
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
     /// Creates or replaces an administrator.

@@ -227,13 +227,17 @@ pub async fn link_platform(
     if !t.departments.contains(&department) {
         return Err(Error::NotSaved("That platform has no such department."));
     }
-    let mut grp = group_or_new(&p, g).await?;
-    grp.links.retain(|l| l.tenant != tenant);
-    grp.links.push(GroupLink {
-        tenant: tenant.clone(),
-        department,
-    });
-    p.admin.put_group(&grp).await?;
+    // One conditional write on the group as read: a concurrent link by another
+    // administrator is kept, not overwritten.
+    p.admin
+        .link_group(
+            g,
+            GroupLink {
+                tenant: tenant.clone(),
+                department,
+            },
+        )
+        .await?;
     p.directory_changed();
     Ok(page::redirect(&format!("/groups/{g}"), &[]))
 }

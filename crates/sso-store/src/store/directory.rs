@@ -8,9 +8,9 @@ use sso_core::signed_link::{Scheme, SecretSet, VendorSecret};
 
 use super::{DATA, Store, decode, encode, keys};
 use crate::StoreError;
-use crate::item::{Cond, Item, Key, Query, Write, WriteOutcome};
+use crate::item::{Cond, Item, Key, Query, Req, Write, WriteOutcome};
 use crate::model::{
-    Administrator, Agent, Client, Group, HelpdeskUser, PlatformKey, Tenant, Vendor,
+    Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
 use crate::port::{Directory, DirectoryAdmin};
 
@@ -396,6 +396,53 @@ impl DirectoryAdmin for Store {
 
     async fn put_group(&self, group: &Group) -> Result<(), StoreError> {
         self.put_record_of(&DirRecord::Group(group.clone())).await
+    }
+
+    async fn link_group(&self, id: u64, link: GroupLink) -> Result<Group, StoreError> {
+        let key = keys::group(id);
+        for attempt in 0..16u64 {
+            if attempt > 0 {
+                // Another change came first: back off a little (jittered) and read again.
+                let mut jitter = [0u8; 1];
+                getrandom::fill(&mut jitter).map_err(|e| StoreError::Io(e.to_string()))?;
+                let ms = attempt * 5 + u64::from(jitter[0] % 16);
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
+            let current = self.backend.get(&key).await?;
+            let mut group: Group = match &current {
+                Some(item) => decode(item)?,
+                None => Group {
+                    id,
+                    name: String::new(),
+                    links: Vec::new(),
+                },
+            };
+            group.links.retain(|l| l.tenant != link.tenant);
+            group.links.push(link.clone());
+            let unchanged = match current.as_ref().and_then(|i| i.attrs.get(DATA)) {
+                Some(data) => Cond::Live {
+                    now: i64::MIN,
+                    reqs: vec![Req::Eq(DATA.into(), data.clone())],
+                },
+                None => Cond::AbsentOrExpired { now: i64::MIN },
+            };
+            let writes = vec![
+                Write::Put {
+                    item: record_item(key.clone(), &group)?,
+                    cond: unchanged,
+                },
+                put(record_item(
+                    Key::new("GROUPS", format!("{:020}", group.id)),
+                    &group,
+                )?),
+            ];
+            if let WriteOutcome::Done(_) = self.backend.transact(writes).await? {
+                return Ok(group);
+            }
+        }
+        Err(StoreError::unavailable(
+            "the group changed while it was being written; try again",
+        ))
     }
 
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError> {

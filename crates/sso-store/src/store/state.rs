@@ -53,6 +53,19 @@ fn session_of(tenant: &str, item: &Item) -> Result<Session, StoreError> {
     })
 }
 
+impl Store {
+    /// Writes a new token item (its put is conditioned on the key being free).
+    async fn put_new_token(&self, put: Write) -> Result<(), StoreError> {
+        if self.backend.write(put).await? == WriteOutcome::ConditionFailed {
+            return Err(StoreError::Invalid {
+                what: "token",
+                why: "a token with this key already exists".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl Tokens for Store {
     async fn issue(&self, key: &StorageKey, t: &NewToken) -> Result<(), StoreError> {
@@ -80,49 +93,64 @@ impl Tokens for Store {
             item,
             cond: Cond::AbsentOrExpired { now: i64::MIN },
         };
-        if self.backend.write(put).await? == WriteOutcome::ConditionFailed {
-            return Err(StoreError::Invalid {
-                what: "token",
-                why: "a token with this key already exists".into(),
-            });
-        }
         let Some(slot) = &t.replace_slot else {
-            return Ok(());
+            return self.put_new_token(put).await;
         };
-        // Point the slot at the new token; the pointer's previous value names the token it
-        // replaces. Concurrent mints serialise on the pointer: only the last one's token
-        // survives. The pointer lives as long as its token, so an expired pointer means an
-        // expired token and no third write.
-        let pointer = Item::new(keys::token_slot(&t.tenant, slot))
-            .with("current", Attr::S(token_key.pk.clone()))
-            .with(EXPIRES_AT, Attr::N(t.expires_at));
-        let old = match self
-            .backend
-            .write(Write::Put {
-                item: pointer,
-                cond: Cond::Always,
-            })
-            .await?
-        {
-            WriteOutcome::Done(old) => old,
-            WriteOutcome::ConditionFailed => None,
-        };
-        if let Some(old) = old.filter(|o| !o.expired(t.issued_at))
-            && let Some(old_pk) = old.s("current")
-            && old_pk != token_key.pk
-        {
-            // Only a token not yet redeemed goes: a redeemed one is a live session now.
-            self.backend
-                .write(Write::Delete {
-                    key: Key::new(old_pk, token_key.sk.clone()),
-                    cond: Cond::Live {
-                        now: t.issued_at,
-                        reqs: vec![Req::Missing("consumed".into())],
-                    },
-                })
-                .await?;
+        // Replacing the slot's previous token, in an order where every prefix is safe:
+        // (1) read the slot's pointer, (2) delete the token it names (unless redeemed: that
+        // is a live session now), (3) write the new token, (4) point the slot at it, on
+        // condition that nobody else did meanwhile. A failure after (2) leaves no usable
+        // token (the caller was told "try again"); after (3), only a token nobody was given.
+        // Concurrent mints serialise on (4): the loser deletes the winner's token and tries
+        // again, so only the last one's token survives.
+        let slot_key = keys::token_slot(&t.tenant, slot);
+        let mut written = false;
+        for _ in 0..4 {
+            let pointer = self
+                .backend
+                .get(&slot_key)
+                .await?
+                .filter(|p| !p.expired(t.issued_at));
+            let previous = pointer
+                .as_ref()
+                .and_then(|p| p.s("current"))
+                .map(str::to_owned);
+            if let Some(old_pk) = previous.as_deref()
+                && old_pk != token_key.pk
+            {
+                self.backend
+                    .write(Write::Delete {
+                        key: Key::new(old_pk, token_key.sk.clone()),
+                        cond: Cond::Live {
+                            now: t.issued_at,
+                            reqs: vec![Req::Missing("consumed".into())],
+                        },
+                    })
+                    .await?;
+            }
+            if !written {
+                self.put_new_token(put.clone()).await?;
+                written = true;
+            }
+            let next = Item::new(slot_key.clone())
+                .with("current", Attr::S(token_key.pk.clone()))
+                .with(EXPIRES_AT, Attr::N(t.expires_at));
+            let unchanged = match previous {
+                Some(old_pk) => Cond::Live {
+                    now: t.issued_at,
+                    reqs: vec![Req::Eq("current".into(), Attr::S(old_pk))],
+                },
+                None => Cond::AbsentOrExpired { now: t.issued_at },
+            };
+            let pointed = Write::Put {
+                item: next,
+                cond: unchanged,
+            };
+            if let WriteOutcome::Done(_) = self.backend.write(pointed).await? {
+                return Ok(());
+            }
         }
-        Ok(())
+        Err(StoreError::unavailable("token slot under heavy contention"))
     }
 
     async fn redeem(
@@ -616,20 +644,19 @@ impl Audit for Store {
             .map_err(|err| StoreError::Io(format!("OS random source: {err}")))?;
         let sk = keys::audit_sk(e.at, &hex::encode(unique));
         let data = super::encode(e)?;
-        for pk in [
+        // The tenant's listing and the subject's are written together or not at all: no
+        // event is in one and missing from the other.
+        let writes = [
             keys::audit_subject_pk(&e.tenant, &e.subject),
             keys::audit_pk(&e.tenant),
-        ] {
-            let item =
-                Item::new(crate::item::Key::new(pk, sk.clone())).with(super::DATA, data.clone());
-            self.backend
-                .write(Write::Put {
-                    item,
-                    cond: Cond::Always,
-                })
-                .await?;
-        }
-        Ok(())
+        ]
+        .into_iter()
+        .map(|pk| Write::Put {
+            item: Item::new(crate::item::Key::new(pk, sk.clone())).with(super::DATA, data.clone()),
+            cond: Cond::Always,
+        })
+        .collect();
+        self.backend.transact(writes).await.map(|_| ())
     }
 
     async fn list(

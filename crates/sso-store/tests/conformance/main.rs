@@ -66,6 +66,9 @@ both!(
     concurrent_failures_are_all_counted,
     at_most_thirty_of_64_concurrent_reservations_pass_and_a_lock_refuses_them,
     audit_events_page_newest_first,
+    a_mint_that_fails_midway_never_leaves_two_usable_tokens_in_a_slot,
+    an_audit_event_is_in_both_listings_or_in_neither,
+    concurrent_links_of_one_group_all_stay,
 );
 
 mod cost {
