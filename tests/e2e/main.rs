@@ -24,6 +24,7 @@ macro_rules! on_both_stores {
 
 mod browser;
 mod callcenter;
+mod hardening;
 mod helpdesk;
 mod php_golden;
 mod signed_link;
