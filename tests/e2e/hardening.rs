@@ -63,3 +63,29 @@ async fn an_idle_timeout_shorter_than_the_touch_interval_still_extends() {
     app.clock.advance(61);
     assert_eq!(home(&idle).await, StatusCode::FOUND, "never used");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_path_gets_the_not_found_page_with_its_security_headers() {
+    let app = spawn_app(Backend::Embedded).await;
+    for host in ["demoaws", "my", "nosuchtenant"] {
+        let r = app
+            .client()
+            .get(app.url(host, "/no-such-path"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{host}");
+        for header in [
+            "content-security-policy",
+            "x-content-type-options",
+            "cache-control",
+        ] {
+            assert!(
+                r.headers().contains_key(header),
+                "{host}: {header} missing in {:?}",
+                r.headers()
+            );
+        }
+        assert!(r.text().await.unwrap().contains("Not found"), "{host}");
+    }
+}

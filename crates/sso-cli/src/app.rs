@@ -120,11 +120,14 @@ impl App {
 
 /// Every adapter behind the `Host` dispatcher, with the per-request middleware.
 pub fn router(platform: Platform) -> Router {
+    // A path no adapter knows gets the plain 404 page (with its security headers), not
+    // axum's empty one.
     let hosts = Hosts {
         tenant: sso_virtualagent::router(platform.clone())
             .merge(sso_activecampaign::router(platform.clone()))
-            .merge(sso_sticky::router(platform.clone())),
-        portal: sso_sticky::portal_router(platform.clone()),
+            .merge(sso_sticky::router(platform.clone()))
+            .fallback(not_found),
+        portal: sso_sticky::portal_router(platform.clone()).fallback(not_found),
         config: platform.config.clone(),
     };
     Router::new()
@@ -144,6 +147,10 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
         Ok(resp) => resp,
         Err(never) => match never {},
     }
+}
+
+async fn not_found() -> Response {
+    page::not_found()
 }
 
 /// The peer address for the source-IP rules, a request id, and one log line per request
