@@ -280,6 +280,37 @@ fn an_operator_manages_the_directory_with_secrets_on_stdin() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_new_data_directory_is_private_to_the_operator() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = temp_dir("modes");
+    let data = parent.join("new");
+    let out = Command::new(env!("CARGO_BIN_EXE_sso"))
+        .args(["tenant", "list", "--data"])
+        .arg(&data)
+        .env("SSO_LOG", "warn")
+        .env_remove("SSO_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &PathBuf| {
+        format!(
+            "{:o}",
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+        )
+    };
+    assert_eq!(mode(&parent), "700", "directories made on the way");
+    assert_eq!(mode(&data), "700", "the data directory");
+    assert_eq!(mode(&data.join("sso.redb")), "600", "the store");
+    assert_eq!(mode(&data.join("secret.key")), "600", "the generated key");
+    let _ = std::fs::remove_dir_all(&parent);
+}
+
 /// A running `sso serve`, stopped and cleaned up on drop; its log is kept for failure messages.
 struct Server {
     child: Child,
