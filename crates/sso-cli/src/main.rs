@@ -89,6 +89,10 @@ enum Command {
         /// Serve this tenant on hosts that name none (e.g. http://127.0.0.1:8080).
         #[arg(long, env = "SSO_SINGLE_TENANT")]
         single_tenant: Option<String>,
+        /// Comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default: none,
+        /// the socket peer is the client). Example: --trusted-proxies 127.0.0.1/32,10.0.0.0/8
+        #[arg(long, env = "SSO_TRUSTED_PROXIES")]
+        trusted_proxies: Option<String>,
     },
     /// Import a directory file (TOML) into the store, all or nothing.
     ///
@@ -183,12 +187,14 @@ fn settings(cli: &Cli) -> Result<Settings, CliError> {
         base_domain,
         https,
         single_tenant,
+        trusted_proxies,
         ..
     } = &cli.command
     {
         flags.push((settings::BASE_DOMAIN, Some(base_domain.clone())));
         flags.push((settings::HTTPS, https.then(|| "true".to_owned())));
         flags.push((settings::SINGLE_TENANT, single_tenant.clone()));
+        flags.push((settings::TRUSTED_PROXIES, trusted_proxies.clone()));
     }
     let lookup = |name: &str| match flags.iter().find(|(n, _)| *n == name) {
         Some((_, v)) => v.clone(),

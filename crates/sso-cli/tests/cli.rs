@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use sso_store::testing::{Transcript, reported_port};
 
+#[path = "cli/hardening.rs"]
+mod hardening;
+
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -330,8 +333,19 @@ impl Drop for Server {
 /// from its "listening" log line. Picking a free port here and handing it over would race
 /// with any other process taking it, and a connect probe could be answered by a stranger.
 fn serve() -> (Server, u16) {
-    let data = temp_dir("serve");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
+    serve_with("serve", &[])
+}
+
+/// [`serve`] with more flags, its data directory named after `name` (tests run in parallel).
+fn serve_with(name: &str, flags: &[&str]) -> (Server, u16) {
+    serve_command(name, Command::new(env!("CARGO_BIN_EXE_sso")), flags)
+}
+
+/// [`serve_with`] through a given command (e.g. `sh -c 'ulimit -n 64; exec "$0" "$@"' sso`):
+/// `sso serve --demo …` and its flags are appended to it.
+fn serve_command(name: &str, mut command: Command, flags: &[&str]) -> (Server, u16) {
+    let data = temp_dir(name);
+    let mut child = command
         .args([
             "serve",
             "--demo",
@@ -340,9 +354,11 @@ fn serve() -> (Server, u16) {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(flags)
         .arg("--data")
         .arg(&data)
         .env("SSO_LOG", "info")
+        .env_remove("SSO_TRUSTED_PROXIES")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
