@@ -8,7 +8,8 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use http::HeaderValue;
+use http::header::ALLOW;
+use http::{HeaderValue, Method, StatusCode};
 use sso_store::Store;
 use sso_store::port::Directory;
 use sso_web::host::{self, HostKind};
@@ -137,10 +138,22 @@ pub fn router(platform: Platform) -> Router {
 }
 
 async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
+    // This is no proxy. Refused before routing: a route that answers any method (`/sso/0`,
+    // the health check) would otherwise answer 2xx, which tells a CONNECT client its tunnel
+    // is open (and makes axum log an ERROR for a client's mistake).
+    if req.method() == Method::CONNECT {
+        return method_not_allowed();
+    }
     let target = match host::classify_headers(req.headers(), &hosts.config) {
         HostKind::Tenant(_) => hosts.tenant,
         HostKind::Portal => hosts.portal,
-        HostKind::Unknown if req.uri().path() == "/healthz" => return home::healthz().await,
+        HostKind::Unknown if req.uri().path() == "/healthz" => {
+            return if matches!(*req.method(), Method::GET | Method::HEAD) {
+                home::healthz().await
+            } else {
+                method_not_allowed()
+            };
+        }
         HostKind::Unknown => return page::not_found(),
     };
     match target.oneshot(req).await {
@@ -151,6 +164,17 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
 
 async fn not_found() -> Response {
     page::not_found()
+}
+
+fn method_not_allowed() -> Response {
+    let mut resp = page::page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "<h1>Method not allowed</h1>",
+    );
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    resp
 }
 
 /// The peer address for the source-IP rules, a request id, and one log line per request

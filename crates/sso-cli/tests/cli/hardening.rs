@@ -1,7 +1,10 @@
 //! Issue 13, "Hold under abuse": the real `sso serve` behind a proxy, under slow and idle
 //! clients and a low open-file limit, and what it logs for requests it refuses.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use super::serve_with;
 
@@ -59,4 +62,50 @@ fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
         "{ignored}\n{}",
         server.log.text()
     );
+}
+
+/// Sends `request` as is on a fresh connection and reads the answer until the server closes
+/// the connection or 5 s pass.
+fn raw(port: u16, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[test]
+fn a_connect_request_is_refused_and_logs_no_error() {
+    let (server, port) = serve_with("connect", &[]);
+    let answers: Vec<(&str, String)> = [
+        // Authority form, as a proxy client sends it.
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
+        // Origin form on a tenant host, to a route that takes any method.
+        "CONNECT /sso/0 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        // The health check on a host that names no tenant.
+        "CONNECT /healthz HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+    ]
+    .into_iter()
+    .map(|request| (request, raw(port, request.as_bytes())))
+    .collect();
+    // Each request's log line is written before its answer; give the reader a moment.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.log.text().matches("\"method\":\"CONNECT\"").count() < 3
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log.text();
+    assert!(
+        !log.contains("\"level\":\"ERROR\""),
+        "a refused request is no error:\n{log}"
+    );
+    for (request, answer) in answers {
+        // Not a 2xx: that would tell a proxy client its tunnel is open.
+        assert!(
+            answer.starts_with("HTTP/1.1 405 "),
+            "{request:?} → {answer}"
+        );
+    }
 }
