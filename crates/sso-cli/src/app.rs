@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
@@ -18,6 +18,8 @@ use sso_web::{Clock, Platform, WebConfig, home, page};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use crate::body;
+use crate::listener::{self, Limits};
 use crate::stores::{self, StoreChoice};
 use crate::{CliError, DEMO_DIRECTORY};
 
@@ -36,6 +38,8 @@ pub struct ServeConfig {
     pub demo: bool,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Timeouts and the connection cap (the cap is lowered to fit the open-file limit).
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -45,6 +49,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("web", &self.web)
             .field("store", &self.store)
             .field("demo", &self.demo)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +60,7 @@ pub struct App {
     router: Router,
     store: Store,
     platform: Platform,
+    limits: Limits,
 }
 
 #[derive(Clone)]
@@ -79,12 +85,33 @@ impl App {
             web.public_port = Some(listener.local_addr()?.port());
         }
         let platform = Platform::over(Arc::new(store.clone()), web, config.clock.clone());
-        let router = router(platform.clone());
+        let router = router_with(platform.clone(), config.limits.body_timeout);
+        let mut limits = config.limits;
+        let open_files = listener::open_file_limit();
+        let ceiling = listener::connection_ceiling(open_files);
+        if limits.max_connections > ceiling {
+            tracing::warn!(
+                asked = limits.max_connections,
+                max_connections = ceiling,
+                open_files,
+                "connection cap lowered to stay below the open-file limit"
+            );
+            limits.max_connections = ceiling;
+        }
+        tracing::info!(
+            max_connections = limits.max_connections,
+            open_files,
+            header_timeout_secs = limits.header_timeout.as_secs(),
+            body_timeout_secs = limits.body_timeout.as_secs(),
+            idle_timeout_secs = limits.idle_timeout.as_secs(),
+            "connection limits"
+        );
         Ok(Self {
             listener,
             router,
             store,
             platform,
+            limits,
         })
     }
 
@@ -103,24 +130,31 @@ impl App {
         &self.platform
     }
 
+    /// The limits in force (the connection cap as lowered to fit the open-file limit).
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), CliError> {
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(CliError::from)
+        listener::serve(self.listener, self.router, self.limits, shutdown)
+            .await
+            .map_err(CliError::from)
     }
 }
 
-/// Every adapter behind the `Host` dispatcher, with the per-request middleware.
+/// Every adapter behind the `Host` dispatcher, with the per-request middleware and the
+/// default body timeout.
 pub fn router(platform: Platform) -> Router {
+    router_with(platform, listener::DEFAULT_BODY_TIMEOUT)
+}
+
+/// [`router`] whose request bodies must arrive within `body_timeout` of their headers, and
+/// are not read at all when longer than any endpoint accepts (`crate::body`).
+pub fn router_with(platform: Platform, body_timeout: Duration) -> Router {
     // A path no adapter knows gets the plain 404 page (with its security headers), not
     // axum's empty one.
     let hosts = Hosts {
@@ -134,6 +168,7 @@ pub fn router(platform: Platform) -> Router {
     Router::new()
         .fallback(dispatch)
         .with_state(hosts)
+        .layer(middleware::from_fn_with_state(body_timeout, body::bounded))
         .layer(middleware::from_fn(request_context))
 }
 

@@ -315,7 +315,7 @@ fn a_new_data_directory_is_private_to_the_operator() {
 }
 
 /// A running `sso serve`, stopped and cleaned up on drop; its log is kept for failure messages.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     data: PathBuf,
     log: Transcript,
