@@ -160,6 +160,7 @@ pub async fn spawn_on(listen: SocketAddr, store: StoreChoice, demo: bool) -> Tes
         secret_key: Some("00".repeat(32)),
         demo,
         clock: clock.clone(),
+        limits: sso_cli::Limits::default(),
     };
     let app = App::build(config).await.expect("the app builds");
     let (port, store, platform) = (app.port(), app.store().clone(), app.platform().clone());

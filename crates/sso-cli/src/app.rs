@@ -2,13 +2,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use http::HeaderValue;
+use http::header::ALLOW;
+use http::{HeaderValue, Method, StatusCode};
 use sso_store::Store;
 use sso_store::port::Directory;
 use sso_web::host::{self, HostKind};
@@ -17,6 +18,8 @@ use sso_web::{Clock, Platform, WebConfig, home, page};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+use crate::body;
+use crate::listener::{self, Limits};
 use crate::stores::{self, StoreChoice};
 use crate::{CliError, DEMO_DIRECTORY};
 
@@ -35,6 +38,8 @@ pub struct ServeConfig {
     pub demo: bool,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Timeouts and the connection cap (the cap is lowered to fit the open-file limit).
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -44,6 +49,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("web", &self.web)
             .field("store", &self.store)
             .field("demo", &self.demo)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -54,6 +60,7 @@ pub struct App {
     router: Router,
     store: Store,
     platform: Platform,
+    limits: Limits,
 }
 
 #[derive(Clone)]
@@ -78,12 +85,33 @@ impl App {
             web.public_port = Some(listener.local_addr()?.port());
         }
         let platform = Platform::over(Arc::new(store.clone()), web, config.clock.clone());
-        let router = router(platform.clone());
+        let router = router_with(platform.clone(), config.limits.body_timeout);
+        let mut limits = config.limits;
+        let open_files = listener::open_file_limit();
+        let ceiling = listener::connection_ceiling(open_files);
+        if limits.max_connections > ceiling {
+            tracing::warn!(
+                asked = limits.max_connections,
+                max_connections = ceiling,
+                open_files,
+                "connection cap lowered to stay below the open-file limit"
+            );
+            limits.max_connections = ceiling;
+        }
+        tracing::info!(
+            max_connections = limits.max_connections,
+            open_files,
+            header_timeout_secs = limits.header_timeout.as_secs(),
+            body_timeout_secs = limits.body_timeout.as_secs(),
+            idle_timeout_secs = limits.idle_timeout.as_secs(),
+            "connection limits"
+        );
         Ok(Self {
             listener,
             router,
             store,
             platform,
+            limits,
         })
     }
 
@@ -102,48 +130,86 @@ impl App {
         &self.platform
     }
 
+    /// The limits in force (the connection cap as lowered to fit the open-file limit).
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// Serves until `shutdown` completes, then finishes the requests in flight.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), CliError> {
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(CliError::from)
+        listener::serve(self.listener, self.router, self.limits, shutdown)
+            .await
+            .map_err(CliError::from)
     }
 }
 
-/// Every adapter behind the `Host` dispatcher, with the per-request middleware.
+/// Every adapter behind the `Host` dispatcher, with the per-request middleware and the
+/// default body timeout.
 pub fn router(platform: Platform) -> Router {
+    router_with(platform, listener::DEFAULT_BODY_TIMEOUT)
+}
+
+/// [`router`] whose request bodies must arrive within `body_timeout` of their headers, and
+/// are not read at all when longer than any endpoint accepts (`crate::body`).
+pub fn router_with(platform: Platform, body_timeout: Duration) -> Router {
+    // A path no adapter knows gets the plain 404 page (with its security headers), not
+    // axum's empty one.
     let hosts = Hosts {
         tenant: sso_virtualagent::router(platform.clone())
             .merge(sso_activecampaign::router(platform.clone()))
-            .merge(sso_sticky::router(platform.clone())),
-        portal: sso_sticky::portal_router(platform.clone()),
+            .merge(sso_sticky::router(platform.clone()))
+            .fallback(not_found),
+        portal: sso_sticky::portal_router(platform.clone()).fallback(not_found),
         config: platform.config.clone(),
     };
     Router::new()
         .fallback(dispatch)
         .with_state(hosts)
+        .layer(middleware::from_fn_with_state(body_timeout, body::bounded))
         .layer(middleware::from_fn(request_context))
 }
 
 async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
+    // This is no proxy. Refused before routing: a route that answers any method (`/sso/0`,
+    // the health check) would otherwise answer 2xx, which tells a CONNECT client its tunnel
+    // is open (and makes axum log an ERROR for a client's mistake).
+    if req.method() == Method::CONNECT {
+        return method_not_allowed();
+    }
     let target = match host::classify_headers(req.headers(), &hosts.config) {
         HostKind::Tenant(_) => hosts.tenant,
         HostKind::Portal => hosts.portal,
-        HostKind::Unknown if req.uri().path() == "/healthz" => return home::healthz().await,
+        HostKind::Unknown if req.uri().path() == "/healthz" => {
+            return if matches!(*req.method(), Method::GET | Method::HEAD) {
+                home::healthz().await
+            } else {
+                method_not_allowed()
+            };
+        }
         HostKind::Unknown => return page::not_found(),
     };
     match target.oneshot(req).await {
         Ok(resp) => resp,
         Err(never) => match never {},
     }
+}
+
+async fn not_found() -> Response {
+    page::not_found()
+}
+
+fn method_not_allowed() -> Response {
+    let mut resp = page::page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        "<h1>Method not allowed</h1>",
+    );
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    resp
 }
 
 /// The peer address for the source-IP rules, a request id, and one log line per request

@@ -9,13 +9,16 @@
 
 pub mod admin;
 pub mod app;
+pub mod body;
 mod error;
+pub mod listener;
 pub mod partner;
 mod secrets;
 pub mod stores;
 
 pub use app::{App, ServeConfig};
 pub use error::CliError;
+pub use listener::Limits;
 
 /// The pinned demo directory (`sso serve --demo`): the checked-in import file.
 pub const DEMO_DIRECTORY: &str = include_str!("../../sso-store/import/demo.toml");

@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sso_cli::stores::{self, StoreChoice};
-use sso_cli::{App, CliError, ServeConfig};
+use sso_cli::{App, CliError, Limits, ServeConfig};
 use sso_store::dynamo::DynamoConfig;
 use sso_web::settings::{self, Deployment};
 use sso_web::{Settings, SystemClock};
@@ -89,6 +90,25 @@ enum Command {
         /// Serve this tenant on hosts that name none (e.g. http://127.0.0.1:8080).
         #[arg(long, env = "SSO_SINGLE_TENANT")]
         single_tenant: Option<String>,
+        /// Comma-separated CIDRs of proxies whose X-Forwarded-For is believed (default: none,
+        /// the socket peer is the client). Example: --trusted-proxies 127.0.0.1/32,10.0.0.0/8
+        #[arg(long, env = "SSO_TRUSTED_PROXIES")]
+        trusted_proxies: Option<String>,
+        /// Seconds a client has to send a request's headers: from connecting for the first
+        /// request, from its first byte for a later one on the same connection.
+        #[arg(long, env = "SSO_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = secs())]
+        header_timeout_secs: u64,
+        /// Seconds a request's body has to arrive after its headers; a slower body is cut
+        /// off and answered as unreadable, in the protocol's own format.
+        #[arg(long, env = "SSO_BODY_TIMEOUT_SECS", default_value_t = 15, value_parser = secs())]
+        body_timeout_secs: u64,
+        /// Seconds a kept-alive connection may wait for its next request before it is closed.
+        #[arg(long, env = "SSO_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = secs())]
+        idle_timeout_secs: u64,
+        /// Connections served at once; more wait to be accepted [default: 1024, or the
+        /// open-file limit less a reserve of a quarter of it (16 to 64) if that is lower].
+        #[arg(long, env = "SSO_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
+        max_connections: Option<u32>,
     },
     /// Import a directory file (TOML) into the store, all or nothing.
     ///
@@ -146,6 +166,11 @@ enum AdminCommand {
     Audit(sso_cli::admin::AuditArgs),
 }
 
+/// Whole seconds, at least one (a zero timeout would refuse every client).
+fn secs() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=86_400)
+}
+
 fn init_logging(directive: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(directive)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -191,12 +216,14 @@ fn settings(cli: &Cli) -> Result<Settings, CliError> {
         base_domain,
         https,
         single_tenant,
+        trusted_proxies,
         ..
     } = &cli.command
     {
         flags.push((settings::BASE_DOMAIN, Some(base_domain.clone())));
         flags.push((settings::HTTPS, https.then(|| "true".to_owned())));
         flags.push((settings::SINGLE_TENANT, single_tenant.clone()));
+        flags.push((settings::TRUSTED_PROXIES, trusted_proxies.clone()));
     }
     let lookup = |name: &str| match flags.iter().find(|(n, _)| *n == name) {
         Some((_, v)) => v.clone(),
@@ -208,7 +235,24 @@ fn settings(cli: &Cli) -> Result<Settings, CliError> {
 async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
     let secret_key = settings.secret_key.clone();
     match cli.command {
-        Command::Serve { listen, demo, .. } => {
+        Command::Serve {
+            listen,
+            demo,
+            header_timeout_secs,
+            body_timeout_secs,
+            idle_timeout_secs,
+            max_connections,
+            ..
+        } => {
+            let defaults = Limits::default();
+            let limits = Limits {
+                header_timeout: Duration::from_secs(header_timeout_secs),
+                body_timeout: Duration::from_secs(body_timeout_secs),
+                idle_timeout: Duration::from_secs(idle_timeout_secs),
+                max_connections: max_connections
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(defaults.max_connections),
+            };
             let config = ServeConfig {
                 listen,
                 web: settings.web(),
@@ -216,6 +260,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 secret_key,
                 demo,
                 clock: Arc::new(SystemClock),
+                limits,
             };
             let app = App::build(config).await?;
             tracing::info!(port = app.port(), "listening");

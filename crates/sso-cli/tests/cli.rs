@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use sso_store::testing::{Transcript, reported_port};
 
+#[path = "cli/hardening.rs"]
+mod hardening;
+
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -280,8 +283,39 @@ fn an_operator_manages_the_directory_with_secrets_on_stdin() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
+#[cfg(unix)]
+#[test]
+fn a_new_data_directory_is_private_to_the_operator() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = temp_dir("modes");
+    let data = parent.join("new");
+    let out = Command::new(env!("CARGO_BIN_EXE_sso"))
+        .args(["tenant", "list", "--data"])
+        .arg(&data)
+        .env("SSO_LOG", "warn")
+        .env_remove("SSO_SECRET_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &PathBuf| {
+        format!(
+            "{:o}",
+            std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+        )
+    };
+    assert_eq!(mode(&parent), "700", "directories made on the way");
+    assert_eq!(mode(&data), "700", "the data directory");
+    assert_eq!(mode(&data.join("sso.redb")), "600", "the store");
+    assert_eq!(mode(&data.join("secret.key")), "600", "the generated key");
+    let _ = std::fs::remove_dir_all(&parent);
+}
+
 /// A running `sso serve`, stopped and cleaned up on drop; its log is kept for failure messages.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     data: PathBuf,
     log: Transcript,
@@ -299,8 +333,19 @@ impl Drop for Server {
 /// from its "listening" log line. Picking a free port here and handing it over would race
 /// with any other process taking it, and a connect probe could be answered by a stranger.
 fn serve() -> (Server, u16) {
-    let data = temp_dir("serve");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
+    serve_with("serve", &[])
+}
+
+/// [`serve`] with more flags, its data directory named after `name` (tests run in parallel).
+fn serve_with(name: &str, flags: &[&str]) -> (Server, u16) {
+    serve_command(name, Command::new(env!("CARGO_BIN_EXE_sso")), flags)
+}
+
+/// [`serve_with`] through a given command (e.g. `sh -c 'ulimit -n 64; exec "$0" "$@"' sso`):
+/// `sso serve --demo …` and its flags are appended to it.
+fn serve_command(name: &str, mut command: Command, flags: &[&str]) -> (Server, u16) {
+    let data = temp_dir(name);
+    let mut child = command
         .args([
             "serve",
             "--demo",
@@ -309,9 +354,11 @@ fn serve() -> (Server, u16) {
             "--listen",
             "127.0.0.1:0",
         ])
+        .args(flags)
         .arg("--data")
         .arg(&data)
         .env("SSO_LOG", "info")
+        .env_remove("SSO_TRUSTED_PROXIES")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

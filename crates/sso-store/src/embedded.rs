@@ -39,9 +39,13 @@ fn io<E: std::fmt::Display>(e: E) -> StoreError {
 impl Embedded {
     /// Opens (creating if needed) the store in `dir`. Fails with [`StoreError::Locked`] when
     /// another process holds it.
+    ///
+    /// The file holds password verifiers and the audit trail: a directory this creates is
+    /// `0700` and a new file `0600` (on Unix; existing ones keep their modes).
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(io)?;
+        create_private_dir(dir).map_err(io)?;
         let path = dir.join(FILE_NAME);
+        create_private_file(&path).map_err(io)?;
         let db = Database::create(&path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => {
                 StoreError::Locked(dir.display().to_string())
@@ -75,6 +79,25 @@ impl Embedded {
             .await
             .map_err(|e| StoreError::unavailable_from("store task failed", e))?
     }
+}
+
+/// `mkdir -p` with mode `0700` for every directory it makes.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates `path` empty with mode `0600` unless it exists (redb initialises an empty file),
+/// so the store's file is never readable by others, not even for a moment.
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
 }
 
 fn decode(key: &Key, bytes: &[u8]) -> Result<Item, StoreError> {
@@ -283,6 +306,34 @@ mod tests {
             Err(StoreError::Locked(path)) => assert!(path.contains("sso-store-locked")),
             other => panic!("expected Locked, got {other:?}"),
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_data_directory_and_its_file_are_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = temp_dir("modes");
+        let dir = parent.join("new").join("data");
+        let store = Embedded::open(&dir).unwrap();
+        let mode = |p: &Path| {
+            format!(
+                "{:o}",
+                std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+            )
+        };
+        assert_eq!(mode(&dir), "700", "data directory");
+        assert_eq!(
+            mode(&parent.join("new")),
+            "700",
+            "directories made on the way"
+        );
+        assert_eq!(mode(&dir.join(FILE_NAME)), "600", "{FILE_NAME}");
+        drop(store);
+        // Reopening keeps the modes (and the data).
+        let store = Embedded::open(&dir).unwrap();
+        assert_eq!(mode(&dir.join(FILE_NAME)), "600");
+        drop(store);
+        let _ = std::fs::remove_dir_all(&parent);
     }
 
     #[tokio::test]

@@ -2,9 +2,20 @@
 //!
 //! The server that accepts the connection (the local listener, or the Lambda wrapper reading
 //! API Gateway's `requestContext`) inserts a [`PeerIp`] extension; [`source_ip`] reads it.
-//! `X-Forwarded-For` is believed only when the peer is a configured trusted proxy, and then
-//! the right-most address that is not itself a trusted proxy wins (the left ones are
-//! whatever the client wrote). IPv4-mapped IPv6 addresses are treated as IPv4.
+//! `X-Forwarded-For` is believed only when the peer is a configured trusted proxy
+//! (`SSO_TRUSTED_PROXIES`, `sso serve --trusted-proxies`). The header's entries (every
+//! `X-Forwarded-For` line, in order, split at commas) are then walked from the right: each
+//! was appended by the hop to its right, so a trusted proxy's entry is skipped and the first
+//! address that is not a trusted proxy is the source (the entries further left are whatever
+//! the client wrote). If every entry is a trusted proxy, the source is the peer.
+//!
+//! An entry that does not parse as a bare IP address (`1.2.3.4:5678`, `[::1]:80`, `unknown`,
+//! an empty entry, garbage) **stops the walk**: it is where the client is, and it is never
+//! skipped, or a client could hide behind it and have a forged address to its left believed.
+//! Since it names no address, the source is then the trusted hop that reported it (the
+//! nearest trusted entry to its right, or the peer itself): every such request through that
+//! proxy shares one throttle key, and no allow-list admits it unless it lists the proxy.
+//! IPv4-mapped IPv6 addresses are treated as IPv4.
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -26,20 +37,23 @@ pub fn source_ip(parts: &Parts, config: &WebConfig) -> IpAddr {
     if !trusted(&peer) {
         return peer;
     }
-    let forwarded: Vec<IpAddr> = parts
+    let lines: Vec<&str> = parts
         .headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-        .map(|ip| ip.to_canonical())
+        // A line that is not even text is as opaque as an unparseable entry.
+        .map(|v| v.to_str().unwrap_or("?"))
         .collect();
-    forwarded
-        .into_iter()
-        .rev()
-        .find(|ip| !trusted(ip))
-        .unwrap_or(peer)
+    // The trusted hop whose report is being read: first the peer, then each trusted entry.
+    let mut reporter = peer;
+    for entry in lines.iter().rev().flat_map(|line| line.rsplit(',')) {
+        match entry.trim().parse::<IpAddr>() {
+            Ok(ip) if trusted(&ip.to_canonical()) => reporter = ip.to_canonical(),
+            Ok(ip) => return ip.to_canonical(),
+            Err(_) => return reporter,
+        }
+    }
+    peer
 }
 
 #[cfg(test)]
@@ -73,6 +87,73 @@ mod tests {
         };
         let p = parts("10.1.2.3", Some("127.0.0.1, 198.51.100.7, 10.9.9.9"));
         assert_eq!(source_ip(&p, &c).to_string(), "198.51.100.7");
+    }
+
+    fn behind(proxies: &[&str]) -> WebConfig {
+        WebConfig {
+            trusted_proxies: proxies.iter().map(|p| p.parse().unwrap()).collect(),
+            ..WebConfig::default()
+        }
+    }
+
+    #[test]
+    fn an_entry_that_is_no_address_stops_the_walk_at_the_proxy_that_reported_it() {
+        let c = behind(&["10.0.0.0/8"]);
+        // The client cannot hide behind garbage: it is not skipped to reach the forged
+        // address on its left. The source is the trusted hop that reported the garbage.
+        for junk in [
+            "1.2.3.4:5678",
+            "unknown",
+            "garbage",
+            "",
+            "[::1]:80",
+            "_hidden",
+        ] {
+            let xff = format!("203.0.113.66, {junk}");
+            assert_eq!(
+                source_ip(&parts("10.1.2.3", Some(&xff)), &c).to_string(),
+                "10.1.2.3",
+                "{xff:?}: the peer reported it"
+            );
+            let xff = format!("203.0.113.66, {junk}, 10.9.9.9");
+            assert_eq!(
+                source_ip(&parts("10.1.2.3", Some(&xff)), &c).to_string(),
+                "10.9.9.9",
+                "{xff:?}: the nearer trusted proxy reported it"
+            );
+        }
+        // A header line that is not text at all stops the walk the same way.
+        let (mut p, ()) = http::Request::builder()
+            .header("x-forwarded-for", "203.0.113.66")
+            .header(
+                "x-forwarded-for",
+                http::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+            )
+            .body(())
+            .unwrap()
+            .into_parts();
+        p.extensions.insert(PeerIp("10.1.2.3".parse().unwrap()));
+        assert_eq!(source_ip(&p, &c).to_string(), "10.1.2.3");
+        // An untrusted address to the right of the garbage still wins, as before.
+        let p = parts("10.1.2.3", Some("unknown, 198.51.100.7, 10.9.9.9"));
+        assert_eq!(source_ip(&p, &c).to_string(), "198.51.100.7");
+    }
+
+    #[test]
+    fn every_header_line_counts_and_all_trusted_hops_leave_the_peer() {
+        let c = behind(&["10.0.0.0/8"]);
+        let (mut p, ()) = http::Request::builder()
+            .header("x-forwarded-for", "198.51.100.1")
+            .header("x-forwarded-for", "10.0.0.9, 198.51.100.2")
+            .body(())
+            .unwrap()
+            .into_parts();
+        p.extensions.insert(PeerIp("10.1.2.3".parse().unwrap()));
+        assert_eq!(source_ip(&p, &c).to_string(), "198.51.100.2");
+        let p = parts("10.1.2.3", Some("10.0.0.1, 10.0.0.2"));
+        assert_eq!(source_ip(&p, &c).to_string(), "10.1.2.3");
+        let p = parts("10.1.2.3", Some("::ffff:198.51.100.3"));
+        assert_eq!(source_ip(&p, &c).to_string(), "198.51.100.3");
     }
 
     #[test]

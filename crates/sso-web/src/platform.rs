@@ -395,7 +395,14 @@ impl Platform {
             return Ok(None);
         }
         self.sessions
-            .touch(tenant, &key, &session, now, self.config.touch_interval)
+            .touch(
+                tenant,
+                &key,
+                &session,
+                now,
+                // At most half the idle timeout, or a short timeout would never be extended.
+                self.config.touch_interval.min(session.idle_secs / 2).max(1),
+            )
             .await?;
         Ok(Some(CurrentSession { cookie, session }))
     }
