@@ -172,6 +172,10 @@ pub fn router_with(platform: Platform, body_timeout: Duration) -> Router {
         .layer(middleware::from_fn(request_context))
 }
 
+/// Protocol endpoints that answer in their own format whatever the host (PROTOCOLS.md: "A
+/// host whose tenant is unknown gets a plain 404 page, except protocol endpoints").
+const ANSWER_ON_EVERY_HOST: [&str; 3] = ["/sso/0", "/api.php", "/admin/api.php"];
+
 async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
     // This is no proxy. Refused before routing: a route that answers any method (`/sso/0`,
     // the health check) would otherwise answer 2xx, which tells a CONNECT client its tunnel
@@ -179,7 +183,12 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
     if req.method() == Method::CONNECT {
         return method_not_allowed();
     }
-    let target = match host::classify_headers(req.headers(), &hosts.config) {
+    let kind = host::classify_headers(req.headers(), &hosts.config);
+    let target = match kind {
+        // These answer in their own format on any host (a host that names no tenant is
+        // `UNKNOWN_PLATFORM` / `result_code 0`, never an HTML page): their handlers judge
+        // the host themselves.
+        _ if ANSWER_ON_EVERY_HOST.contains(&req.uri().path()) => hosts.tenant,
         HostKind::Tenant(_) => hosts.tenant,
         HostKind::Portal => hosts.portal,
         HostKind::Unknown if req.uri().path() == "/healthz" => {
