@@ -222,6 +222,50 @@ async fn api_key_callers_are_audited_by_their_admin_never_by_a_hash_of_the_key(b
     );
 }
 
+async fn a_partner_refused_as_busy_is_never_locked_out(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = app.client();
+    let acjoe = password_digest("acjoe123");
+    let url = reqwest::Url::parse_with_params(
+        &app.url("demoaws", "/api.php"),
+        &[
+            ("api_key", "demo-api-key"),
+            ("api_output", "json"),
+            ("api_action", "singlesignon"),
+            ("sso_addr", "127.0.0.1"),
+            ("sso_user", "joe"),
+            ("sso_pass", acjoe.as_str()),
+            ("sso_duration", "30"),
+        ],
+    )
+    .unwrap()
+    .to_string();
+    // GIVEN a partner's burst of 40 right calls from one address, more than its share of
+    // password checks: some are told "try again later"
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let (c, url) = (c.clone(), url.clone());
+            tokio::spawn(async move {
+                let v: Value = serde_json::from_str(&c.get(&url).page().await).unwrap();
+                v["result_message"].as_str().unwrap_or_default().to_owned()
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert!(
+        answers.iter().all(|m| m == "User Found." || busy(m)),
+        "{answers:?}"
+    );
+    // THEN none of that counted against it: the next calls are served
+    for _ in 0..3 {
+        let v: Value = serde_json::from_str(&c.get(&url).page().await).unwrap();
+        assert_eq!(v["result_message"], "User Found.", "{answers:?}");
+    }
+}
+
 const KEY: &str = "demo-platform-key";
 
 fn agent_body() -> String {
@@ -357,6 +401,7 @@ async fn a_flood_of_password_checks_from_one_client_does_not_hold_up_another() {
 on_both_stores!(
     a_parallel_burst_of_wrong_api_passwords_is_checked_at_most_thirty_times,
     a_parallel_burst_at_the_login_page_is_checked_at_most_thirty_times,
+    a_partner_refused_as_busy_is_never_locked_out,
     a_portal_sign_in_refused_by_the_lock_out_is_audited_as_locked,
     api_key_callers_are_audited_by_their_admin_never_by_a_hash_of_the_key,
     sso_0_mints_only_on_post_and_answers_other_methods_405,

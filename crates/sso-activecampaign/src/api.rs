@@ -167,10 +167,9 @@ async fn authenticate(
 ) -> Result<Option<HelpdeskUser>, ApiError> {
     let p = &state.platform;
     let admin = match creds {
+        // A key is a 128-bit secret looked up by its hash: no Argon2 to race, nothing to
+        // reserve (a wrong key is counted afterwards like any failure).
         Credentials::Key(key) => {
-            if !lockout.reserve().await? {
-                return Err(ApiFailure::Throttled.into());
-            }
             p.directory
                 .helpdesk_user_by_api_key(&tenant.name, &StorageKey::of_secret(key))
                 .await?
@@ -228,10 +227,34 @@ async fn run(
     let Some(mut lockout) = p.lockout(&throttle_key).await? else {
         return Err(ApiFailure::Throttled.into());
     };
-    let Some(admin) =
-        authenticate(state, &mut lockout, source_ip, tenant, &req.credentials).await?
+    let result = check_and_mint(state, tenant, req, &mut lockout, source_ip, now).await;
+    match &result {
+        // The credentials were right: earlier failures are forgotten (Keycloak's rule), so
+        // end users' typos spread over a day never lock a partner's integration out. A write
+        // only when there is a count (or this attempt's reservation).
+        Ok(_) | Err(ApiError::Refused(ApiFailure::PrimaryAdmin)) => lockout.passed().await?,
+        Err(ApiError::Refused(ApiFailure::InvalidCredentials | ApiFailure::LoginFailed)) => {
+            lockout.failed().await?;
+        }
+        // Never checked to a verdict (busy, a store failure, locked at the reservation):
+        // nothing counts against the account.
+        Err(_) => lockout.abandon().await,
+    }
+    result
+}
+
+/// The checks of one call after the lock-out allowed it, and the token or session.
+async fn check_and_mint(
+    state: &AppState,
+    tenant: &Tenant,
+    req: &ApiRequest,
+    lockout: &mut Lockout<'_>,
+    source_ip: IpAddr,
+    now: i64,
+) -> Result<Minted, ApiError> {
+    let p = &state.platform;
+    let Some(admin) = authenticate(state, lockout, source_ip, tenant, &req.credentials).await?
     else {
-        lockout.failed().await?;
         return Err(ApiFailure::InvalidCredentials.into());
     };
     let user = p
@@ -240,7 +263,7 @@ async fn run(
         .await?;
     let ok = password_ok(
         state,
-        &mut lockout,
+        lockout,
         source_ip,
         tenant,
         Presented {
@@ -252,12 +275,8 @@ async fn run(
     )
     .await?;
     let Some(user) = user.filter(|u| ok && u.enabled) else {
-        lockout.failed().await?;
         return Err(ApiFailure::LoginFailed.into());
     };
-    // A success forgets earlier failures (Keycloak's rule), so end users' typos spread over a
-    // day never lock a partner's integration out. A write only when there is a count.
-    lockout.passed().await?;
     if user.primary_admin {
         return Err(ApiFailure::PrimaryAdmin.into());
     }

@@ -13,7 +13,7 @@ use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::{FormRejection, StrictForm, query_value};
 use sso_web::login_form::{LoginForm, Notice};
-use sso_web::{Platform, SignInRefusal, WebError, page, random_bytes};
+use sso_web::{Platform, SignInFailure, SignInRefusal, page, random_bytes};
 
 use crate::error::{Error, MSG_SIGN_IN_FAILED, MSG_SSO_REFUSED};
 use crate::{AppState, LOGIN};
@@ -57,8 +57,8 @@ pub async fn submit(
     }
     let (username, password) = (fields.value("username"), fields.value("password"));
     let cookie = check(p, &tenant, username, password, source_ip)
-        .await?
-        .map_err(refuse)?;
+        .await
+        .map_err(|failure| failure.into_error(refuse))?;
     let set = cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
     Ok(page::redirect("/admin/main.php", &[set]))
 }
@@ -69,7 +69,7 @@ async fn check(
     username: &str,
     password: &str,
     source_ip: IpAddr,
-) -> Result<Result<SessionCookie, SignInRefusal>, WebError> {
+) -> Result<SessionCookie, SignInFailure> {
     let now = p.now();
     let key = format!("hdlogin|{}|{username}|{source_ip}", tenant.name);
     let user = p.directory.helpdesk_user(&tenant.name, username).await?;
@@ -83,7 +83,7 @@ async fn check(
         .await?;
     let u = match gate.passed() {
         Ok(u) => u,
-        Err(refusal) => return Ok(Err(refusal)),
+        Err(refusal) => return Err(refusal.into()),
     };
     let id = SessionId::from_random_bytes(random_bytes()?);
     let claims = Claims::Helpdesk {
@@ -100,5 +100,5 @@ async fn check(
         claims,
     );
     p.sessions.create(&id.storage_key(), &session).await?;
-    Ok(Ok(SessionCookie::Opaque(id)))
+    Ok(SessionCookie::Opaque(id))
 }

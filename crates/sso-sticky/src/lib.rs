@@ -40,8 +40,8 @@ pub fn router(platform: Platform) -> Router {
         limiter: Arc::new(rate::Limiter::new(rate::DEFAULT_PER_SECOND)),
     };
     Router::new()
-        // Any method: the checks answer in JSON (a GET fails the content-type check, after the
-        // key and address checks), never with a bare 405.
+        // Any method: the checks answer in JSON (another method than POST gets 405
+        // METHOD_NOT_ALLOWED after the key, address and rate checks), never a bare 405.
         .route("/sso/0", any(api::handle))
         .route("/sso/login", get(login::handle))
         .with_state(state)

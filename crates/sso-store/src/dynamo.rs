@@ -446,6 +446,11 @@ impl Expr {
                             let v = self.value(AttributeValue::N(v.to_string()));
                             format!("(attribute_not_exists({n}) OR {n} < {v})")
                         }
+                        Req::AtLeast(name, v) => {
+                            let n = self.name(name);
+                            let v = self.value(AttributeValue::N(v.to_string()));
+                            format!("{n} >= {v}")
+                        }
                         Req::Unlocked { count, at, tiers } => self.unlocked(count, at, tiers),
                     });
                 }
@@ -459,7 +464,7 @@ impl Expr {
     fn unlocked(&mut self, count: &str, at: &str, tiers: &[(u32, i64)]) -> String {
         let (c, a) = (self.name(count), self.name(at));
         let Some(&(first, _)) = tiers.first() else {
-            return format!("attribute_exists({c}) OR attribute_not_exists({c})");
+            return format!("(attribute_exists({c}) OR attribute_not_exists({c}))");
         };
         let first = self.value(AttributeValue::N(first.to_string()));
         let mut clauses = vec![
@@ -712,9 +717,12 @@ impl ItemBackend for Dynamo {
                         _ => None,
                     })
                     .is_some_and(|t| {
-                        t.cancellation_reasons()
-                            .iter()
-                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                        // A condition that failed, or another transaction on the same item
+                        // (a conflict): either way nothing was applied, and a caller that
+                        // re-reads and tries again is right to.
+                        t.cancellation_reasons().iter().any(|r| {
+                            matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
+                        })
                     });
                 if cancelled_by_condition {
                     Ok(WriteOutcome::ConditionFailed)

@@ -114,6 +114,8 @@ pub enum Req {
     MissingOrTrue(String, String),
     /// The integer attribute is absent or below the value (a marker that only moves up).
     MissingOrBelow(String, i64),
+    /// The integer attribute is present and at least the value.
+    AtLeast(String, i64),
     /// A failure counter that is not locked out: with `count` (absent: 0) and `at` numbers,
     /// locked iff `count` reaches a tier's threshold (the last such tier decides) and `at`
     /// is after that tier's cutoff (`LockoutPolicy::tiers`).
@@ -160,6 +162,7 @@ pub fn holds(cond: &Cond, current: Option<&Item>) -> bool {
                         !i.attrs.contains_key(missing) || i.flag(flag)
                     }
                     Req::MissingOrBelow(name, v) => i.n(name).is_none_or(|n| n < *v),
+                    Req::AtLeast(name, v) => i.n(name).is_some_and(|n| n >= *v),
                     Req::Unlocked { count, at, tiers } => {
                         let rec = sso_core::throttle::FailureRecord {
                             failures: u32::try_from(i.n(count).unwrap_or(0)).unwrap_or(u32::MAX),

@@ -221,6 +221,9 @@ pub trait Throttle: Send + Sync {
         now: i64,
         policy: &LockoutPolicy,
     ) -> Result<Option<FailureRecord>, StoreError>;
+    /// Gives back a reservation whose check never ran (the password gate was busy, or the
+    /// store failed midway): one failure fewer, if the counter is still live.
+    async fn release(&self, key: &str, now: i64) -> Result<(), StoreError>;
     /// Forgets a key's failures (after a successful sign-in).
     async fn clear(&self, key: &str) -> Result<(), StoreError>;
     /// Until when the key is locked at `now`, if it is.

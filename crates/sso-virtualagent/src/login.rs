@@ -14,7 +14,7 @@ use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::{FormRejection, StrictForm, query_value};
 use sso_web::login_form::{LoginForm, Notice};
-use sso_web::{Platform, SignInRefusal, WebError, page, random_bytes};
+use sso_web::{Platform, SignInFailure, SignInRefusal, page, random_bytes};
 
 use crate::error::{Error, MSG_SIGN_IN_FAILED};
 
@@ -52,14 +52,20 @@ pub async fn submit(
     fields: Result<StrictForm, FormRejection>,
 ) -> Result<Response, Error> {
     let refuse = |refusal| Error::from(form(&p, &tenant).refuse(refusal));
-    let fields = fields.map_err(|_| refuse(SignInRefusal::Unreadable))?;
+    // A body too large to read is 400; any other unreadable form simply has no matching
+    // CSRF token (403), as it always had.
+    let fields = match fields {
+        Ok(f) => f,
+        Err(FormRejection::TooLarge) => return Err(refuse(SignInRefusal::Unreadable)),
+        Err(_) => StrictForm::default(),
+    };
     if !cookies::csrf_ok(&headers, fields.value("csrf"), p.config.https) {
         return Err(refuse(SignInRefusal::FormExpired));
     }
     let identifier = fields.value("identifier").trim();
     let cookie = check(&p, &tenant, identifier, fields.value("password"), source_ip)
-        .await?
-        .map_err(refuse)?;
+        .await
+        .map_err(|failure| failure.into_error(refuse))?;
     let set = cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
     Ok(page::redirect(&tenant.home_path, &[set]))
 }
@@ -70,7 +76,7 @@ async fn check(
     identifier: &str,
     password: &str,
     source_ip: IpAddr,
-) -> Result<Result<SessionCookie, SignInRefusal>, WebError> {
+) -> Result<SessionCookie, SignInFailure> {
     let now = p.now();
     // The directory is cached, so finding the client first costs no read; the throttle then
     // counts per client, whether it was typed as an email or as a clientID (else one
@@ -111,7 +117,7 @@ async fn check(
         Ok(c) => c,
         Err(refusal) => {
             attempt.record(refusal.outcome()).await;
-            return Ok(Err(refusal));
+            return Err(refusal.into());
         }
     };
     let id = SessionId::from_random_bytes(random_bytes()?);
@@ -130,5 +136,5 @@ async fn check(
     );
     p.sessions.create(&id.storage_key(), &session).await?;
     attempt.record(Outcome::Ok).await;
-    Ok(Ok(SessionCookie::Opaque(id)))
+    Ok(SessionCookie::Opaque(id))
 }

@@ -166,7 +166,8 @@ async fn sign_in(
     // Checks 5 and 6 read the directory and write nothing. Should they fail for a link that
     // was already used (its client removed or duplicated since), check 4 comes first: one
     // read of the link's record, on this failure path only.
-    let client = match find_client(p, &tenant.name, &vendor.id, &req.identifier).await? {
+    let found = candidates(p, &tenant.name, &req.identifier).await?;
+    let client = match choose_client(found, &vendor.id) {
         Ok(c) => c,
         Err(e) => {
             let used = !vendor.reusable && p.sessions.recorded(&tenant.name, &key, now).await?;
@@ -218,23 +219,22 @@ async fn sign_in(
     }
 }
 
-/// Checks 5 and 6: the client this vendor may sign in, by clientID or by (unique) email.
-async fn find_client(
-    p: &Platform,
-    tenant: &str,
-    vendor: &str,
-    id: &Identifier,
-) -> Result<Result<Client, LinkError>, WebError> {
-    let candidates: Vec<Client> = match id {
+/// The clients a link's identifier names: by clientID, or every client with that email.
+async fn candidates(p: &Platform, tenant: &str, id: &Identifier) -> Result<Vec<Client>, WebError> {
+    Ok(match id {
         Identifier::ClientId(c) => p.directory.client(tenant, c).await?.into_iter().collect(),
         Identifier::Email(e) => p.directory.clients_by_email(tenant, e).await?,
-    };
+    })
+}
+
+/// Checks 5 and 6: the one client of `candidates` this vendor may sign in.
+fn choose_client(candidates: Vec<Client>, vendor: &str) -> Result<Client, LinkError> {
     let mut allowed = candidates.into_iter().filter(|c| c.allows(vendor));
-    Ok(match (allowed.next(), allowed.next()) {
+    match (allowed.next(), allowed.next()) {
         (None, _) => Err(LinkError::NoClient),
         (Some(c), None) => Ok(c),
         (Some(_), Some(_)) => Err(LinkError::DuplicateEmail),
-    })
+    }
 }
 
 /// The failure redirect: the vendor's registered failure URL with the identifier as sent

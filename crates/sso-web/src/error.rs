@@ -16,7 +16,7 @@ pub enum WebError {
     Random(String),
 }
 
-/// Logs why a request could not be served, with the whole cause chain, once: every adapter's
+/// Logs why a request could not be served, once (the cause chain at debug level): every adapter's
 /// error mapping calls this and nothing else logs the same failure again. The body the
 /// client gets never carries any of it.
 pub fn log_unavailable(context: &'static str, error: &(dyn std::error::Error + 'static)) {
@@ -29,7 +29,10 @@ pub fn log_unavailable(context: &'static str, error: &(dyn std::error::Error + '
         chain.push_str(&cause.to_string());
         source = cause.source();
     }
-    tracing::warn!(endpoint = context, error = %error, cause = %chain, "store unavailable");
+    // The backend's own messages may quote request values (DynamoDB's validation errors):
+    // they go to the debug level, the error's own words to the warning.
+    tracing::warn!(endpoint = context, error = %error, "store unavailable");
+    tracing::debug!(endpoint = context, cause = %chain, "store unavailable: cause");
 }
 
 /// Why a page (not an API answer) could not be served: the plain 404 for hosts and paths that

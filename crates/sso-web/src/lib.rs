@@ -42,6 +42,6 @@ pub mod settings;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::WebConfig;
 pub use error::{PageError, WebError, log_unavailable};
-pub use login_form::{FormAgain, SignInRefusal};
+pub use login_form::{FormAgain, SignInFailure, SignInRefusal};
 pub use platform::{CurrentSession, Door, Gate, Lockout, Platform, StorePorts, random_bytes};
 pub use settings::{Settings, SettingsError};

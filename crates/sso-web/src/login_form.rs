@@ -48,6 +48,37 @@ impl SignInRefusal {
     }
 }
 
+/// Why a sign-in did not happen: refused (the form again) or the store failed (503).
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SignInFailure {
+    /// Refused by the rules.
+    #[error(transparent)]
+    Refused(#[from] SignInRefusal),
+    /// The store could not be reached.
+    #[error(transparent)]
+    Unavailable(#[from] crate::WebError),
+}
+
+impl SignInFailure {
+    /// The adapter's error for it: `refuse` makes the form-again error of a refusal.
+    pub fn into_error<E: From<crate::WebError>>(
+        self,
+        refuse: impl FnOnce(SignInRefusal) -> E,
+    ) -> E {
+        match self {
+            SignInFailure::Refused(refusal) => refuse(refusal),
+            SignInFailure::Unavailable(e) => E::from(e),
+        }
+    }
+}
+
+impl From<sso_store::StoreError> for SignInFailure {
+    fn from(e: sso_store::StoreError) -> Self {
+        SignInFailure::Unavailable(e.into())
+    }
+}
+
 impl<T> Gate<T> {
     /// What passed, or why not.
     pub fn passed(self) -> Result<T, SignInRefusal> {

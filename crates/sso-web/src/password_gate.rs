@@ -70,6 +70,15 @@ impl Drop for SourceShare {
     }
 }
 
+/// A place in the queue, counted while held.
+struct QueuePlace<'a>(&'a AtomicUsize);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The right to run one Argon2id check.
 #[derive(Debug)]
 pub struct PasswordSlot {
@@ -124,13 +133,15 @@ impl PasswordGate {
                 _share: share,
             });
         }
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.sizes.queue {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
+        // The place in the queue is given back when this guard drops, also when the request
+        // is dropped while it waits (the client went away).
+        let place = QueuePlace(&self.waiting);
+        if place.0.fetch_add(1, Ordering::SeqCst) >= self.sizes.queue {
             return Err(Busy);
         }
         let acquired =
             tokio::time::timeout(MAX_WAIT, Arc::clone(&self.slots).acquire_owned()).await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(place);
         match acquired {
             Ok(Ok(permit)) => Ok(PasswordSlot {
                 _permit: permit,
@@ -166,5 +177,32 @@ mod tests {
         drop(first);
         assert!(waiting.await.unwrap().is_ok());
         assert!(gate.slot(c).await.is_ok(), "shares are given back");
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_goes_away_gives_its_place_back() {
+        let gate = Arc::new(PasswordGate::new(GateSizes {
+            slots: 1,
+            queue: 1,
+            per_source: 4,
+        }));
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let held = gate.slot(a).await.unwrap();
+        for _ in 0..3 {
+            // A request queues, then its client disconnects (the future is dropped).
+            let g = Arc::clone(&gate);
+            let waiter = tokio::spawn(async move { g.slot(a).await.map(|_| ()) });
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            waiter.abort();
+            let _ = waiter.await;
+        }
+        let g = Arc::clone(&gate);
+        let next = tokio::spawn(async move { g.slot(a).await.map(|_| ()) });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(held);
+        assert!(
+            next.await.unwrap().is_ok(),
+            "the queue still admits a waiter"
+        );
     }
 }

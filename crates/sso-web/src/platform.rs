@@ -116,6 +116,17 @@ impl Lockout<'_> {
         Ok(self.reserved)
     }
 
+    /// The attempt's check never ran to a verdict (the store failed midway, or a later slot
+    /// was busy): its reservation is given back, so load or faults never count against an
+    /// account. Best effort: a failure to give it back is logged, not answered.
+    pub async fn abandon(self) {
+        if self.reserved
+            && let Err(e) = self.platform.throttle.release(&self.key, self.now).await
+        {
+            tracing::debug!(error = %e, "throttle reservation not given back");
+        }
+    }
+
     /// The attempt failed: counted (already, if it was reserved).
     pub async fn failed(self) -> Result<(), WebError> {
         if !self.reserved {
@@ -368,7 +379,14 @@ impl Platform {
         if !lockout.reserve().await? {
             return Ok(Gate::Locked);
         }
-        match check(slot).await? {
+        let checked = match check(slot).await {
+            Ok(checked) => checked,
+            Err(e) => {
+                lockout.abandon().await;
+                return Err(e);
+            }
+        };
+        match checked {
             Some(found) => {
                 lockout.passed().await?;
                 Ok(Gate::Passed(found))

@@ -62,7 +62,7 @@ pub struct Settings {
     pub audit_to_store: bool,
     /// See [`HTTPS`].
     pub https: bool,
-    /// See [`SINGLE_TENANT`].
+    /// See [`SINGLE_TENANT`] (the local server only; never in a Lambda).
     pub single_tenant: Option<String>,
     /// See [`LOG`].
     pub log: String,
@@ -129,7 +129,8 @@ impl Settings {
             )?,
             audit_to_store: local || flag(get(AUDIT_TO_TABLE)),
             https: !local || flag(get(HTTPS)),
-            single_tenant: get(SINGLE_TENANT),
+            // A deployed function serves only hosts that name their tenant.
+            single_tenant: get(SINGLE_TENANT).filter(|_| local),
             log: get(LOG).unwrap_or_else(|| "info".to_owned()),
         })
     }
@@ -200,9 +201,14 @@ mod tests {
             ("SSO_TABLE", "t"),
             ("SSO_BASE_DOMAIN", "sso.example"),
             ("SSO_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+            ("SSO_SINGLE_TENANT", "demoaws"),
         ]))
         .unwrap();
         assert!(lambda.https && !lambda.audit_to_store);
+        assert_eq!(
+            lambda.single_tenant, None,
+            "a function never serves a default tenant"
+        );
         assert_eq!(lambda.trusted_proxies.len(), 2);
         assert_eq!(lambda.web().base_domain, "sso.example");
         assert!(matches!(

@@ -625,6 +625,22 @@ impl Throttle for Store {
         ))
     }
 
+    async fn release(&self, key: &str, now: i64) -> Result<(), StoreError> {
+        self.backend
+            .write(Write::Update {
+                key: keys::throttle(key),
+                set: vec![],
+                add: vec![("failures".into(), -1)],
+                set_sum: vec![],
+                cond: Cond::Live {
+                    now,
+                    reqs: vec![Req::AtLeast("failures".into(), 1)],
+                },
+            })
+            .await
+            .map(|_| ())
+    }
+
     async fn clear(&self, key: &str) -> Result<(), StoreError> {
         self.backend
             .write(Write::Delete {

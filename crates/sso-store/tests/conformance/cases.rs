@@ -330,13 +330,7 @@ pub async fn a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemer
         }
     }
     assert_eq!(wins, 1);
-    assert!(
-        store
-            .redeem("demoaws", &key, NOW, &once())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!redeems(&store, &key, NOW, &once()).await);
     // A token is bound to its tenant.
     let other = token_key(2);
     store
@@ -395,35 +389,11 @@ pub async fn a_reusable_token_works_until_it_expires(store: &Store) {
         ..how(None, true)
     };
     for i in 0..3 {
-        assert!(
-            store
-                .redeem("demoaws", &key, NOW + i, &fresh(i))
-                .await
-                .unwrap()
-                .is_some()
-        );
+        assert!(redeems(store, &key, NOW + i, &fresh(i)).await);
     }
-    assert!(
-        store
-            .redeem("demoaws", &key, NOW + 59, &fresh(59))
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .redeem("demoaws", &key, NOW + 60, &fresh(60))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .redeem("demoaws", &token_key(99), NOW, &how(None, true))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(redeems(store, &key, NOW + 59, &fresh(59)).await);
+    assert!(!redeems(store, &key, NOW + 60, &fresh(60)).await);
+    assert!(!redeems(store, &token_key(99), NOW, &how(None, true)).await);
 }
 
 pub async fn a_new_token_for_the_same_slot_replaces_the_previous_one(store: &Store) {
@@ -440,27 +410,10 @@ pub async fn a_new_token_for_the_same_slot_replaces_the_previous_one(store: &Sto
         .issue(&second, &new_token(false, NOW + 300, Some("joe|10.0.0.1")))
         .await
         .unwrap();
+    assert!(!redeems(store, &first, NOW, &once()).await, "replaced");
+    assert!(redeems(store, &second, NOW, &once()).await);
     assert!(
-        store
-            .redeem("demoaws", &first, NOW, &once())
-            .await
-            .unwrap()
-            .is_none(),
-        "replaced"
-    );
-    assert!(
-        store
-            .redeem("demoaws", &second, NOW, &once())
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .redeem("demoaws", &other, NOW, &once())
-            .await
-            .unwrap()
-            .is_some(),
+        redeems(store, &other, NOW, &once()).await,
         "other IP untouched"
     );
 }
@@ -527,20 +480,12 @@ pub async fn a_token_opens_only_the_door_it_was_issued_for(store: &Store) {
     let mut callcenter = once();
     callcenter.protocol = Protocol::CallCenter;
     assert!(
-        store
-            .redeem("demoaws", &key, NOW, &callcenter)
-            .await
-            .unwrap()
-            .is_none(),
+        !redeems(store, &key, NOW, &callcenter).await,
         "a help-desk token at the call-center door"
     );
     assert!(store.take("demoaws", &key, NOW).await.unwrap().is_none());
     assert!(
-        store
-            .redeem("demoaws", &key, NOW, &once())
-            .await
-            .unwrap()
-            .is_some(),
+        redeems(store, &key, NOW, &once()).await,
         "the refusals consumed nothing"
     );
     let pending = token_key(42);
@@ -548,11 +493,7 @@ pub async fn a_token_opens_only_the_door_it_was_issued_for(store: &Store) {
     note.purpose = TokenPurpose::Pending;
     store.issue(&pending, &note).await.unwrap();
     assert!(
-        store
-            .redeem("demoaws", &pending, NOW, &once())
-            .await
-            .unwrap()
-            .is_none(),
+        !redeems(store, &pending, NOW, &once()).await,
         "a pending note is no login token"
     );
     let taken = store.take("demoaws", &pending, NOW).await.unwrap().unwrap();
@@ -587,13 +528,7 @@ pub async fn replacing_a_redeemed_token_leaves_its_session_alone(store: &Store) 
             .is_some(),
         "the session the first token became lives on"
     );
-    assert!(
-        store
-            .redeem("demoaws", &second, NOW + 20, &once())
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(redeems(store, &second, NOW + 20, &once()).await);
 }
 
 pub async fn the_replay_guard_records_exactly_once_under_64_concurrent_records(store: &Store) {
@@ -654,13 +589,7 @@ pub async fn expired_items_are_invisible_before_any_ttl_cleanup(store: &Store) {
         .issue(&key, &new_token(false, NOW + 10, None))
         .await
         .unwrap();
-    assert!(
-        store
-            .redeem("demoaws", &key, NOW + 10, &once())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!redeems(store, &key, NOW + 10, &once()).await);
     let s = session_key(7);
     let mut ns = new_session("1234", NOW);
     ns.absolute_expiry = NOW + 100;
@@ -997,6 +926,25 @@ pub async fn at_most_thirty_of_64_concurrent_reservations_pass_and_a_lock_refuse
             .unwrap()
             .is_none()
     );
+    // A reservation whose check never ran is given back; nothing is created for none.
+    store.release("burst", NOW + 62).await.unwrap();
+    assert_eq!(
+        store
+            .failures("burst", NOW + 62, &policy)
+            .await
+            .unwrap()
+            .failures,
+        30
+    );
+    store.release("never-reserved", NOW).await.unwrap();
+    assert_eq!(
+        store
+            .failures("never-reserved", NOW, &policy)
+            .await
+            .unwrap()
+            .failures,
+        0
+    );
     // 12 h after the last failure the count starts again.
     let fresh = store
         .reserve("burst", NOW + 60 + 12 * 3600, &policy)
@@ -1004,6 +952,15 @@ pub async fn at_most_thirty_of_64_concurrent_reservations_pass_and_a_lock_refuse
         .unwrap()
         .unwrap();
     assert_eq!(fresh.failures, 1);
+}
+
+/// Whether a redemption of `key` on `demoaws` at `at` starts a session.
+async fn redeems(store: &Store, key: &StorageKey, at: i64, how: &Redemption) -> bool {
+    store
+        .redeem("demoaws", key, at, how)
+        .await
+        .unwrap()
+        .is_some()
 }
 
 /// `store`'s backend behind a fault injector.
