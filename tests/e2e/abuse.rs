@@ -278,6 +278,13 @@ async fn a_partner_refused_as_busy_is_never_locked_out(backend: Backend) {
 
 const KEY: &str = "demo-platform-key";
 
+/// A `/sso/0` call with the demo key and a well-formed agent body.
+fn agent_call(r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    r.header("platform-key", KEY)
+        .header("content-type", "application/json")
+        .body(agent_body())
+}
+
 fn agent_body() -> String {
     serde_json::json!({"username": "agent1", "fullname": "Agent One", "department_id": 1})
         .to_string()
@@ -287,11 +294,7 @@ async fn sso_0_mints_only_on_post_and_answers_other_methods_405(backend: Backend
     let app = spawn_app(backend).await;
     let c = app.client();
     for method in ["GET", "PUT", "DELETE", "PATCH"] {
-        let r = c
-            .request(method.parse().unwrap(), app.url("demoaws", "/sso/0"))
-            .header("platform-key", KEY)
-            .header("content-type", "application/json")
-            .body(agent_body())
+        let r = agent_call(c.request(method.parse().unwrap(), app.url("demoaws", "/sso/0")))
             .send()
             .await
             .unwrap();
@@ -308,11 +311,7 @@ async fn sso_0_mints_only_on_post_and_answers_other_methods_405(backend: Backend
             "{method}"
         );
     }
-    let r = c
-        .post(app.url("demoaws", "/sso/0"))
-        .header("platform-key", KEY)
-        .header("content-type", "application/json")
-        .body(agent_body())
+    let r = agent_call(c.post(app.url("demoaws", "/sso/0")))
         .send()
         .await
         .unwrap();
@@ -430,12 +429,7 @@ async fn protocol_endpoints_answer_in_their_own_format_on_hosts_that_are_no_tena
         "foreign.example",
         "my.localhost",
     ] {
-        let r = c
-            .post(format!("{base}/sso/0"))
-            .header("host", host)
-            .header("platform-key", KEY)
-            .header("content-type", "application/json")
-            .body(agent_body())
+        let r = agent_call(c.post(format!("{base}/sso/0")).header("host", host))
             .send()
             .await
             .unwrap();

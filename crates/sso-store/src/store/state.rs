@@ -54,6 +54,48 @@ fn session_of(tenant: &str, item: &Item) -> Result<Session, StoreError> {
 }
 
 impl Store {
+    /// One more failure on a key's counter: `ADD 1` on a live counter that meets `reqs`, else
+    /// a fresh counter at 1 where none is live. `None` when both writes were refused (the
+    /// live counter fails `reqs`, or the two raced).
+    async fn count_failure(
+        &self,
+        key: &str,
+        now: i64,
+        policy: &LockoutPolicy,
+        reqs: Vec<Req>,
+    ) -> Result<Option<FailureRecord>, StoreError> {
+        let k = keys::throttle(key);
+        let expires = policy.record_expires_at(now);
+        let bump = Write::Update {
+            key: k.clone(),
+            set: vec![
+                ("last".into(), Attr::N(now)),
+                (EXPIRES_AT.into(), Attr::N(expires)),
+            ],
+            add: vec![("failures".into(), 1)],
+            set_sum: vec![],
+            cond: Cond::Live { now, reqs },
+        };
+        if let WriteOutcome::Done(item) = self.backend.write(bump).await? {
+            return Ok(Some(failure_record(item.as_ref(), now)));
+        }
+        let fresh = Item::new(k)
+            .with("failures", Attr::N(1))
+            .with("last", Attr::N(now))
+            .with(EXPIRES_AT, Attr::N(expires));
+        let start = Write::Put {
+            item: fresh,
+            cond: Cond::AbsentOrExpired { now },
+        };
+        Ok(match self.backend.write(start).await? {
+            WriteOutcome::Done(_) => Some(FailureRecord {
+                failures: 1,
+                last_failure: now,
+            }),
+            WriteOutcome::ConditionFailed => None,
+        })
+    }
+
     /// Writes a new token item (its put is conditioned on the key being free).
     async fn put_new_token(&self, put: Write) -> Result<(), StoreError> {
         if self.backend.write(put).await? == WriteOutcome::ConditionFailed {
@@ -527,37 +569,11 @@ impl Throttle for Store {
         now: i64,
         policy: &LockoutPolicy,
     ) -> Result<FailureRecord, StoreError> {
-        let k = keys::throttle(key);
-        let expires = policy.record_expires_at(now);
         // A live counter is incremented in place; an absent or expired one (12 h without a
         // failure) starts again at one. Two conditional writes, retried if they race.
         for _ in 0..4 {
-            let bump = Write::Update {
-                key: k.clone(),
-                set: vec![
-                    ("last".into(), Attr::N(now)),
-                    (EXPIRES_AT.into(), Attr::N(expires)),
-                ],
-                add: vec![("failures".into(), 1)],
-                set_sum: vec![],
-                cond: Cond::Live { now, reqs: vec![] },
-            };
-            if let WriteOutcome::Done(item) = self.backend.write(bump).await? {
-                return Ok(failure_record(item.as_ref(), now));
-            }
-            let fresh = Item::new(k.clone())
-                .with("failures", Attr::N(1))
-                .with("last", Attr::N(now))
-                .with(EXPIRES_AT, Attr::N(expires));
-            let start = Write::Put {
-                item: fresh,
-                cond: Cond::AbsentOrExpired { now },
-            };
-            if let WriteOutcome::Done(_) = self.backend.write(start).await? {
-                return Ok(FailureRecord {
-                    failures: 1,
-                    last_failure: now,
-                });
+            if let Some(record) = self.count_failure(key, now, policy, vec![]).await? {
+                return Ok(record);
             }
         }
         Err(StoreError::unavailable(
@@ -571,8 +587,6 @@ impl Throttle for Store {
         now: i64,
         policy: &LockoutPolicy,
     ) -> Result<Option<FailureRecord>, StoreError> {
-        let k = keys::throttle(key);
-        let expires = policy.record_expires_at(now);
         let unlocked = Req::Unlocked {
             count: "failures".into(),
             at: "last".into(),
@@ -581,38 +595,14 @@ impl Throttle for Store {
         // A live, unlocked counter is incremented in place; an absent or expired one starts
         // at one; a live, locked one refuses both writes. Retried if the writes race.
         for _ in 0..4 {
-            let bump = Write::Update {
-                key: k.clone(),
-                set: vec![
-                    ("last".into(), Attr::N(now)),
-                    (EXPIRES_AT.into(), Attr::N(expires)),
-                ],
-                add: vec![("failures".into(), 1)],
-                set_sum: vec![],
-                cond: Cond::Live {
-                    now,
-                    reqs: vec![unlocked.clone()],
-                },
-            };
-            if let WriteOutcome::Done(item) = self.backend.write(bump).await? {
-                return Ok(Some(failure_record(item.as_ref(), now)));
-            }
-            let fresh = Item::new(k.clone())
-                .with("failures", Attr::N(1))
-                .with("last", Attr::N(now))
-                .with(EXPIRES_AT, Attr::N(expires));
-            let start = Write::Put {
-                item: fresh,
-                cond: Cond::AbsentOrExpired { now },
-            };
-            if let WriteOutcome::Done(_) = self.backend.write(start).await? {
-                return Ok(Some(FailureRecord {
-                    failures: 1,
-                    last_failure: now,
-                }));
+            if let Some(record) = self
+                .count_failure(key, now, policy, vec![unlocked.clone()])
+                .await?
+            {
+                return Ok(Some(record));
             }
             // Both refused: live and locked, unless the item changed in between.
-            let current = self.backend.get(&k).await?;
+            let current = self.backend.get(&keys::throttle(key)).await?;
             if policy
                 .locked_until(&failure_record(current.as_ref(), now), now)
                 .is_some()
