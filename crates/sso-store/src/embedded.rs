@@ -114,6 +114,9 @@ struct Writer {
 struct Stats {
     commits: AtomicU64,
     swept: AtomicU64,
+    /// Write operations answered, and the most that shared one batch.
+    ops: AtomicU64,
+    largest_batch: AtomicU64,
 }
 
 impl Drop for Writer {
@@ -198,6 +201,17 @@ impl Embedded {
     /// concurrent writers, fewer than the writes, as batches share a commit.
     pub fn commits(&self) -> u64 {
         self.writer.stats.commits.load(Ordering::Relaxed)
+    }
+
+    /// How many write operations the writer has answered since `open`, and the most that
+    /// shared one batch since the last [`REPORT_EVERY`] log line: with
+    /// [`Embedded::commits`], the batch sizes seen under load.
+    pub fn batches(&self) -> (u64, u64) {
+        let stats = &self.writer.stats;
+        (
+            stats.ops.load(Ordering::Relaxed),
+            stats.largest_batch.load(Ordering::Relaxed),
+        )
     }
 
     /// How many expired items the sweeps have deleted since `open`.
@@ -373,17 +387,21 @@ impl Embedded {
 /// The writer thread: one batch per loop, until every handle is dropped; sweeps in between.
 fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, stats: &Stats, every: Duration) {
     let mut last_sweep = Instant::now();
+    let mut report = Report::new(stats);
     loop {
         // Blocks only while the queue is empty: no timer, a lone op is committed at once. A
         // queue that stays empty for SWEEP_EVERY (or a writer that has not swept for that
         // long) sweeps.
-        let wait = every.saturating_sub(last_sweep.elapsed());
+        let wait = every
+            .saturating_sub(last_sweep.elapsed())
+            .min(REPORT_EVERY);
         let first = match ops.recv_timeout(wait) {
             Ok(op) => Some(op),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => return,
         };
-        if first.is_none() || last_sweep.elapsed() >= every {
+        report.tick(stats);
+        if last_sweep.elapsed() >= every {
             // A full sweep means more may be due: sweep again soon, not SWEEP_EVERY later.
             let full = sweep_and_count(db, unix_now(), stats) == Ok(SWEEP_MAX);
             last_sweep = if full {
@@ -414,6 +432,10 @@ fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, stats: &Stats, every: Dur
         if writes.is_empty() {
             continue;
         }
+        stats.ops.fetch_add(writes.len() as u64, Ordering::Relaxed);
+        stats
+            .largest_batch
+            .fetch_max(writes.len() as u64, Ordering::Relaxed);
         let (outcomes, committed) = match run_batch(db, &writes) {
             Ok(done) => done,
             Err(e) => (vec![Err(e); writes.len()], false),
@@ -425,6 +447,44 @@ fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, stats: &Stats, every: Dur
             // A caller that stopped waiting (dropped future) is not an error.
             let _ = reply.send(outcome);
         }
+    }
+}
+
+/// How often the writer logs its batch statistics (when it wrote anything since).
+pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// The writer's periodic `info` line: writes, commits and the largest batch since the last.
+struct Report {
+    at: Instant,
+    ops: u64,
+    commits: u64,
+}
+
+impl Report {
+    fn new(stats: &Stats) -> Self {
+        Self {
+            at: Instant::now(),
+            ops: stats.ops.load(Ordering::Relaxed),
+            commits: stats.commits.load(Ordering::Relaxed),
+        }
+    }
+
+    fn tick(&mut self, stats: &Stats) {
+        if self.at.elapsed() < REPORT_EVERY {
+            return;
+        }
+        let now = Self::new(stats);
+        let (ops, commits) = (now.ops - self.ops, now.commits - self.commits);
+        if ops > 0 {
+            tracing::info!(
+                ops,
+                commits,
+                mean_batch = format_args!("{:.1}", ops as f64 / commits.max(1) as f64),
+                largest_batch = stats.largest_batch.swap(0, Ordering::Relaxed),
+                "store writer batches"
+            );
+        }
+        *self = now;
     }
 }
 

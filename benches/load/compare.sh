@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# The load comparison of issue 12: `sso serve` (release build, embedded store, every
+# acknowledged login durable) against a PHP peer of the same three flows (plain PHP scripts
+# under nginx + php-fpm from Debian: 4 static workers, opcache, file sessions; see php/), the
+# same wrk load against both in one run, loopback only, bounded in time:
+#   /signin.php                     every request a distinct valid signed link
+#   api.php singlesignon + _ssot    mint a token, open /admin/main.php?_ssot= with it
+#   /sso/0 + /sso/login             mint a one-time URL (200 Platform-Keys, round robin, so
+#                                   each key stays under its 50/s limit), open it
+# Prints req/s, p50, p99 per flow and server, and the ratio; exits non-zero if any answer was
+# not a success (a refused login, an error page, a 4xx/5xx, a socket error).
+#   bash benches/load/compare.sh [SECONDS per flow and server (default 5)] [CONNECTIONS (default 32)]
+# Needs wrk, nginx-light, php-fpm (Debian), python3.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs="${1:-5}"; conns="${2:-32}"; threads=2; nkeys=200
+for tool in wrk nginx python3 curl; do
+  command -v "$tool" >/dev/null || { echo "compare: install $tool (apt-get install wrk nginx-light php-fpm)" >&2; exit 1; }
+done
+fpm=$(command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
+[ -x "$fpm" ] || { echo "compare: install php-fpm" >&2; exit 1; }
+cargo build --release -q -p sso-cli --bin sso
+sso="$PWD/target/release/sso"
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return; sleep 0.1; done; echo "compare: nothing listens on $1" >&2; exit 1; }
+
+# ---- sso serve: the demo directory plus bench users and keys -------------------------------
+{
+  cat crates/sso-store/import/demo.toml
+  for i in $(seq 0 63); do
+    printf '\n[[helpdesk_user]]\ntenants = ["demoaws"]\nusername = "joe%d"\nid = %d\npassword = "acjoe123"\n' "$i" $((100 + i))
+  done
+  for i in $(seq 0 $((nkeys - 1))); do
+    printf '\n[[platform_key]]\ntenants = ["demoaws"]\nkey_id = "bench-%d"\npartner = "bench-%d"\nkey = "bench-%d-platform-key"\nallow_list = ["127.0.0.1/32"]\n' "$i" "$i" "$i"
+  done
+} > "$work/bench.toml"
+"$sso" import --data "$work/data" "$work/bench.toml" >/dev/null
+sso_port=$(free_port)
+SSO_LOG=warn,sso_store=info "$sso" serve --data "$work/data" --single-tenant demoaws \
+  --listen "127.0.0.1:$sso_port" 2>"$work/sso.log" &
+sso_pid=$!
+pids+=($sso_pid)
+
+# ---- the PHP peer --------------------------------------------------------------------------
+php_port=$(free_port)
+mkdir -p "$work/php/sessions" "$work/php/tokens" "$work/php/nginx"
+cat > "$work/php/fpm.conf" <<CONF
+[global]
+pid = $work/php/fpm.pid
+error_log = $work/php/fpm.log
+daemonize = no
+[peer]
+listen = $work/php/fpm.sock
+pm = static
+pm.max_children = 4
+clear_env = no
+php_admin_value[session.save_path] = $work/php/sessions
+php_admin_value[opcache.enable] = 1
+php_admin_value[opcache.validate_timestamps] = 0
+CONF
+# As root, nginx's workers would drop to nobody and could not reach the socket in this
+# private directory; the peer runs as whoever runs the script.
+nginx_user=""; [ "$(id -u)" -eq 0 ] && nginx_user="user root;"
+cat > "$work/php/nginx.conf" <<CONF
+$nginx_user
+daemon off;
+worker_processes 2;
+pid $work/php/nginx.pid;
+error_log $work/php/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/php/nginx/body;
+  fastcgi_temp_path $work/php/nginx/fastcgi;
+  proxy_temp_path $work/php/nginx/proxy;
+  uwsgi_temp_path $work/php/nginx/uwsgi;
+  scgi_temp_path $work/php/nginx/scgi;
+  server {
+    listen 127.0.0.1:$php_port;
+    root $PWD/benches/load/php;
+    location = /sso/0 { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME \$document_root/sso0.php; fastcgi_pass unix:$work/php/fpm.sock; }
+    location = /sso/login { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME \$document_root/ssologin.php; fastcgi_pass unix:$work/php/fpm.sock; }
+    location ~ \.php\$ { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name; fastcgi_pass unix:$work/php/fpm.sock; }
+  }
+}
+CONF
+as_root=(); [ "$(id -u)" -eq 0 ] && as_root=(-R)
+PEER_TOKENS="$work/php/tokens" "$fpm" --nodaemonize "${as_root[@]}" -y "$work/php/fpm.conf" &
+pids+=($!)
+nginx -p "$work/php" -c "$work/php/nginx.conf" &
+pids+=($!)
+wait_port "$sso_port"; wait_port "$php_port"
+
+# ---- distinct valid links: 3 clients x 2 vendors x one per second of the last 10 hours -----
+python3 - "$work/links.txt" "$work/smoke.txt" <<'PY'
+import hashlib, sys, time
+now = int(time.time())
+vendors = {"1001": "vendorpass", "1002": "vendorpass2"}
+with open(sys.argv[2], "w") as f:  # links the load does not use
+    for i in (1, 2):
+        tok = hashlib.md5(("1234" + str(now - i) + "vendorpass").encode()).hexdigest()
+        f.write(f"/signin.php?clientID=1234&vendorid=1001&timestamp={now - i}&token={tok}\n")
+with open(sys.argv[1], "w") as f:
+    for i in range(5, 35000):
+        for client in ("1234", "5678", "5679"):
+            for vendor, password in vendors.items():
+                ts = str(now - i)
+                tok = hashlib.md5((client + ts + password).encode()).hexdigest()
+                f.write(f"/signin.php?clientID={client}&vendorid={vendor}&timestamp={ts}&token={tok}\n")
+PY
+
+# One link by hand on each server first: a broken set-up says why, not just "0 logins".
+# Then each bench user's credentials once, as a partner's first call would: the steady state
+# measured is the one where a burst has paid Argon2id once (the verified-credentials cache).
+ADMIN_MD5=$(printf test123 | md5sum | cut -c1-32); JOE_MD5=$(printf acjoe123 | md5sum | cut -c1-32)
+for port in "$sso_port" "$php_port"; do
+  link=$(sed -n 1p "$work/smoke.txt"); [ "$port" = "$php_port" ] && link=$(sed -n 2p "$work/smoke.txt")
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H "Host: demoaws.localhost:$port" "http://127.0.0.1:$port$link")
+  if [ "$code" != 302 ]; then
+    echo "compare: a valid link on port $port answered $code, not 302" >&2
+    tail -n 5 "$work/php/fpm.log" "$work/php/nginx/error.log" >&2 2>/dev/null || true
+    exit 1
+  fi
+  for i in $(seq 0 63); do
+    curl -s -o /dev/null -H "Host: demoaws.localhost:$port" "http://127.0.0.1:$port/api.php?api_user=admin&api_pass_h=$ADMIN_MD5&api_output=json&api_action=singlesignon&sso_addr=127.0.0.1&sso_user=joe$i&sso_pass=$JOE_MD5&sso_duration=30"
+  done
+done
+
+if [ -n "${COMPARE_HOLD:-}" ]; then
+  echo "compare: holding: sso on $sso_port, php on $php_port, work $work"; sleep "$COMPARE_HOLD"
+fi
+export LINKS="$work/links.txt" THREADS=$threads NKEYS=$nkeys
+export ADMIN_MD5 JOE_MD5
+status=0
+declare -A rps
+ms() { # wrk latency ("812.00us", "1.20ms", "2.01s") in milliseconds
+  python3 -c 'import sys,re; v=sys.argv[1]; m=re.match(r"([\d.]+)(us|ms|s)",v); print("%.2f" % (float(m[1])*{"us":0.001,"ms":1,"s":1000}[m[2]]))' "$1"
+}
+printf '%-34s %-6s %10s %9s %9s  %s\n' "flow ($conns connections, ${secs}s)" server "req/s" "p50 ms" "p99 ms" answers
+for flow in signin helpdesk callcenter; do
+  for server in sso php; do
+    port=$sso_port; [ "$server" = php ] && port=$php_port
+    sync; sleep 1   # the previous run's dirty pages are not this one's to write back
+    out=$(FLOW=$flow wrk -t$threads -c"$conns" -d"${secs}s" --latency -s benches/load/flow.lua \
+      -H "Host: demoaws.localhost:$port" "http://127.0.0.1:$port/")
+    r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    p50=$(ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")
+    p99=$(ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")
+    answers=$(grep '^flow:' <<<"$out" | sed 's/^flow: //')
+    rps[$flow.$server]=$r
+    case $flow in signin) name="GET /signin.php";; helpdesk) name="api.php singlesignon + _ssot";; *) name="/sso/0 + /sso/login";; esac
+    printf '%-34s %-6s %10s %9s %9s  %s\n' "$name" "$server" "$r" "$p50" "$p99" "$answers"
+    if ! grep -q 'other answers 0, socket errors 0' <<<"$answers"; then
+      status=1
+      grep '^first other answer' <<<"$out" | sed 's/^/    /' || true
+    fi
+  done
+done
+echo
+for flow in signin helpdesk callcenter; do
+  python3 -c 'import sys; print("%-11s sso / php = %.2fx" % (sys.argv[1], float(sys.argv[2]) / float(sys.argv[3])))' \
+    "$flow" "${rps[$flow.sso]}" "${rps[$flow.php]}"
+done
+# The embedded store's batch sizes over the run (its writer logs them every 10 s).
+sleep 11
+python3 - "$work/sso.log" <<'PY'
+import json, sys
+ops = commits = largest = 0
+for line in open(sys.argv[1]):
+    try:
+        fields = json.loads(line).get("fields", {})
+    except ValueError:
+        continue
+    if fields.get("message") == "store writer batches":
+        ops += fields["ops"]; commits += fields["commits"]; largest = max(largest, fields["largest_batch"])
+if commits:
+    print(f"sso store writer: {ops} writes in {commits} durable commits (mean batch {ops / commits:.1f}, largest {largest})")
+else:
+    print("sso store writer: no batch statistics logged")
+PY
+[ "$status" -eq 0 ] || echo "compare: some answers were not successes (see 'other answers' above)" >&2
+exit "$status"
