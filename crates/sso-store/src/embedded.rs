@@ -22,29 +22,64 @@
 //! aborted rather than committed: its answers were judged against already durable state.
 //! Exactly-once still holds because one thread evaluates every condition in order.
 //!
+//! The queue is bounded ([`QUEUE_CAPACITY`] operations): when the writer falls that far
+//! behind, a write is refused at once as unavailable (the protocols' "try again later")
+//! instead of queueing without limit.
+//!
 //! Reads run on tokio's blocking pool in redb read transactions, concurrent with the writer,
 //! and see only committed batches. The file is held by one process at a time.
+//!
+//! # Expired items are swept
+//!
+//! Every item with an `expires_at` also has an entry in a second table, the expiry index,
+//! keyed by `(expires_at, pk, sk)` and kept in the same write transaction as the item. The
+//! writer sweeps between batches: whenever it has been idle for [`SWEEP_EVERY`], or that long
+//! has passed since the last sweep, it deletes at most [`SWEEP_MAX`] items whose `expires_at`
+//! has passed, in one durable transaction of their own, oldest first (a range read of the
+//! index, no scan of the data). A backlog larger than that is worked off a sweep at a time,
+//! with queued writes served in between, so a sweep never holds a request up for more than
+//! one bounded transaction. Reads already treat expired items as absent, so a sweep changes
+//! no answer; it only gives the space back. A file written before the index existed is
+//! indexed once, when it is opened.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
 use crate::StoreError;
-use crate::item::{Attr, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome, holds};
+use crate::item::{
+    Attr, EXPIRES_AT, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome, holds,
+};
 
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
+/// The expiry index: `(expires_at, pk, sk)` of every item that has an `expires_at`.
+const EXPIRY: TableDefinition<(i64, &str, &str), ()> = TableDefinition::new("expiry");
+/// Format markers (today only whether the expiry index has been built).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const META_EXPIRY_INDEX: &str = "expiry_index";
 
 /// File name of the store inside the data directory.
 pub const FILE_NAME: &str = "sso.redb";
 
 /// At most this many queued operations share one write transaction (one durable commit).
 pub const MAX_BATCH: usize = 256;
+
+/// At most this many operations wait for the writer; beyond, writes are refused as
+/// unavailable at once (back-pressure with a bound, not an ever-growing queue).
+pub const QUEUE_CAPACITY: usize = 8192;
+
+/// The writer sweeps expired items after this long idle, and at least this often when busy.
+pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// At most this many expired items are deleted by one sweep (one write transaction).
+pub const SWEEP_MAX: usize = 1000;
 
 /// The embedded backend.
 #[derive(Clone)]
@@ -53,18 +88,32 @@ pub struct Embedded {
     writer: Arc<Writer>,
 }
 
-/// One queued operation: its writes (one for [`ItemBackend::write`]) and where to answer.
-struct Op {
-    writes: Vec<Write>,
-    reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+/// One queued operation: writes (one for [`ItemBackend::write`]) and where to answer, or a
+/// sweep asked for explicitly ([`Embedded::sweep`]).
+enum Op {
+    Writes {
+        writes: Vec<Write>,
+        reply: oneshot::Sender<Result<WriteOutcome, StoreError>>,
+    },
+    Sweep {
+        now: i64,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
 }
 
 /// The handle on the writer thread. Dropping the last one closes the queue and waits for the
 /// thread to finish its batch, so the database is released when the last `Embedded` goes.
 struct Writer {
-    queue: Option<mpsc::Sender<Op>>,
+    queue: Option<mpsc::SyncSender<Op>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    commits: Arc<AtomicU64>,
+    stats: Arc<Stats>,
+}
+
+/// What the writer has done since `open`, for measurements and tests.
+#[derive(Default)]
+struct Stats {
+    commits: AtomicU64,
+    swept: AtomicU64,
 }
 
 impl Drop for Writer {
@@ -102,29 +151,37 @@ impl Embedded {
             }
             other => io(other),
         })?;
-        Self::init(db)
+        Self::init(db, SWEEP_EVERY)
     }
 
     /// A store that lives in memory only: for tests and benchmarks.
     pub fn in_memory() -> Result<Self, StoreError> {
+        Self::in_memory_sweeping_every(SWEEP_EVERY)
+    }
+
+    /// An in-memory store whose writer sweeps every `every` instead of [`SWEEP_EVERY`]: for
+    /// tests of the background sweep.
+    pub fn in_memory_sweeping_every(every: Duration) -> Result<Self, StoreError> {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(io)?;
-        Self::init(db)
+        Self::init(db, every)
     }
 
-    fn init(db: Database) -> Result<Self, StoreError> {
+    fn init(db: Database, sweep_every: Duration) -> Result<Self, StoreError> {
         let tx = db.begin_write().map_err(io)?;
         tx.open_table(ITEMS).map_err(io)?;
+        tx.open_table(EXPIRY).map_err(io)?;
+        index_expiry_once(&tx)?;
         tx.commit().map_err(io)?;
         let db = Arc::new(db);
-        let (queue, ops) = mpsc::channel();
-        let commits = Arc::new(AtomicU64::new(0));
+        let (queue, ops) = mpsc::sync_channel(QUEUE_CAPACITY);
+        let stats = Arc::new(Stats::default());
         let thread = {
-            let (db, commits) = (Arc::clone(&db), Arc::clone(&commits));
+            let (db, stats) = (Arc::clone(&db), Arc::clone(&stats));
             std::thread::Builder::new()
                 .name("sso-store-writer".into())
-                .spawn(move || run_writer(&db, &ops, &commits))
+                .spawn(move || run_writer(&db, &ops, &stats, sweep_every))
                 .map_err(io)?
         };
         Ok(Self {
@@ -132,7 +189,7 @@ impl Embedded {
             writer: Arc::new(Writer {
                 queue: Some(queue),
                 thread: Some(thread),
-                commits,
+                stats,
             }),
         })
     }
@@ -140,7 +197,35 @@ impl Embedded {
     /// How many write transactions the writer has committed (durably) since `open`: with
     /// concurrent writers, fewer than the writes, as batches share a commit.
     pub fn commits(&self) -> u64 {
-        self.writer.commits.load(Ordering::Relaxed)
+        self.writer.stats.commits.load(Ordering::Relaxed)
+    }
+
+    /// How many expired items the sweeps have deleted since `open`.
+    pub fn swept(&self) -> u64 {
+        self.writer.stats.swept.load(Ordering::Relaxed)
+    }
+
+    /// Sweeps now as if the time were `now` (Unix seconds): deletes at most [`SWEEP_MAX`]
+    /// items whose `expires_at` is at or before it, durably, and says how many. The writer
+    /// also does this by itself (see the module docs); this is for tests and tools.
+    pub async fn sweep(&self, now: i64) -> Result<usize, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.enqueue(Op::Sweep { now, reply })?;
+        answer
+            .await
+            .map_err(|e| StoreError::unavailable_from("store writer failed", e))?
+    }
+
+    fn enqueue(&self, op: Op) -> Result<(), StoreError> {
+        let queue = self
+            .writer
+            .queue
+            .as_ref()
+            .ok_or_else(|| StoreError::unavailable("store writer stopped"))?;
+        queue.try_send(op).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => StoreError::unavailable("store write queue full"),
+            mpsc::TrySendError::Disconnected(_) => StoreError::unavailable("store writer stopped"),
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -278,22 +363,38 @@ impl ItemBackend for Embedded {
 impl Embedded {
     async fn transact_inner(&self, writes: Vec<Write>) -> Result<WriteOutcome, StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.writer
-            .queue
-            .as_ref()
-            .ok_or_else(|| StoreError::unavailable("store writer stopped"))?
-            .send(Op { writes, reply })
-            .map_err(|_| StoreError::unavailable("store writer stopped"))?;
+        self.enqueue(Op::Writes { writes, reply })?;
         answer
             .await
             .map_err(|e| StoreError::unavailable_from("store writer failed", e))?
     }
 }
 
-/// The writer thread: one batch per loop, until every handle is dropped.
-fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, commits: &AtomicU64) {
-    // Blocks only while the queue is empty: no timer, a lone op is committed at once.
-    while let Ok(first) = ops.recv() {
+/// The writer thread: one batch per loop, until every handle is dropped; sweeps in between.
+fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, stats: &Stats, every: Duration) {
+    let mut last_sweep = Instant::now();
+    loop {
+        // Blocks only while the queue is empty: no timer, a lone op is committed at once. A
+        // queue that stays empty for SWEEP_EVERY (or a writer that has not swept for that
+        // long) sweeps.
+        let wait = every.saturating_sub(last_sweep.elapsed());
+        let first = match ops.recv_timeout(wait) {
+            Ok(op) => Some(op),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if first.is_none() || last_sweep.elapsed() >= every {
+            // A full sweep means more may be due: sweep again soon, not SWEEP_EVERY later.
+            let full = sweep_and_count(db, unix_now(), stats) == Ok(SWEEP_MAX);
+            last_sweep = if full {
+                Instant::now()
+                    .checked_sub(every)
+                    .unwrap_or_else(Instant::now)
+            } else {
+                Instant::now()
+            };
+        }
+        let Some(first) = first else { continue };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match ops.try_recv() {
@@ -301,17 +402,126 @@ fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, commits: &AtomicU64) {
                 Err(_) => break,
             }
         }
-        let (outcomes, committed) = match run_batch(db, &batch) {
+        let mut writes = Vec::with_capacity(batch.len());
+        for op in batch {
+            match op {
+                Op::Writes { writes: w, reply } => writes.push((w, reply)),
+                Op::Sweep { now, reply } => {
+                    let _ = reply.send(sweep_and_count(db, now, stats));
+                }
+            }
+        }
+        if writes.is_empty() {
+            continue;
+        }
+        let (outcomes, committed) = match run_batch(db, &writes) {
             Ok(done) => done,
-            Err(e) => (vec![Err(e); batch.len()], false),
+            Err(e) => (vec![Err(e); writes.len()], false),
         };
         if committed {
-            commits.fetch_add(1, Ordering::Relaxed);
+            stats.commits.fetch_add(1, Ordering::Relaxed);
         }
-        for (op, outcome) in batch.into_iter().zip(outcomes) {
+        for ((_, reply), outcome) in writes.into_iter().zip(outcomes) {
             // A caller that stopped waiting (dropped future) is not an error.
-            let _ = op.reply.send(outcome);
+            let _ = reply.send(outcome);
         }
+    }
+}
+
+type Pending = (
+    Vec<Write>,
+    oneshot::Sender<Result<WriteOutcome, StoreError>>,
+);
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn sweep_and_count(db: &Database, now: i64, stats: &Stats) -> Result<usize, StoreError> {
+    let swept = sweep(db, now, SWEEP_MAX);
+    match &swept {
+        Ok(n) => {
+            stats.swept.fetch_add(*n as u64, Ordering::Relaxed);
+            if *n > 0 {
+                stats.commits.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "sweep of expired items failed"),
+    }
+    swept
+}
+
+/// Deletes at most `limit` items whose `expires_at` is at or before `now`, oldest first, in
+/// one durable transaction.
+fn sweep(db: &Database, now: i64, limit: usize) -> Result<usize, StoreError> {
+    let tx = db.begin_write().map_err(io)?;
+    let mut swept = 0;
+    {
+        let mut index = tx.open_table(EXPIRY).map_err(io)?;
+        let mut items = tx.open_table(ITEMS).map_err(io)?;
+        let due: Vec<(i64, String, String)> = index
+            .range((i64::MIN, "", "")..(now.saturating_add(1), "", ""))
+            .map_err(io)?
+            .take(limit)
+            .map(|entry| {
+                let (k, _) = entry.map_err(io)?;
+                let (at, pk, sk) = k.value();
+                Ok::<_, StoreError>((at, pk.to_owned(), sk.to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        for (at, pk, sk) in due {
+            index.remove((at, pk.as_str(), sk.as_str())).map_err(io)?;
+            // The index is written with the item, so its entry names the item's expiry;
+            // checking it again costs little and keeps a live item safe whatever happens.
+            let expired = match items.get((pk.as_str(), sk.as_str())).map_err(io)? {
+                Some(v) => expires_at(v.value()).is_some_and(|t| t <= now),
+                None => false,
+            };
+            if expired {
+                items.remove((pk.as_str(), sk.as_str())).map_err(io)?;
+                swept += 1;
+            }
+        }
+    }
+    if swept > 0 {
+        tx.commit().map_err(io)?;
+    } else {
+        tx.abort().map_err(io)?;
+    }
+    Ok(swept)
+}
+
+/// Builds the expiry index of a file written before it existed (once; a marker says so).
+fn index_expiry_once(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
+    let mut meta = tx.open_table(META).map_err(io)?;
+    if meta.get(META_EXPIRY_INDEX).map_err(io)?.is_some() {
+        return Ok(());
+    }
+    let items = tx.open_table(ITEMS).map_err(io)?;
+    let mut index = tx.open_table(EXPIRY).map_err(io)?;
+    for entry in items.iter().map_err(io)? {
+        let (k, v) = entry.map_err(io)?;
+        if let Some(at) = expires_at(v.value()) {
+            let (pk, sk) = k.value();
+            index.insert((at, pk, sk), ()).map_err(io)?;
+        }
+    }
+    meta.insert(META_EXPIRY_INDEX, 1).map_err(io)?;
+    Ok(())
+}
+
+/// The `expires_at` of an encoded item, reading nothing else into memory.
+fn expires_at(bytes: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct ExpiryOnly {
+        #[serde(rename = "expires_at")]
+        at: Option<Attr>,
+    }
+    match serde_json::from_slice::<ExpiryOnly>(bytes).ok()?.at {
+        Some(Attr::N(at)) => Some(at),
+        _ => None,
     }
 }
 
@@ -320,18 +530,19 @@ fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, commits: &AtomicU64) {
 /// op and whether a commit was made.
 fn run_batch(
     db: &Database,
-    batch: &[Op],
+    batch: &[Pending],
 ) -> Result<(Vec<Result<WriteOutcome, StoreError>>, bool), StoreError> {
     let tx = db.begin_write().map_err(io)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut changed = false;
     {
         let mut table = tx.open_table(ITEMS).map_err(io)?;
-        for op in batch {
-            let outcome = match evaluate(&table, &op.writes) {
+        let mut index = tx.open_table(EXPIRY).map_err(io)?;
+        for (writes, _) in batch {
+            let outcome = match evaluate(&table, writes) {
                 Ok(Evaluated::Holds { changes, outcome }) => {
                     for (key, item) in changes {
-                        store(&mut table, &key, item.as_ref())?;
+                        store(&mut table, &mut index, &key, item.as_ref())?;
                         changed = true;
                     }
                     Ok(outcome)
@@ -395,15 +606,26 @@ fn evaluate(table: &Table<'_>, writes: &[Write]) -> Result<Evaluated, StoreError
     })
 }
 
-/// Writes `item` at `key` (`None`: removes it).
-fn store(table: &mut Table<'_>, key: &Key, item: Option<&Item>) -> Result<(), StoreError> {
+/// Writes `item` at `key` (`None`: removes it), keeping the expiry index in step.
+fn store(
+    table: &mut Table<'_>,
+    index: &mut redb::Table<'_, (i64, &'static str, &'static str), ()>,
+    key: &Key,
+    item: Option<&Item>,
+) -> Result<(), StoreError> {
     let k = (key.pk.as_str(), key.sk.as_str());
-    match item {
-        Some(item) => {
-            table.insert(k, encode(item)?.as_slice()).map_err(io)?;
+    let old = match item {
+        Some(item) => table.insert(k, encode(item)?.as_slice()).map_err(io)?,
+        None => table.remove(k).map_err(io)?,
+    }
+    .and_then(|old| expires_at(old.value()));
+    let new = item.and_then(|i| i.n(EXPIRES_AT));
+    if old != new {
+        if let Some(at) = old {
+            index.remove((at, k.0, k.1)).map_err(io)?;
         }
-        None => {
-            table.remove(k).map_err(io)?;
+        if let Some(at) = new {
+            index.insert((at, k.0, k.1), ()).map_err(io)?;
         }
     }
     Ok(())
@@ -548,6 +770,110 @@ mod tests {
         }
         assert!(store.get(&Key::new("shared", "s")).await.unwrap().is_some());
         assert!(store.get(&Key::new("alone", "s")).await.unwrap().is_some());
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn expiring(pk: &str, at: i64) -> Write {
+        Write::Put {
+            item: Item::new(Key::new(pk, "s")).with(EXPIRES_AT, Attr::N(at)),
+            cond: Cond::Always,
+        }
+    }
+
+    async fn present(store: &Embedded, pk: &str) -> bool {
+        store.get(&Key::new(pk, "s")).await.unwrap().is_some()
+    }
+
+    #[tokio::test]
+    async fn a_sweep_deletes_what_has_expired_and_nothing_else() {
+        let store = Embedded::in_memory().unwrap();
+        for (pk, at) in [("old", 100), ("edge", 150), ("new", 200)] {
+            store.write(expiring(pk, at)).await.unwrap();
+        }
+        store.write(put("forever")).await.unwrap();
+        // Moved later: its old index entry must not sweep it.
+        store.write(expiring("moved", 120)).await.unwrap();
+        store.write(expiring("moved", 300)).await.unwrap();
+        // Deleted before it expired: nothing left to sweep.
+        store.write(expiring("gone", 110)).await.unwrap();
+        store
+            .write(Write::Delete {
+                key: Key::new("gone", "s"),
+                cond: Cond::Always,
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.sweep(150).await.unwrap(), 2, "old and edge");
+        assert!(!present(&store, "old").await && !present(&store, "edge").await);
+        for pk in ["new", "forever", "moved"] {
+            assert!(present(&store, pk).await, "{pk}");
+        }
+        assert_eq!(store.sweep(150).await.unwrap(), 0, "nothing more is due");
+        assert_eq!(store.sweep(1000).await.unwrap(), 2, "new and moved");
+        assert!(present(&store, "forever").await);
+        assert_eq!(store.swept(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_writer_sweeps_by_itself_when_idle_and_while_busy() {
+        let store = Embedded::in_memory_sweeping_every(Duration::from_millis(50)).unwrap();
+        let past = unix_now() - 1;
+        store.write(expiring("idle", past)).await.unwrap();
+        store
+            .write(expiring("live", unix_now() + 3600))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while present(&store, "idle").await {
+            assert!(Instant::now() < deadline, "never swept while idle");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Busy: a write every few milliseconds never leaves the queue idle for 50 ms.
+        store.write(expiring("busy", past)).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut i = 0;
+        while present(&store, "busy").await {
+            assert!(Instant::now() < deadline, "never swept while busy");
+            store.write(put(&format!("w{i}"))).await.unwrap();
+            i += 1;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(present(&store, "live").await);
+        assert_eq!(store.swept(), 2);
+    }
+
+    #[tokio::test]
+    async fn one_sweep_deletes_at_most_sweep_max_items() {
+        let store = Embedded::in_memory().unwrap();
+        let writes = (0..SWEEP_MAX + 10)
+            .map(|i| expiring(&format!("k{i}"), 5))
+            .collect();
+        store.transact(writes).await.unwrap();
+        assert_eq!(store.sweep(10).await.unwrap(), SWEEP_MAX);
+        assert_eq!(store.sweep(10).await.unwrap(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_file_from_before_the_expiry_index_is_indexed_when_opened() {
+        let dir = temp_dir("reindex");
+        {
+            let store = Embedded::open(&dir).unwrap();
+            store.write(expiring("due", 10)).await.unwrap();
+            store.write(expiring("later", 1000)).await.unwrap();
+        }
+        // Make the file look like one written before the index: no index, no marker.
+        {
+            let db = Database::create(dir.join(FILE_NAME)).unwrap();
+            let tx = db.begin_write().unwrap();
+            tx.delete_table(EXPIRY).unwrap();
+            tx.delete_table(META).unwrap();
+            tx.commit().unwrap();
+        }
+        let store = Embedded::open(&dir).unwrap();
+        assert_eq!(store.sweep(500).await.unwrap(), 1);
+        assert!(!present(&store, "due").await);
+        assert!(present(&store, "later").await);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }

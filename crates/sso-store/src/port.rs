@@ -238,10 +238,16 @@ pub trait Throttle: Send + Sync {
     }
 }
 
+/// How long an audit event is kept: it carries `expires_at = at + this` (400 days, so a
+/// year's look-back always holds), after which the embedded store's sweep or DynamoDB's TTL
+/// removes it. A flood of failed attempts therefore cannot fill the disk or the table forever.
+pub const AUDIT_RETENTION_SECS: i64 = 400 * 86_400;
+
 /// The audit trail.
 #[async_trait]
 pub trait Audit: Send + Sync {
-    /// Appends one event.
+    /// Appends one event: under the tenant's listing and, when it names a subject, under the
+    /// subject's too (both or neither). An event without a subject is one item.
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
     /// Events of a tenant (or of one subject of it) with `from ≤ at ≤ to`, newest first.
     async fn list(

@@ -14,7 +14,9 @@ use crate::model::{
     AuditEvent, AuditPage, Claims, LoginPlan, NewSession, NewToken, Protocol, Recorded, Redeemed,
     RedeemedSession, Redemption, Session, TokenPurpose,
 };
-use crate::port::{Audit, Directory, ReplayGuard, Sessions, Throttle, Tokens};
+use crate::port::{
+    AUDIT_RETENTION_SECS, Audit, Directory, ReplayGuard, Sessions, Throttle, Tokens,
+};
 
 /// The claims an item carries (attribute `data`).
 fn claims_attr(c: &Claims) -> Attr {
@@ -642,18 +644,28 @@ impl Audit for Store {
             .map_err(|err| StoreError::Io(format!("OS random source: {err}")))?;
         let sk = keys::audit_sk(e.at, &hex::encode(unique));
         let data = super::encode(e)?;
+        let expires = Attr::N(e.at.saturating_add(AUDIT_RETENTION_SECS));
+        let put = |pk: String| Write::Put {
+            item: Item::new(crate::item::Key::new(pk, sk.clone()))
+                .with(super::DATA, data.clone())
+                .with(EXPIRES_AT, expires.clone()),
+            cond: Cond::Always,
+        };
+        // An attempt that names nobody (a random token, say) is listed under the tenant only:
+        // one small item, so anonymous traffic cannot write more than that per request.
+        if e.subject.is_empty() {
+            return self
+                .backend
+                .write(put(keys::audit_pk(&e.tenant)))
+                .await
+                .map(|_| ());
+        }
         // The tenant's listing and the subject's are written together or not at all: no
         // event is in one and missing from the other.
-        let writes = [
-            keys::audit_subject_pk(&e.tenant, &e.subject),
-            keys::audit_pk(&e.tenant),
-        ]
-        .into_iter()
-        .map(|pk| Write::Put {
-            item: Item::new(crate::item::Key::new(pk, sk.clone())).with(super::DATA, data.clone()),
-            cond: Cond::Always,
-        })
-        .collect();
+        let writes = vec![
+            put(keys::audit_subject_pk(&e.tenant, &e.subject)),
+            put(keys::audit_pk(&e.tenant)),
+        ];
         self.backend.transact(writes).await.map(|_| ())
     }
 

@@ -7,7 +7,7 @@ use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
 use sso_core::signed_link::VendorSecret;
 use sso_core::throttle::LockoutPolicy;
 use sso_store::faults::{Fault, Faulty};
-use sso_store::item::Key;
+use sso_store::item::{EXPIRES_AT, Key, Query};
 use sso_store::model::{
     AuditEvent, Claims, GroupLink, LoginPlan, NewSession, NewToken, Outcome, Protocol, Recorded,
     Redemption, Session, TokenPurpose,
@@ -1019,6 +1019,15 @@ pub async fn measure_costs(store: &Store) {
         outcome: Outcome::Ok,
     };
     step!("audit append", store.append(&event));
+    let anonymous = AuditEvent {
+        subject: String::new(),
+        outcome: Outcome::BadToken,
+        ..event.clone()
+    };
+    step!(
+        "audit append (nobody named: a random token)",
+        store.append(&anonymous)
+    );
     eprintln!("| operation | requests | read units | write units |\n|---|---|---|---|");
     for (name, r, w, n) in &rows {
         eprintln!("| {name} | {n} | {r} | {w} |");
@@ -1043,6 +1052,11 @@ pub async fn measure_costs(store: &Store) {
     // pointer, and the previous token's delete when it is still live).
     assert_eq!(row("token issue (replace slot, first)").2, 3);
     assert!(row("token issue (replace slot, again)").2 <= 4);
+    assert_eq!(
+        row("audit append (nobody named: a random token)").2,
+        1,
+        "an anonymous request writes one item"
+    );
     let get = row("session get");
     assert!(get.0 <= 1.0 && get.1 == 0.0);
     assert_eq!(get.2, 1, "a page view is one read");
@@ -1050,4 +1064,50 @@ pub async fn measure_costs(store: &Store) {
         rows.iter().map(|(_, r, w, _)| r + w).sum::<f64>() > 0.0,
         "the server must report consumed capacity"
     );
+}
+
+/// What an attempt that names nobody costs: one item, in the tenant's listing, small, and
+/// carrying the audit retention as its expiry (so it is swept, not kept forever).
+pub async fn an_event_that_names_nobody_is_one_small_item_that_expires(store: &Store) {
+    let event = AuditEvent {
+        at: NOW,
+        tenant: "anon".into(),
+        protocol: Protocol::CallCenter,
+        issuer: "/sso/login".into(),
+        subject: String::new(),
+        source_ip: "192.0.2.7".into(),
+        outcome: Outcome::BadToken,
+    };
+    store.append(&event).await.unwrap();
+    let everything = |pk: String| Query::prefix(pk, "", 100);
+    let tenant = store
+        .backend()
+        .query(everything(keys::audit_pk("anon")))
+        .await
+        .unwrap();
+    assert_eq!(tenant.items.len(), 1);
+    let item = &tenant.items[0];
+    assert_eq!(
+        item.n(EXPIRES_AT),
+        Some(NOW + sso_store::port::AUDIT_RETENTION_SECS)
+    );
+    let size: usize = item
+        .attrs
+        .iter()
+        .map(|(name, value)| name.len() + format!("{value:?}").len())
+        .sum::<usize>()
+        + item.key.pk.len()
+        + item.key.sk.len();
+    assert!(size < 400, "{size} bytes: {item:?}");
+    let nobody = store
+        .backend()
+        .query(everything(keys::audit_subject_pk("anon", "")))
+        .await
+        .unwrap();
+    assert!(nobody.items.is_empty(), "no listing for nobody: {nobody:?}");
+    let listed = store
+        .list("anon", None, 0, i64::MAX, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(listed.events, [event]);
 }

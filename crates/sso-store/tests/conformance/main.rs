@@ -69,6 +69,7 @@ both!(
     a_mint_that_fails_midway_never_leaves_two_usable_tokens_in_a_slot,
     an_audit_event_is_in_both_listings_or_in_neither,
     concurrent_links_of_one_group_all_stay,
+    an_event_that_names_nobody_is_one_small_item_that_expires,
 );
 
 mod cost {
