@@ -55,6 +55,18 @@ impl InProcess {
             Err(never) => match never {},
         }
     }
+
+    /// [`InProcess::send`], checking the answer is `status`: a benchmark that strays off its
+    /// path would measure the wrong thing.
+    pub fn send_expecting(
+        &self,
+        req: axum::http::Request<axum::body::Body>,
+        status: u16,
+    ) -> axum::response::Response {
+        let resp = self.send(req);
+        assert_eq!(resp.status(), status, "{:?}", resp.headers());
+        resp
+    }
 }
 
 /// Builds [`InProcess`].

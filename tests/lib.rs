@@ -112,6 +112,15 @@ impl TestApp {
         b.build().expect("HTTP client")
     }
 
+    /// Runs a PHP partner script against this server's `demoaws` tenant:
+    /// `php <script> <base URL> <CURLOPT_RESOLVE entries> <args…>`; what it prints, as JSON.
+    pub fn php_partner(&self, script: &str, args: &[&str]) -> serde_json::Value {
+        let (base, resolve) = (self.url("demoaws", ""), self.curl_resolve());
+        let out = run_php_with(script, &[&[base.as_str(), &resolve], args].concat(), "");
+        serde_json::from_str(&out)
+            .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {out}"))
+    }
+
     /// `CURLOPT_RESOLVE` entries for PHP's curl.
     pub fn curl_resolve(&self) -> String {
         HOSTS
@@ -196,16 +205,60 @@ impl FormBody for reqwest::RequestBuilder {
 pub trait PageText {
     /// Sends the request and returns the body.
     fn page(self) -> impl std::future::Future<Output = String> + Send;
+
+    /// Sends the request and returns its status and body.
+    fn status_and_page(
+        self,
+    ) -> impl std::future::Future<Output = (reqwest::StatusCode, String)> + Send;
 }
 
 impl PageText for reqwest::RequestBuilder {
     async fn page(self) -> String {
-        self.send()
-            .await
-            .expect("the request is answered")
-            .text()
-            .await
-            .expect("a text body")
+        self.status_and_page().await.1
+    }
+
+    async fn status_and_page(self) -> (reqwest::StatusCode, String) {
+        let r = self.send().await.expect("the request is answered");
+        let status = r.status();
+        (status, r.text().await.expect("a text body"))
+    }
+}
+
+/// Sends a request to a JSON API (`/sso/0`, `api.php` in JSON) and reads its answer: the
+/// status and the JSON body (an unanswered request or a body that is not JSON fails the test).
+pub trait JsonAnswer {
+    /// Sends the request; the status and the parsed body.
+    fn json_answer(
+        self,
+    ) -> impl std::future::Future<Output = (reqwest::StatusCode, serde_json::Value)> + Send;
+}
+
+impl JsonAnswer for reqwest::RequestBuilder {
+    async fn json_answer(self) -> (reqwest::StatusCode, serde_json::Value) {
+        let r = self.send().await.expect("the request is answered");
+        let status = r.status();
+        let text = r.text().await.expect("a text body");
+        let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+        (status, v)
+    }
+}
+
+/// Sends a request that is answered with a redirect: its `Location` (an answer without one
+/// fails the test).
+pub trait Redirected {
+    /// Sends the request; the `Location` it was answered with.
+    fn location(self) -> impl std::future::Future<Output = String> + Send;
+}
+
+impl Redirected for reqwest::RequestBuilder {
+    async fn location(self) -> String {
+        let r = self.send().await.expect("the request is answered");
+        r.headers()
+            .get("location")
+            .unwrap_or_else(|| panic!("no Location in a {} answer", r.status()))
+            .to_str()
+            .expect("an ASCII Location")
+            .to_owned()
     }
 }
 

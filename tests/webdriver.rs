@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use sso_store::testing::reported_port;
+use sso_store::testing::spawn_reporting_port;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
@@ -70,18 +70,14 @@ impl Browser {
         let chromium = find(&["chromium", "chromium-browser"])
             .expect("chromium is not installed (scripts/setup does)");
         // Port 0: chromedriver picks a free port itself and says which.
-        let mut driver = Command::new(driver_bin)
-            .arg("--port=0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
-        let output = driver.stdout.take().expect("chromedriver's output");
-        let (port, transcript) = reported_port(
-            output,
+        let (mut driver, port, transcript) = spawn_reporting_port(
+            Command::new(driver_bin)
+                .arg("--port=0")
+                .stderr(Stdio::null()),
             "started successfully on port ",
             Duration::from_secs(30),
-        );
+        )
+        .expect("start chromedriver");
         let Some(port) = port else {
             let _ = driver.kill();
             let _ = driver.wait();
@@ -142,6 +138,14 @@ impl Browser {
         v["value"].clone()
     }
 
+    /// A GET command whose value is a string (the URL, the page source).
+    async fn text(&self, path: &str) -> String {
+        let v = self.call(reqwest::Method::GET, path, None).await;
+        v.as_str()
+            .unwrap_or_else(|| panic!("webdriver {path}: not a string: {v}"))
+            .to_owned()
+    }
+
     /// Navigates and waits for the load.
     pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
@@ -150,11 +154,7 @@ impl Browser {
 
     /// The current URL.
     pub async fn url(&self) -> String {
-        self.call(reqwest::Method::GET, "/url", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.text("/url").await
     }
 
     /// The current URL once it is `expected`, or whatever it is after 30 s: a click that
@@ -173,11 +173,7 @@ impl Browser {
 
     /// The page's HTML.
     pub async fn source(&self) -> String {
-        self.call(reqwest::Method::GET, "/source", None)
-            .await
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.text("/source").await
     }
 
     async fn element(&self, css: &str) -> String {

@@ -10,6 +10,14 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use sso_benches::{NOW, in_process};
 use sso_core::signed_link::{Scheme, VendorSecret, sign};
 
+/// A browser's GET of `uri` on the demo tenant.
+fn demoaws_get(uri: impl AsRef<str>) -> axum::http::Request<Body> {
+    axum::http::Request::get(uri.as_ref())
+        .header("host", "demoaws.localhost")
+        .body(Body::empty())
+        .expect("request")
+}
+
 fn signin(c: &mut Criterion) {
     let app = in_process();
     let secret = VendorSecret::new("vendorpass");
@@ -22,31 +30,21 @@ fn signin(c: &mut Criterion) {
                 app.clock.set(second);
                 let ts = second.to_string();
                 let token = sign(Scheme::Md5, "1234", &ts, &secret);
-                axum::http::Request::get(format!(
+                demoaws_get(format!(
                     "/signin.php?clientID=1234&vendorid=1001&timestamp={ts}&token={token}"
                 ))
-                .header("host", "demoaws.localhost")
-                .body(Body::empty())
-                .expect("request")
             },
-            |req| {
-                let resp = app.send(req);
-                assert_eq!(resp.status(), 302);
-                black_box(resp)
-            },
+            |req| black_box(app.send_expecting(req, 302)),
             BatchSize::SmallInput,
         )
     });
     g.bench_function("signin_php_bad_signature", |b| {
         b.iter_batched(
             || {
-                axum::http::Request::get(format!(
+                demoaws_get(format!(
                     "/signin.php?clientID=1234&vendorid=1001&timestamp={NOW}&token={}",
                     "0".repeat(32)
                 ))
-                .header("host", "demoaws.localhost")
-                .body(Body::empty())
-                .expect("request")
             },
             |req| black_box(app.send(req)),
             BatchSize::SmallInput,
@@ -70,17 +68,8 @@ fn helpdesk(c: &mut Criterion) {
         let uri = call(action);
         g.bench_function(format!("api_php_{action}"), |b| {
             b.iter_batched(
-                || {
-                    axum::http::Request::get(uri.as_str())
-                        .header("host", "demoaws.localhost")
-                        .body(Body::empty())
-                        .expect("request")
-                },
-                |req| {
-                    let resp = app.send(req);
-                    assert_eq!(resp.status(), 200);
-                    black_box(resp)
-                },
+                || demoaws_get(uri.as_str()),
+                |req| black_box(app.send_expecting(req, 200)),
                 BatchSize::SmallInput,
             )
         });
@@ -112,11 +101,7 @@ fn callcenter(c: &mut Criterion) {
                 app.clock.advance(1);
                 sso0_request(body)
             },
-            |req| {
-                let resp = app.send(req);
-                assert_eq!(resp.status(), 200, "{:?}", resp.headers());
-                black_box(resp)
-            },
+            |req| black_box(app.send_expecting(req, 200)),
             BatchSize::PerIteration,
         )
     });
@@ -135,19 +120,12 @@ fn callcenter(c: &mut Criterion) {
                 let v: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
                 let url = v["url"].as_str().expect("a login URL").to_owned();
                 let path = url[url.find("/sso/login").expect("path")..].to_owned();
-                let mut req = axum::http::Request::get(path)
-                    .header("host", "demoaws.localhost")
-                    .body(Body::empty())
-                    .expect("request");
+                let mut req = demoaws_get(path);
                 req.extensions_mut()
                     .insert(sso_web::ip::PeerIp([127, 0, 0, 1].into()));
                 req
             },
-            |req| {
-                let resp = app.send(req);
-                assert_eq!(resp.status(), 302, "{:?}", resp.headers());
-                black_box(resp)
-            },
+            |req| black_box(app.send_expecting(req, 302)),
             BatchSize::PerIteration,
         )
     });

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sso_core::helpdesk::password_digest;
 use sso_store::model::{AuditEvent, Outcome};
 use sso_store::port::Audit;
-use sso_tests::{Backend, FormBody, HOSTS, PageText, TestApp, csrf_of, spawn_app};
+use sso_tests::{Backend, FormBody, HOSTS, JsonAnswer, PageText, TestApp, csrf_of, spawn_app};
 
 /// The answers a guess can get that mean "not checked now, come back": the password gate's
 /// "try again later" (a real attacker retries those).
@@ -18,11 +18,16 @@ fn busy(message: &str) -> bool {
     message == "Temporarily unavailable; try again."
 }
 
+/// The JSON sign-on call for joe from 127.0.0.1 with the admin's password hash `pass_h`.
 fn api_url(app: &TestApp, pass_h: &str) -> String {
+    api_url_as(app, &[("api_user", "admin"), ("api_pass_h", pass_h)])
+}
+
+/// The JSON sign-on call for joe from 127.0.0.1, made with these credentials (an admin's
+/// `api_user` and `api_pass_h`, or an `api_key`).
+fn api_url_as(app: &TestApp, credentials: &[(&str, &str)]) -> String {
     let acjoe = password_digest("acjoe123");
-    let params = [
-        ("api_user", "admin"),
-        ("api_pass_h", pass_h),
+    let call = [
         ("api_output", "json"),
         ("api_action", "singlesignon"),
         ("sso_addr", "127.0.0.1"),
@@ -30,7 +35,8 @@ fn api_url(app: &TestApp, pass_h: &str) -> String {
         ("sso_pass", acjoe.as_str()),
         ("sso_duration", "30"),
     ];
-    reqwest::Url::parse_with_params(&app.url("demoaws", "/api.php"), &params)
+    let params = credentials.iter().chain(&call);
+    reqwest::Url::parse_with_params(&app.url("demoaws", "/api.php"), params)
         .unwrap()
         .to_string()
 }
@@ -201,22 +207,8 @@ async fn a_portal_sign_in_refused_by_the_lock_out_is_audited_as_locked(backend: 
 async fn api_key_callers_are_audited_by_their_admin_never_by_a_hash_of_the_key(backend: Backend) {
     let app = spawn_app(backend).await;
     let c = app.client();
-    let acjoe = password_digest("acjoe123");
     for key in ["demo-api-key", "not-a-key"] {
-        let url = reqwest::Url::parse_with_params(
-            &app.url("demoaws", "/api.php"),
-            &[
-                ("api_key", key),
-                ("api_output", "json"),
-                ("api_action", "singlesignon"),
-                ("sso_addr", "127.0.0.1"),
-                ("sso_user", "joe"),
-                ("sso_pass", acjoe.as_str()),
-                ("sso_duration", "30"),
-            ],
-        )
-        .unwrap();
-        c.get(url).page().await;
+        c.get(api_url_as(&app, &[("api_key", key)])).page().await;
     }
     let trail = events(&app, "demoaws", "joe").await;
     let issuers: Vec<&str> = trail.iter().map(|e| e.issuer.as_str()).collect();
@@ -235,21 +227,7 @@ async fn api_key_callers_are_audited_by_their_admin_never_by_a_hash_of_the_key(b
 async fn a_partner_refused_as_busy_is_never_locked_out(backend: Backend) {
     let app = spawn_app(backend).await;
     let c = app.client();
-    let acjoe = password_digest("acjoe123");
-    let url = reqwest::Url::parse_with_params(
-        &app.url("demoaws", "/api.php"),
-        &[
-            ("api_key", "demo-api-key"),
-            ("api_output", "json"),
-            ("api_action", "singlesignon"),
-            ("sso_addr", "127.0.0.1"),
-            ("sso_user", "joe"),
-            ("sso_pass", acjoe.as_str()),
-            ("sso_duration", "30"),
-        ],
-    )
-    .unwrap()
-    .to_string();
+    let url = api_url_as(&app, &[("api_key", "demo-api-key")]);
     // GIVEN a partner's burst of 40 right calls from one address, more than its share of
     // password checks: some are told "try again later"
     let tasks: Vec<_> = (0..40)
@@ -320,17 +298,15 @@ async fn sso_0_mints_only_on_post_and_answers_other_methods_405(backend: Backend
 
 async fn sso_0_refuses_a_body_with_a_repeated_key(backend: Backend) {
     let app = spawn_app(backend).await;
-    let r = app
+    let (status, v) = app
         .client()
         .post(app.url("demoaws", "/sso/0"))
         .header("platform-key", KEY)
         .header("content-type", "application/json")
         .body(r#"{"username":"agent1","fullname":"Agent One","department_id":1,"username":"evil"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        .json_answer()
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["descriptor"], "INVALID_REQUEST");
 }
 
@@ -429,24 +405,20 @@ async fn protocol_endpoints_answer_in_their_own_format_on_hosts_that_are_no_tena
         "foreign.example",
         "my.localhost",
     ] {
-        let r = agent_call(c.post(format!("{base}/sso/0")).header("host", host))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{host}");
-        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        let (status, v) = agent_call(c.post(format!("{base}/sso/0")).header("host", host))
+            .json_answer()
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{host}");
         assert_eq!(v["descriptor"], "UNKNOWN_PLATFORM", "{host}");
         for path in ["/api.php", "/admin/api.php"] {
-            let r = c
+            let (status, v) = c
                 .get(format!(
                     "{base}{path}?api_output=json&api_action=singlesignon"
                 ))
                 .header("host", host)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), StatusCode::OK, "{host}{path}");
-            let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+                .json_answer()
+                .await;
+            assert_eq!(status, StatusCode::OK, "{host}{path}");
             assert_eq!(v["result_code"], 0, "{host}{path}");
         }
         // Pages stay the plain 404 there.

@@ -9,9 +9,12 @@ use sso_cli::stores::StoreChoice;
 use sso_core::ident::StorageKey;
 use sso_store::model::PlatformKey;
 use sso_store::port::{Directory, DirectoryAdmin};
-use sso_tests::{Backend, FormBody, PageText, TestApp, csrf_of, run_php_with, spawn_app, spawn_on};
+use sso_tests::{
+    Backend, FormBody, JsonAnswer, PageText, Redirected, TestApp, csrf_of, spawn_app, spawn_on,
+};
 
 const KEY: &str = "demo-platform-key";
+const JSON: &str = "application/json";
 
 fn body() -> Value {
     json!({ "username": "agent1", "fullname": "Agent One", "department_id": 1,
@@ -54,6 +57,23 @@ async fn sso0(app: &TestApp, body: Value) -> (StatusCode, Value) {
         body.to_string(),
     )
     .await
+}
+
+/// The good body, as JSON, to `host` with `key`.
+async fn good_call(
+    app: &TestApp,
+    client: &reqwest::Client,
+    host: &str,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
+    post(app, client, host, key, JSON, body().to_string()).await
+}
+
+/// An answer's `descriptor`.
+fn descriptor(v: &Value) -> &str {
+    v["descriptor"]
+        .as_str()
+        .expect("every answer has a descriptor")
 }
 
 async fn a_partner_gets_a_one_time_url_that_opens_the_platform(backend: Backend) {
@@ -126,17 +146,11 @@ async fn every_failure_has_its_code_and_descriptor(backend: Backend) {
         b[k] = v;
         b.to_string()
     };
-    let cases: Vec<(Option<&str>, &str, String, u16, &str)> = vec![
-        (
-            None,
-            "application/json",
-            body().to_string(),
-            401,
-            "INVALID_PLATFORM_KEY",
-        ),
+    let mut cases: Vec<(Option<&str>, &str, String, u16, &str)> = vec![
+        (None, JSON, body().to_string(), 401, "INVALID_PLATFORM_KEY"),
         (
             Some("wrong"),
-            "application/json",
+            JSON,
             body().to_string(),
             401,
             "INVALID_PLATFORM_KEY",
@@ -148,124 +162,54 @@ async fn every_failure_has_its_code_and_descriptor(backend: Backend) {
             400,
             "INVALID_REQUEST",
         ),
+        (Some(KEY), JSON, "{not json".into(), 400, "INVALID_REQUEST"),
+        (Some(KEY), JSON, "[1,2]".into(), 400, "INVALID_REQUEST"),
         (
             Some(KEY),
-            "application/json",
-            "{not json".into(),
-            400,
-            "INVALID_REQUEST",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            "[1,2]".into(),
-            400,
-            "INVALID_REQUEST",
-        ),
-        (
-            Some(KEY),
-            "application/json",
+            JSON,
             format!("{{\"pad\":\"{}\"}}", "x".repeat(17_000)),
             400,
             "INVALID_REQUEST",
         ),
         (
             Some(KEY),
-            "application/json",
+            JSON,
             json!({"fullname": "x", "department_id": 1}).to_string(),
             400,
             "MISSING_FIELD",
         ),
-        (
-            Some(KEY),
-            "application/json",
-            with("fullname", json!("")),
-            400,
-            "MISSING_FIELD",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("username", json!(42)),
-            422,
-            "INVALID_FIELD",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("fullname", json!(["a"])),
-            422,
-            "INVALID_FIELD",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("department_id", json!("x")),
-            422,
-            "INVALID_FIELD",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("campaign_id", json!("1,,2")),
-            422,
-            "INVALID_FIELD",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("campaign_id", json!("1,1")),
-            422,
-            "INVALID_FIELD",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("campaign_id", json!("1,a")),
-            422,
-            "INVALID_FIELD",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("department_id", json!(9)),
-            404,
-            "DEPARTMENT_NOT_FOUND",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("campaign_id", json!("1,9")),
-            404,
-            "CAMPAIGN_NOT_FOUND",
-        ),
-        (
-            Some(KEY),
-            "application/json; charset=utf-8",
-            with("unknown_field", json!({"x": 1})),
-            200,
-            "SSO_TOKEN_CREATED",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("campaign_id", Value::Null),
-            200,
-            "SSO_TOKEN_CREATED",
-        ),
-        (
-            Some(KEY),
-            "application/json",
-            with("campaign_id", json!(3)),
-            200,
-            "SSO_TOKEN_CREATED",
-        ),
     ];
-    for (key, ctype, b, code, descriptor) in cases {
+    // The good body with one field changed, sent with the right key as JSON.
+    let one_field_off = [
+        ("fullname", json!(""), 400, "MISSING_FIELD"),
+        ("username", json!(42), 422, "INVALID_FIELD"),
+        ("fullname", json!(["a"]), 422, "INVALID_FIELD"),
+        ("department_id", json!("x"), 422, "INVALID_FIELD"),
+        ("campaign_id", json!("1,,2"), 422, "INVALID_FIELD"),
+        ("campaign_id", json!("1,1"), 422, "INVALID_FIELD"),
+        ("campaign_id", json!("1,a"), 422, "INVALID_FIELD"),
+        ("department_id", json!(9), 404, "DEPARTMENT_NOT_FOUND"),
+        ("campaign_id", json!("1,9"), 404, "CAMPAIGN_NOT_FOUND"),
+        ("campaign_id", Value::Null, 200, "SSO_TOKEN_CREATED"),
+        ("campaign_id", json!(3), 200, "SSO_TOKEN_CREATED"),
+    ];
+    cases.extend(
+        one_field_off
+            .into_iter()
+            .map(|(k, v, code, d)| (Some(KEY), JSON, with(k, v), code, d)),
+    );
+    cases.push((
+        Some(KEY),
+        "application/json; charset=utf-8",
+        with("unknown_field", json!({"x": 1})),
+        200,
+        "SSO_TOKEN_CREATED",
+    ));
+    for (key, ctype, b, code, expected) in cases {
         let (status, v) = post(&app, &c, "demoaws", key, ctype, b.clone()).await;
         assert_eq!(
-            (status.as_u16(), v["descriptor"].as_str().unwrap()),
-            (code, descriptor),
+            (status.as_u16(), descriptor(&v)),
+            (code, expected),
             "{}",
             &b[..b.len().min(80)]
         );
@@ -280,56 +224,49 @@ async fn every_failure_has_its_code_and_descriptor(backend: Backend) {
             );
         }
     }
-    let (status, v) = post(
-        &app,
-        &c,
-        "nosuchtenant",
-        Some(KEY),
-        "application/json",
-        body().to_string(),
-    )
-    .await;
-    assert_eq!(
-        (status.as_u16(), v["descriptor"].as_str().unwrap()),
-        (404, "UNKNOWN_PLATFORM")
-    );
+    let (status, v) = good_call(&app, &c, "nosuchtenant", Some(KEY)).await;
+    assert_eq!((status.as_u16(), descriptor(&v)), (404, "UNKNOWN_PLATFORM"));
+}
+
+/// Stores an enabled Platform-Key `secret` for `tenant`, usable from `allowed` only.
+async fn add_platform_key(
+    app: &TestApp,
+    secret: &str,
+    tenant: &str,
+    key_id: &str,
+    partner: &str,
+    allowed: &str,
+) {
+    let record = PlatformKey {
+        tenant: tenant.into(),
+        key_id: key_id.into(),
+        partner: partner.into(),
+        allow_list: vec![allowed.into()],
+        enabled: true,
+    };
+    app.store
+        .put_platform_key(&StorageKey::of_secret(secret), &record)
+        .await
+        .unwrap();
 }
 
 async fn a_key_of_another_tenant_is_unknown_here(backend: Backend) {
     let app = spawn_app(backend).await;
-    let record = PlatformKey {
-        tenant: "sandboxdemo".into(),
-        key_id: "sandbox-only".into(),
-        partner: "other".into(),
-        allow_list: vec!["127.0.0.1".into()],
-        enabled: true,
-    };
-    app.store
-        .put_platform_key(&StorageKey::of_secret("sandbox-key"), &record)
-        .await
-        .unwrap();
-    let c = app.client();
-    let (status, _) = post(
+    add_platform_key(
         &app,
-        &c,
+        "sandbox-key",
         "sandboxdemo",
-        Some("sandbox-key"),
-        "application/json",
-        body().to_string(),
+        "sandbox-only",
+        "other",
+        "127.0.0.1",
     )
     .await;
+    let c = app.client();
+    let (status, _) = good_call(&app, &c, "sandboxdemo", Some("sandbox-key")).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, v) = post(
-        &app,
-        &c,
-        "demoaws",
-        Some("sandbox-key"),
-        "application/json",
-        body().to_string(),
-    )
-    .await;
+    let (status, v) = good_call(&app, &c, "demoaws", Some("sandbox-key")).await;
     assert_eq!(
-        (status.as_u16(), v["descriptor"].as_str().unwrap()),
+        (status.as_u16(), descriptor(&v)),
         (401, "INVALID_PLATFORM_KEY")
     );
 }
@@ -344,20 +281,17 @@ async fn the_checks_run_in_order_so_the_unauthenticated_learn_nothing(backend: B
         (StatusCode::UNAUTHORIZED, Some("INVALID_PLATFORM_KEY"))
     );
     // No Content-Type at all, with a good key: 400 INVALID_REQUEST, in JSON.
-    let r = c
+    let (status, v) = c
         .post(app.url("demoaws", "/sso/0"))
         .header("platform-key", KEY)
         .body(body().to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        .json_answer()
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(v["descriptor"], "INVALID_REQUEST");
     // Another method is no bare 405: the same checks answer, in JSON.
-    let r = c.get(app.url("demoaws", "/sso/0")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    let (status, v) = c.get(app.url("demoaws", "/sso/0")).json_answer().await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(v["descriptor"], "INVALID_PLATFORM_KEY");
     // `application/json; charset=utf-8` is JSON.
     let (status, _) = post(
@@ -393,17 +327,15 @@ fn client_from(app: &TestApp, source: IpAddr) -> reqwest::Client {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_allow_list_holds_at_cidr_edges_and_ignores_forwarded_for() {
     let app = spawn_app(Backend::Embedded).await;
-    let record = PlatformKey {
-        tenant: "demoaws".into(),
-        key_id: "edge".into(),
-        partner: "edge-partner".into(),
-        allow_list: vec!["127.0.0.2/31".into()],
-        enabled: true,
-    };
-    app.store
-        .put_platform_key(&StorageKey::of_secret("edge-key"), &record)
-        .await
-        .unwrap();
+    add_platform_key(
+        &app,
+        "edge-key",
+        "demoaws",
+        "edge",
+        "edge-partner",
+        "127.0.0.2/31",
+    )
+    .await;
     for (source, expected) in [
         ("127.0.0.2", 200),
         ("127.0.0.3", 200),
@@ -411,15 +343,7 @@ async fn the_allow_list_holds_at_cidr_edges_and_ignores_forwarded_for() {
         ("127.0.0.4", 403),
     ] {
         let c = client_from(&app, source.parse().unwrap());
-        let (status, v) = post(
-            &app,
-            &c,
-            "demoaws",
-            Some("edge-key"),
-            "application/json",
-            body().to_string(),
-        )
-        .await;
+        let (status, v) = good_call(&app, &c, "demoaws", Some("edge-key")).await;
         assert_eq!(status.as_u16(), expected, "{source}: {v}");
         if expected == 403 {
             assert_eq!(v["descriptor"], "IP_NOT_WHITELISTED");
@@ -448,28 +372,15 @@ async fn an_ipv6_partner_on_the_allow_list_is_served() {
         .resolve("demoaws.localhost", addr)
         .build()
         .unwrap();
-    let (status, v) = post(
-        &app,
-        &c,
-        "demoaws",
-        Some(KEY),
-        "application/json",
-        body().to_string(),
-    )
-    .await;
+    let (status, v) = good_call(&app, &c, "demoaws", Some(KEY)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_php_partner_gets_a_url_and_its_browser_lands_on_the_platform() {
     let app = spawn_app(Backend::Embedded).await;
-    let out = run_php_with(
-        "callcenter_client.php",
-        &[&app.url("demoaws", ""), &app.curl_resolve(), KEY],
-        "",
-    );
-    let r: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(r["http_status"], 200, "{out}");
+    let r = app.php_partner("callcenter_client.php", &[KEY]);
+    assert_eq!(r["http_status"], 200, "{r}");
     assert_eq!(r["result"]["success"], 1);
     assert_eq!(r["result"]["code"], 200);
     assert_eq!(r["login_status"], 200, "followed into the platform home");
@@ -483,36 +394,41 @@ async fn a_real_php_partner_gets_a_url_and_its_browser_lands_on_the_platform() {
     assert_eq!(r["second_status"], 410, "the URL works once");
 }
 
+/// Fills in the portal sign-in form at `login` (`/login`, `/login/21`) as `user`, with the
+/// form's own CSRF token: where the portal then sends `client`.
+async fn portal_sign_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    login: &str,
+    user: &str,
+    password: &str,
+) -> String {
+    let page = client.get(app.url("my", login)).page().await;
+    client
+        .post(app.url("my", login))
+        .form_body(format!(
+            "user={user}&password={password}&csrf={}",
+            csrf_of(&page)
+        ))
+        .location()
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
     let app = spawn_app(Backend::Embedded).await;
     let agent = app.client();
     let portal = |path: &str| app.url("my", path);
+    let pop = |tenant: &str| {
+        agent.get(portal(&format!(
+            "/pop?group_id=21&client_subdomain={tenant}"
+        )))
+    };
     // Without a session: to /login/21, the destination kept server-side.
-    let r = agent
-        .get(portal("/pop?group_id=21&client_subdomain=demoaws"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["location"], "/login/21");
-    let page = agent.get(portal("/login/21")).page().await;
-    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
-    let r = agent
-        .post(portal("/login/21"))
-        .form_body(format!("user=agent1&password=agentpass&csrf={csrf}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.headers()["location"],
-        "/pop?group_id=21&client_subdomain=demoaws"
-    );
-    let r = agent
-        .get(portal("/pop?group_id=21&client_subdomain=demoaws"))
-        .send()
-        .await
-        .unwrap();
-    let url = r.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(pop("demoaws").location().await, "/login/21");
+    let back = portal_sign_in(&app, &agent, "/login/21", "agent1", "agentpass").await;
+    assert_eq!(back, "/pop?group_id=21&client_subdomain=demoaws");
+    let url = pop("demoaws").location().await;
     assert!(
         url.starts_with(&app.url("demoaws", "/sso/login?token=")),
         "{url}"
@@ -527,18 +443,11 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
         "{home}"
     );
     // Second platform: no new sign-in.
-    let r = agent
-        .get(portal("/pop?group_id=21&client_subdomain=sandboxdemo"))
-        .send()
-        .await
-        .unwrap();
-    let url = r.headers()["location"].to_str().unwrap().to_owned();
+    let url = pop("sandboxdemo").location().await;
     assert!(url.starts_with(&app.url("sandboxdemo", "/sso/login?token=")));
     // A platform not linked to the group is refused clearly.
     let refused = |tenant: &str, why: &'static str| {
-        let req = agent.get(portal(&format!(
-            "/pop?group_id=21&client_subdomain={tenant}"
-        )));
+        let req = pop(tenant);
         async move {
             let r = req.send().await.unwrap();
             assert_eq!(r.status(), StatusCode::FORBIDDEN);
@@ -582,12 +491,7 @@ async fn the_portal_pops_an_agent_into_each_linked_platform_with_one_sign_in() {
         .unwrap();
     assert_eq!(out.status(), StatusCode::FOUND);
     assert_eq!(out.headers()["location"], "/login");
-    let r = agent
-        .get(portal("/pop?group_id=21&client_subdomain=demoaws"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["location"], "/login/21");
+    assert_eq!(pop("demoaws").location().await, "/login/21");
     assert_eq!(
         agent
             .get(app.url("demoaws", "/"))
@@ -604,34 +508,26 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     let app = spawn_app(Backend::Embedded).await;
     let admin = app.client();
     let portal = |path: &str| app.url("my", path);
-    let page = admin.get(portal("/login")).page().await;
-    let form = |body: String| admin.post(portal("/login")).form_body(body).send();
-    let r = form(format!(
-        "user=admin%40example.com&password=adminpass&csrf={}",
-        csrf_of(&page)
-    ))
-    .await
-    .unwrap();
-    assert_eq!(r.headers()["location"], "/");
+    assert_eq!(
+        portal_sign_in(&app, &admin, "/login", "admin%40example.com", "adminpass").await,
+        "/"
+    );
     let index = admin.get(portal("/")).page().await;
     assert!(index.contains("href=\"/groups/21\""), "{index}");
     let group = admin.get(portal("/groups/21")).page().await;
     let csrf = csrf_of(&group);
     let post = |path: &str, body: String| admin.post(portal(path)).form_body(body).send();
-    let r = post(
-        "/groups/21/agents",
-        format!("username=agent2&fullname=Agent+Two&password=longpassword&csrf={csrf}"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.headers()["location"], "/groups/21");
-    let r = post(
-        "/groups/21/links",
-        format!("tenant=sandboxdemo&department=2&csrf={csrf}"),
-    )
-    .await
-    .unwrap();
-    assert_eq!(r.headers()["location"], "/groups/21");
+    // Each saved form sends the administrator back to the group.
+    for (path, fields) in [
+        (
+            "/groups/21/agents",
+            "username=agent2&fullname=Agent+Two&password=longpassword",
+        ),
+        ("/groups/21/links", "tenant=sandboxdemo&department=2"),
+    ] {
+        let r = post(path, format!("{fields}&csrf={csrf}")).await.unwrap();
+        assert_eq!(r.headers()["location"], "/groups/21", "{path}");
+    }
     let r = post(
         "/groups/21/agents",
         format!(
@@ -649,26 +545,12 @@ async fn an_administrator_creates_an_agent_links_a_platform_and_reads_its_activi
     );
     // The new agent signs in and pops into sandboxdemo (department 2 now).
     let agent = app.client();
-    let page = agent.get(portal("/login/21")).page().await;
-    agent
-        .post(portal("/login/21"))
-        .form_body(format!(
-            "user=agent2&password=longpassword&csrf={}",
-            csrf_of(&page)
-        ))
-        .send()
-        .await
-        .unwrap();
-    let r = agent
+    portal_sign_in(&app, &agent, "/login/21", "agent2", "longpassword").await;
+    let url = agent
         .get(portal("/pop?group_id=21&client_subdomain=sandboxdemo"))
-        .send()
-        .await
-        .unwrap();
-    agent
-        .get(r.headers()["location"].to_str().unwrap())
-        .send()
-        .await
-        .unwrap();
+        .location()
+        .await;
+    agent.get(url).send().await.unwrap();
     let home = agent.get(app.url("sandboxdemo", "/")).page().await;
     assert!(home.contains("<dt>Department</dt><dd>2</dd>"), "{home}");
     // A partner's own `agent2` (signed in with its Platform-Key) is another agent.
@@ -713,19 +595,8 @@ async fn an_unavailable_store_is_503_unavailable_here_and_result_code_zero_in_th
     )
     .await;
     let c = app.client();
-    let (status, v) = post(
-        &app,
-        &c,
-        "demoaws",
-        Some(KEY),
-        "application/json",
-        body().to_string(),
-    )
-    .await;
-    assert_eq!(
-        (status.as_u16(), v["descriptor"].as_str().unwrap()),
-        (503, "UNAVAILABLE")
-    );
+    let (status, v) = good_call(&app, &c, "demoaws", Some(KEY)).await;
+    assert_eq!((status.as_u16(), descriptor(&v)), (503, "UNAVAILABLE"));
     let r = c
         .get(app.url("demoaws", "/api.php?api_output=json"))
         .send()
@@ -748,14 +619,7 @@ async fn a_portal_session_ends_after_thirty_idle_minutes() {
     let app = spawn_app(Backend::Embedded).await;
     let agent = app.client();
     let portal = |path: &str| app.url("my", path);
-    let page = agent.get(portal("/login/21")).page().await;
-    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap()[..32].to_owned();
-    agent
-        .post(portal("/login/21"))
-        .form_body(format!("user=agent1&password=agentpass&csrf={csrf}"))
-        .send()
-        .await
-        .unwrap();
+    portal_sign_in(&app, &agent, "/login/21", "agent1", "agentpass").await;
     let pop = portal("/pop?group_id=21&client_subdomain=demoaws");
     app.clock.advance(29 * 60);
     let r = agent.get(&pop).send().await.unwrap();

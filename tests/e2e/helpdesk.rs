@@ -5,7 +5,7 @@ use serde_json::Value;
 use sso_core::helpdesk::password_digest;
 use sso_store::model::Tenant;
 use sso_store::port::{Directory, DirectoryAdmin};
-use sso_tests::{Backend, PageText, TestApp, run_php_with, spawn_app};
+use sso_tests::{Backend, PageText, TestApp, spawn_app};
 
 fn call_url(app: &TestApp, host: &str, extra: &[(&str, &str)]) -> String {
     let test123 = password_digest("test123");
@@ -51,6 +51,24 @@ async fn redeem(app: &TestApp, client: &reqwest::Client, token: &str) -> String 
     r.headers()["location"].to_str().unwrap().to_owned()
 }
 
+/// The token of a successful call.
+async fn token(app: &TestApp, extra: &[(&str, &str)]) -> String {
+    let r = call(app, extra).await;
+    r["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token: {r}"))
+        .to_owned()
+}
+
+/// A fresh browser redeeming `token` is sent to the sign-in page with its notice.
+async fn assert_refused(app: &TestApp, token: &str) {
+    assert_eq!(
+        redeem(app, &app.client(), token).await,
+        "/admin/login?error=sso",
+        "{token}"
+    );
+}
+
 async fn a_token_signs_in_once_from_its_address(backend: Backend) {
     let app = spawn_app(backend).await;
     let r = call(&app, &[]).await;
@@ -65,68 +83,43 @@ async fn a_token_signs_in_once_from_its_address(backend: Backend) {
     );
     let browser = app.client();
     assert_eq!(redeem(&app, &browser, &token).await, "/admin/main.php");
-    let page = browser
+    let (status, page) = browser
         .get(app.url("demoaws", "/admin/main.php"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.unwrap().contains("id=\"subject\">joe<"));
+        .status_and_page()
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"subject\">joe<"));
     // One-time: a second browser gets the login page, and so does garbage.
-    assert_eq!(
-        redeem(&app, &app.client(), &token).await,
-        "/admin/login?error=sso"
-    );
-    assert_eq!(
-        redeem(&app, &app.client(), "not-a-token").await,
-        "/admin/login?error=sso"
-    );
+    assert_refused(&app, &token).await;
+    assert_refused(&app, "not-a-token").await;
 }
 
 async fn a_token_for_another_address_or_past_its_duration_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
-    let elsewhere = call(&app, &[("sso_addr", "10.0.0.1")]).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert_eq!(
-        redeem(&app, &app.client(), &elsewhere).await,
-        "/admin/login?error=sso"
-    );
-    let mapped = call(&app, &[("sso_addr", "::ffff:127.0.0.1")]).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let elsewhere = token(&app, &[("sso_addr", "10.0.0.1")]).await;
+    assert_refused(&app, &elsewhere).await;
+    let mapped = token(&app, &[("sso_addr", "::ffff:127.0.0.1")]).await;
     assert_eq!(
         redeem(&app, &app.client(), &mapped).await,
         "/admin/main.php",
         "mapped IPv6 is IPv4"
     );
-    let short = call(&app, &[("sso_duration", "1")]).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let short = token(&app, &[("sso_duration", "1")]).await;
     app.clock.advance(60);
-    assert_eq!(
-        redeem(&app, &app.client(), &short).await,
-        "/admin/login?error=sso"
-    );
+    assert_refused(&app, &short).await;
 }
 
 async fn a_new_token_for_the_same_user_and_address_replaces_the_old(backend: Backend) {
     let app = spawn_app(backend).await;
-    let old = call(&app, &[]).await["token"].as_str().unwrap().to_owned();
-    let new = call(&app, &[]).await["token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        redeem(&app, &app.client(), &old).await,
-        "/admin/login?error=sso"
-    );
+    let old = token(&app, &[]).await;
+    let new = token(&app, &[]).await;
+    assert_refused(&app, &old).await;
     assert_eq!(redeem(&app, &app.client(), &new).await, "/admin/main.php");
 }
 
 async fn sixty_four_concurrent_redemptions_make_one_session(backend: Backend) {
     let app = spawn_app(backend).await;
-    let token = call(&app, &[]).await["token"].as_str().unwrap().to_owned();
+    let token = token(&app, &[]).await;
     let url = app.url("demoaws", &format!("/admin/main.php?_ssot={token}"));
     let tasks: Vec<_> = (0..64)
         .map(|_| {
@@ -280,23 +273,17 @@ async fn a_reusable_account_lets_a_token_be_used_until_it_expires(backend: Backe
     let mut t: Tenant = app.store.tenant("demoaws").await.unwrap().unwrap();
     t.helpdesk_token_reusable = true;
     app.store.put_tenant(&t).await.unwrap();
-    let token = call(&app, &[("sso_duration", "2")]).await["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = token(&app, &[("sso_duration", "2")]).await;
     for _ in 0..3 {
         assert_eq!(redeem(&app, &app.client(), &token).await, "/admin/main.php");
     }
     app.clock.advance(120);
-    assert_eq!(
-        redeem(&app, &app.client(), &token).await,
-        "/admin/login?error=sso"
-    );
+    assert_refused(&app, &token).await;
 }
 
 async fn a_token_opens_only_its_own_door_and_is_no_cookie(backend: Backend) {
     let app = spawn_app(backend).await;
-    let token = call(&app, &[]).await["token"].as_str().unwrap().to_owned();
+    let token = token(&app, &[]).await;
     // GIVEN a help-desk token WHEN it is opened at the call-center door THEN it is refused
     // there and still works at its own.
     let elsewhere = app
@@ -340,20 +327,16 @@ on_both_stores!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_php_caller_reads_every_format_and_signs_the_user_in() {
     let app = spawn_app(Backend::Embedded).await;
-    let base = app.url("demoaws", "");
-    let resolve = app.curl_resolve();
     for (format, method) in [("serialize", "GET"), ("xml", "POST"), ("json", "GET")] {
-        let out = run_php_with(
+        let r = app.php_partner(
             "helpdesk_client.php",
-            &[&base, &resolve, format, "singlesignon", "127.0.0.1", method],
-            "",
+            &[format, "singlesignon", "127.0.0.1", method],
         );
-        let r: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(r["api_status"], 200, "{format}: {out}");
+        assert_eq!(r["api_status"], 200, "{format}: {r}");
         assert_eq!(r["result"]["result_message"], "User Found.", "{format}");
         assert_eq!(r["result"]["result_output"], format);
         assert_eq!(r["redeem_status"], 302, "{format}");
-        assert_eq!(r["redeem_location"], format!("{base}/admin/main.php"));
+        assert_eq!(r["redeem_location"], app.url("demoaws", "/admin/main.php"));
         assert_eq!(r["page_status"], 200);
         assert!(
             r["page_body"]
@@ -364,20 +347,12 @@ async fn a_real_php_caller_reads_every_format_and_signs_the_user_in() {
         );
     }
     // Same server: the API's own Set-Cookie signs the browser in; `hash` is that cookie.
-    let out = run_php_with(
+    let r = app.php_partner(
         "helpdesk_client.php",
-        &[
-            &base,
-            &resolve,
-            "serialize",
-            "singlesignon_sameserver",
-            "127.0.0.1",
-        ],
-        "",
+        &["serialize", "singlesignon_sameserver", "127.0.0.1"],
     );
-    let r: Value = serde_json::from_str(&out).unwrap();
     let res = &r["result"];
-    assert_eq!(res["result_message"], "User Logged In.", "{out}");
+    assert_eq!(res["result_message"], "User Logged In.", "{r}");
     assert_eq!(
         (res["id"].clone(), res["absid"].clone()),
         (Value::from(2), Value::from(2))

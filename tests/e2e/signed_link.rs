@@ -1,16 +1,13 @@
 //! Signed-link SSO over a real socket: real HTTP clients, a real PHP partner, both stores.
 
 use reqwest::StatusCode;
-use serde_json::Value;
 use sso_cli::stores::StoreChoice;
 use sso_core::expiry::ExpiryPolicy;
 use sso_core::signed_link::{Scheme, SecretSet, VendorSecret, sign};
 use sso_store::dynamo::DynamoConfig;
 use sso_store::model::Vendor;
 use sso_store::port::{Audit, Directory, DirectoryAdmin};
-use sso_tests::{
-    Backend, FormBody, PageText, TestApp, csrf_of, run_php_with, spawn_app, spawn_with,
-};
+use sso_tests::{Backend, FormBody, PageText, TestApp, csrf_of, spawn_app, spawn_with};
 use sso_web::{Clock, SystemClock};
 
 fn link(
@@ -36,6 +33,17 @@ fn link(
     query.to_string()
 }
 
+/// The demo partner's link (vendor 1001) for client 1234, stamped `ts`.
+fn demo_link(app: &TestApp, ts: i64) -> String {
+    link(app, "demoaws", "clientID", "1234", "1001", "vendorpass", ts)
+}
+
+/// The second demo partner's link (vendor 1002, which has a failure URL) for `field` = `id`,
+/// stamped `ts`.
+fn partner_link(app: &TestApp, field: &str, id: &str, ts: i64) -> String {
+    link(app, "demoaws", field, id, "1002", "vendorpass2", ts)
+}
+
 async fn location(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
     let r = client.get(url).send().await.unwrap();
     let loc = r
@@ -55,19 +63,7 @@ async fn a_signed_link_signs_the_client_in_and_opens_the_home(backend: Backend) 
     let app = spawn_app(backend).await;
     let now = app.clock.now();
     let c = app.client();
-    let signed_in = c
-        .get(link(
-            &app,
-            "demoaws",
-            "clientID",
-            "1234",
-            "1001",
-            "vendorpass",
-            now,
-        ))
-        .send()
-        .await
-        .unwrap();
+    let signed_in = c.get(demo_link(&app, now)).send().await.unwrap();
     assert_eq!(signed_in.status(), StatusCode::FOUND);
     assert_eq!(signed_in.headers()["location"], "/");
     let cookie = signed_in.headers()["set-cookie"]
@@ -130,41 +126,17 @@ async fn every_error_id_is_reached_by_a_real_request(backend: Backend) {
         ),
         // errorID 2: no such client
         (
-            link(
-                &app,
-                "demoaws",
-                "clientID",
-                "9999",
-                "1002",
-                "vendorpass2",
-                now,
-            ),
+            partner_link(&app, "clientID", "9999", now),
             "clientID=9999&errorID=2",
         ),
         // errorID 3: 10+ hours old on the CST reference
         (
-            link(
-                &app,
-                "demoaws",
-                "clientID",
-                "1234",
-                "1002",
-                "vendorpass2",
-                now - 21_600 - 36_000,
-            ),
+            partner_link(&app, "clientID", "1234", now - 21_600 - 36_000),
             "clientID=1234&errorID=3",
         ),
         // errorID 4: the email belongs to two clients
         (
-            link(
-                &app,
-                "demoaws",
-                "email",
-                "dup@example.com",
-                "1002",
-                "vendorpass2",
-                now,
-            ),
+            partner_link(&app, "email", "dup@example.com", now),
             "email=dup%40example.com&errorID=4",
         ),
     ];
@@ -219,15 +191,7 @@ async fn every_error_id_is_reached_by_a_real_request(backend: Backend) {
 async fn a_link_is_single_use_but_a_double_click_goes_home(backend: Backend) {
     let app = spawn_app(backend).await;
     let now = app.clock.now();
-    let url = link(
-        &app,
-        "demoaws",
-        "email",
-        "client@example.com",
-        "1002",
-        "vendorpass2",
-        now,
-    );
+    let url = partner_link(&app, "email", "client@example.com", now);
     let browser = app.client();
     assert_eq!(location(&browser, &url).await.1, "/");
     // The same browser reloading its own link: home, no error.
@@ -259,15 +223,7 @@ async fn a_link_is_single_use_but_a_double_click_goes_home(backend: Backend) {
         "https://partner.example/fail.php?email=client%40example.com&errorID=3"
     );
     // HEAD (a link scanner) never consumes a link.
-    let fresh = link(
-        &app,
-        "demoaws",
-        "clientID",
-        "1234",
-        "1001",
-        "vendorpass",
-        now - 1,
-    );
+    let fresh = demo_link(&app, now - 1);
     assert_eq!(
         other.head(&fresh).send().await.unwrap().status(),
         StatusCode::OK
@@ -277,15 +233,7 @@ async fn a_link_is_single_use_but_a_double_click_goes_home(backend: Backend) {
 
 async fn two_simultaneous_uses_of_one_link_give_exactly_one_session(backend: Backend) {
     let app = spawn_app(backend).await;
-    let url = link(
-        &app,
-        "demoaws",
-        "clientID",
-        "1234",
-        "1001",
-        "vendorpass",
-        app.clock.now(),
-    );
+    let url = demo_link(&app, app.clock.now());
     let attempts: Vec<_> = (0..8)
         .map(|_| {
             let (c, u) = (app.client(), url.clone());
@@ -308,35 +256,11 @@ async fn the_ten_hour_boundary_holds_to_the_second_on_both_clock_references(back
     let app = spawn_app(backend).await;
     let t0 = app.clock.now();
     // A partner sending CST wall-clock-as-UTC gets exactly 10 hours…
-    let cst = link(
-        &app,
-        "demoaws",
-        "clientID",
-        "1234",
-        "1001",
-        "vendorpass",
-        t0 - 21_600,
-    );
-    let utc = link(
-        &app,
-        "demoaws",
-        "clientID",
-        "1234",
-        "1001",
-        "vendorpass",
-        t0,
-    );
+    let cst = demo_link(&app, t0 - 21_600);
+    let utc = demo_link(&app, t0);
     app.clock.set(t0 + 35_999);
     assert_eq!(location(&app.client(), &cst).await.1, "/");
-    let cst2 = link(
-        &app,
-        "demoaws",
-        "clientID",
-        "1234",
-        "1001",
-        "vendorpass",
-        t0 - 21_601,
-    );
+    let cst2 = demo_link(&app, t0 - 21_601);
     assert_eq!(
         location(&app.client(), &cst2).await.1,
         "/login?errorID=3",
@@ -345,27 +269,11 @@ async fn the_ten_hour_boundary_holds_to_the_second_on_both_clock_references(back
     // …one sending true Unix time (PHP's time()) gets 16 hours, to the second.
     app.clock.set(t0 + 57_599);
     assert_eq!(location(&app.client(), &utc).await.1, "/");
-    let utc2 = link(
-        &app,
-        "demoaws",
-        "clientID",
-        "1234",
-        "1001",
-        "vendorpass",
-        t0 - 1,
-    );
+    let utc2 = demo_link(&app, t0 - 1);
     assert_eq!(location(&app.client(), &utc2).await.1, "/login?errorID=3");
     // Far-future timestamps are refused.
     app.clock.set(t0);
-    let future = link(
-        &app,
-        "demoaws",
-        "clientID",
-        "1234",
-        "1001",
-        "vendorpass",
-        t0 + 21_601,
-    );
+    let future = demo_link(&app, t0 + 21_601);
     assert_eq!(location(&app.client(), &future).await.1, "/login?errorID=3");
 }
 
@@ -373,19 +281,7 @@ async fn logout_and_expired_sessions_go_to_the_vendors_logout_url(backend: Backe
     let app = spawn_app(backend).await;
     let now = app.clock.now();
     let c = app.client();
-    location(
-        &c,
-        &link(
-            &app,
-            "demoaws",
-            "clientID",
-            "1234",
-            "1002",
-            "vendorpass2",
-            now,
-        ),
-    )
-    .await;
+    location(&c, &partner_link(&app, "clientID", "1234", now)).await;
     assert_eq!(home_text(&app, &c, "demoaws").await.0, StatusCode::OK);
     let (_, loc) = location(&c, &app.url("demoaws", "/logout.php")).await;
     assert_eq!(loc, "https://partner.example/bye");
@@ -393,19 +289,7 @@ async fn logout_and_expired_sessions_go_to_the_vendors_logout_url(backend: Backe
 
     // Vendor 1001 has no logout URL: the login page.
     let c1 = app.client();
-    location(
-        &c1,
-        &link(
-            &app,
-            "demoaws",
-            "clientID",
-            "1234",
-            "1001",
-            "vendorpass",
-            now,
-        ),
-    )
-    .await;
+    location(&c1, &demo_link(&app, now)).await;
     assert_eq!(
         location(&c1, &app.url("demoaws", "/logout.php")).await.1,
         "/login"
@@ -413,19 +297,7 @@ async fn logout_and_expired_sessions_go_to_the_vendors_logout_url(backend: Backe
 
     // An expired (idle) session is sent to the same place its logout would go.
     let c2 = app.client();
-    location(
-        &c2,
-        &link(
-            &app,
-            "demoaws",
-            "email",
-            "client@example.com",
-            "1002",
-            "vendorpass2",
-            now,
-        ),
-    )
-    .await;
+    location(&c2, &partner_link(&app, "email", "client@example.com", now)).await;
     app.clock.advance(1800);
     assert_eq!(
         location(&c2, &app.url("demoaws", "/")).await.1,
@@ -603,8 +475,6 @@ on_both_stores!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_real_php_partner_signs_clients_in_by_get_and_post() {
     let app = spawn_app(Backend::Embedded).await;
-    let base = app.url("demoaws", "");
-    let resolve = app.curl_resolve();
     let runs = [
         ("email", "client@example.com", "1001", "vendorpass"),
         ("clientID", "1234", "1002", "vendorpass2"),
@@ -614,14 +484,9 @@ async fn a_real_php_partner_signs_clients_in_by_get_and_post() {
     for (mode, id, vendor, pass) in runs {
         // PHP signs with the real `time()`: keep the server's hand-set clock in step.
         app.clock.set(SystemClock.now());
-        let out = run_php_with(
-            "signin_client.php",
-            &[&base, &resolve, mode, id, vendor, pass],
-            "",
-        );
-        let r: Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(r["status"], 302, "{mode}: {out}");
-        assert_eq!(r["location"], format!("{base}/"), "{mode}");
+        let r = app.php_partner("signin_client.php", &[mode, id, vendor, pass]);
+        assert_eq!(r["status"], 302, "{mode}: {r}");
+        assert_eq!(r["location"], app.url("demoaws", "/"), "{mode}");
         assert_eq!(r["home_status"], 200, "{mode}");
         assert!(
             r["home_body"]
@@ -720,14 +585,13 @@ async fn an_unavailable_store_gets_a_503_page() {
         false,
     )
     .await;
-    let r = app
+    let (status, page) = app
         .client()
         .get(app.url("demoaws", "/signin.php?clientID=1"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(r.text().await.unwrap().contains("Temporarily unavailable"));
+        .status_and_page()
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(page.contains("Temporarily unavailable"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

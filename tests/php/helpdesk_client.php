@@ -19,32 +19,12 @@ $params = [
 ];
 
 $jar = tempnam(sys_get_temp_dir(), 'jar');
-function http($url, $jar, $resolve, $post = null) {
-    $ch = curl_init($url);
-    curl_setopt_array($ch, [
-        CURLOPT_RETURNTRANSFER => true,
-        CURLOPT_HEADER => true,
-        CURLOPT_FOLLOWLOCATION => false,
-        CURLOPT_COOKIEJAR => $jar,
-        CURLOPT_COOKIEFILE => $jar,
-        CURLOPT_RESOLVE => explode(',', $resolve),
-    ]);
-    if ($post !== null) {
-        curl_setopt($ch, CURLOPT_POST, true);
-        curl_setopt($ch, CURLOPT_POSTFIELDS, http_build_query($post));
-    }
-    $response = curl_exec($ch);
-    $status = curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
-    $headerSize = curl_getinfo($ch, CURLINFO_HEADER_SIZE);
-    $location = curl_getinfo($ch, CURLINFO_REDIRECT_URL);
-    curl_close($ch);
-    return [$status, $location, substr($response, $headerSize)];
-}
+require __DIR__ . '/browser.php';
 
 if ($method === 'POST') {
-    [$apiStatus, , $raw] = http("$base/admin/api.php", $jar, $resolve, $params);
+    [$apiStatus, , $raw] = browser("$base/admin/api.php", $jar, $resolve, $params);
 } else {
-    [$apiStatus, , $raw] = http("$base/api.php?" . http_build_query($params), $jar, $resolve);
+    [$apiStatus, , $raw] = browser("$base/api.php?" . http_build_query($params), $jar, $resolve);
 }
 switch ($output) {
     case 'serialize':
@@ -64,11 +44,11 @@ switch ($output) {
 $out = ['api_status' => $apiStatus, 'result' => $result];
 if ((int) ($result['result_code'] ?? 0) === 1) {
     if (isset($result['token'])) {
-        [$s, $loc] = http("$base/admin/main.php?_ssot=" . $result['token'], $jar, $resolve);
+        [$s, $loc] = browser("$base/admin/main.php?_ssot=" . $result['token'], $jar, $resolve);
         $out['redeem_status'] = $s;
         $out['redeem_location'] = $loc;
     }
-    [$s, , $body] = http("$base/admin/main.php", $jar, $resolve);
+    [$s, , $body] = browser("$base/admin/main.php", $jar, $resolve);
     $out['page_status'] = $s;
     $out['page_body'] = $body;
 }

@@ -20,27 +20,7 @@ $params = http_build_query([
 ]);
 
 $jar = tempnam(sys_get_temp_dir(), 'jar');
-function browser($url, $jar, $resolve, $post = null) {
-    $ch = curl_init($url);
-    curl_setopt_array($ch, [
-        CURLOPT_RETURNTRANSFER => true,
-        CURLOPT_HEADER => true,
-        CURLOPT_FOLLOWLOCATION => false,
-        CURLOPT_COOKIEJAR => $jar,
-        CURLOPT_COOKIEFILE => $jar,
-        CURLOPT_RESOLVE => explode(',', $resolve),
-    ]);
-    if ($post !== null) {
-        curl_setopt($ch, CURLOPT_POST, true);
-        curl_setopt($ch, CURLOPT_POSTFIELDS, $post);
-    }
-    $response = curl_exec($ch);
-    $status = curl_getinfo($ch, CURLINFO_RESPONSE_CODE);
-    $headerSize = curl_getinfo($ch, CURLINFO_HEADER_SIZE);
-    $location = curl_getinfo($ch, CURLINFO_REDIRECT_URL);
-    curl_close($ch);
-    return [$status, $location, substr($response, $headerSize)];
-}
+require __DIR__ . '/browser.php';
 
 if (str_starts_with($mode, 'post-')) {
     [$status, $location] = browser("$base/signin.php", $jar, $resolve, $params);

@@ -29,11 +29,7 @@ pub enum ApiError {
     Unavailable(#[from] WebError),
 }
 
-impl From<sso_store::StoreError> for ApiError {
-    fn from(e: sso_store::StoreError) -> Self {
-        ApiError::Unavailable(e.into())
-    }
-}
+sso_web::unavailable_from_store_error!(ApiError);
 
 /// Everything a help-desk endpoint can answer other than success.
 #[derive(Debug, Error)]
@@ -61,11 +57,7 @@ pub enum Error {
     Unavailable(#[from] WebError),
 }
 
-impl From<sso_store::StoreError> for Error {
-    fn from(e: sso_store::StoreError) -> Self {
-        Error::Unavailable(e.into())
-    }
-}
+sso_web::unavailable_from_store_error!(Error);
 
 /// Every `api.php` answer: HTTP 200, the result in the requested format, never cached.
 pub fn answer(format: OutputFormat, result: &ApiResult, cookie: Option<String>) -> Response {
@@ -99,10 +91,7 @@ impl IntoResponse for Error {
             Error::Page(e) => e.into_response(),
             Error::BadToken => page::redirect(SSO_REFUSED_LOCATION, &[]),
             Error::SignInRefused(form) => form.into_response(),
-            Error::Unavailable(e) => {
-                log_unavailable("helpdesk", &e);
-                page::unavailable()
-            }
+            Error::Unavailable(e) => e.into_unavailable_page("helpdesk"),
         }
     }
 }

@@ -7,13 +7,12 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use sso_core::helpdesk::password_digest;
-use sso_core::ident::SessionId;
-use sso_store::model::{Claims, NewSession, Protocol, Tenant};
+use sso_store::model::{Claims, Protocol, Tenant};
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::{FormRejection, StrictForm, query_value};
 use sso_web::login_form::{LoginForm, Notice};
-use sso_web::{Platform, SignInFailure, SignInRefusal, page, random_bytes};
+use sso_web::{Platform, SignInFailure, SignInRefusal};
 
 use crate::error::{Error, MSG_SIGN_IN_FAILED, MSG_SSO_REFUSED};
 use crate::{AppState, LOGIN};
@@ -59,8 +58,7 @@ pub async fn submit(
     let cookie = check(p, &tenant, username, password, source_ip)
         .await
         .map_err(|failure| failure.into_error(refuse))?;
-    let set = cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
-    Ok(page::redirect("/admin/main.php", &[set]))
+    Ok(p.signed_in(&tenant, &cookie, "/admin/main.php"))
 }
 
 async fn check(
@@ -70,7 +68,6 @@ async fn check(
     password: &str,
     source_ip: IpAddr,
 ) -> Result<SessionCookie, SignInFailure> {
-    let now = p.now();
     let key = format!("hdlogin|{}|{username}|{source_ip}", tenant.name);
     let user = p.directory.helpdesk_user(&tenant.name, username).await?;
     let verifier = user.as_ref().map(|u| u.verifier.clone());
@@ -85,20 +82,13 @@ async fn check(
         Ok(u) => u,
         Err(refusal) => return Err(refusal.into()),
     };
-    let id = SessionId::from_random_bytes(random_bytes()?);
     let claims = Claims::Helpdesk {
         username: u.username.clone(),
         user_id: u.id,
         signed_in_by: None,
     };
-    let session = NewSession::for_tenant(
-        tenant,
-        &u.username,
-        Protocol::Helpdesk,
-        "password",
-        now,
-        claims,
-    );
-    p.sessions.create(&id.storage_key(), &session).await?;
-    Ok(SessionCookie::Opaque(id))
+    Ok(
+        p.open_password_session(tenant, &u.username, Protocol::Helpdesk, claims)
+            .await?,
+    )
 }

@@ -222,53 +222,56 @@ mod tests {
 
     #[test]
     fn each_bad_parameter_is_named() {
+        use ApiFailure::{InvalidParameter, MissingParameter};
+        // The good call with `from` replaced by `to`.
         let cases = [
+            ("&sso_user=joe", "", MissingParameter("sso_user")),
+            ("39.129.71.19", "localhost", InvalidParameter("sso_addr")),
             (
-                GOOD.replace("&sso_user=joe", ""),
-                ApiFailure::MissingParameter("sso_user"),
+                "sso_duration=30",
+                "sso_duration=0",
+                InvalidParameter("sso_duration"),
             ),
             (
-                GOOD.replace("39.129.71.19", "localhost"),
-                ApiFailure::InvalidParameter("sso_addr"),
+                "sso_duration=30",
+                "sso_duration=-5",
+                InvalidParameter("sso_duration"),
             ),
             (
-                GOOD.replace("sso_duration=30", "sso_duration=0"),
-                ApiFailure::InvalidParameter("sso_duration"),
+                "sso_duration=30",
+                "sso_duration=1441",
+                InvalidParameter("sso_duration"),
             ),
             (
-                GOOD.replace("sso_duration=30", "sso_duration=-5"),
-                ApiFailure::InvalidParameter("sso_duration"),
+                "sso_duration=30",
+                "sso_duration=abc",
+                InvalidParameter("sso_duration"),
             ),
             (
-                GOOD.replace("sso_duration=30", "sso_duration=1441"),
-                ApiFailure::InvalidParameter("sso_duration"),
+                "sso_duration=30",
+                "sso_duration=99999999999999999999",
+                InvalidParameter("sso_duration"),
             ),
             (
-                GOOD.replace("sso_duration=30", "sso_duration=abc"),
-                ApiFailure::InvalidParameter("sso_duration"),
+                "cc03e747a6afbbcbf8be7668acfebee5",
+                "test123",
+                InvalidParameter("api_pass_h"),
             ),
             (
-                GOOD.replace("sso_duration=30", "sso_duration=99999999999999999999"),
-                ApiFailure::InvalidParameter("sso_duration"),
-            ),
-            (
-                GOOD.replace("cc03e747a6afbbcbf8be7668acfebee5", "test123"),
-                ApiFailure::InvalidParameter("api_pass_h"),
-            ),
-            (
-                GOOD.replace("singlesignon", "deleteeverything"),
+                "singlesignon",
+                "deleteeverything",
                 ApiFailure::UnknownAction,
             ),
+            // Both spellings of the password hash at once.
             (
-                format!("{GOOD}&api_pass=cc03e747a6afbbcbf8be7668acfebee5"),
+                "sso_duration=30",
+                "sso_duration=30&api_pass=cc03e747a6afbbcbf8be7668acfebee5",
                 ApiFailure::RepeatedParameter("api_pass_h"),
             ),
-            (
-                GOOD.replace("sso_user=joe", "sso_user=%FF"),
-                ApiFailure::MalformedRequest,
-            ),
+            ("sso_user=joe", "sso_user=%FF", ApiFailure::MalformedRequest),
         ];
-        for (q, expected) in cases {
+        for (from, to, expected) in cases {
+            let q = GOOD.replace(from, to);
             assert_eq!(failure(&q).failure, expected, "{q}");
         }
     }

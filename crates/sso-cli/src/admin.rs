@@ -10,7 +10,7 @@ use sso_store::model::{
     Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
 use sso_store::port::{Audit, Directory, DirectoryAdmin, Sessions};
-use sso_store::{Store, password};
+use sso_store::{Store, StoreError, password};
 
 use crate::{CliError, secrets};
 
@@ -348,6 +348,14 @@ fn not_found(what: &str) -> CliError {
     CliError::Config(format!("{what} not found"))
 }
 
+/// The record a command names, or "<what> not found".
+async fn named<T>(
+    lookup: impl Future<Output = Result<Option<T>, StoreError>>,
+    what: &str,
+) -> Result<T, CliError> {
+    lookup.await?.ok_or_else(|| not_found(what))
+}
+
 fn hash(pw: &str) -> Result<String, CliError> {
     Ok(password::hash(pw)?)
 }
@@ -394,10 +402,7 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
             }
         }
         TenantCmd::Disable { name } => {
-            let mut t = store
-                .tenant(&name)
-                .await?
-                .ok_or_else(|| not_found("tenant"))?;
+            let mut t = named(store.tenant(&name), "tenant").await?;
             t.enabled = false;
             store.put_tenant(&t).await?;
         }
@@ -408,10 +413,7 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
 /// Runs a vendor command.
 pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
     let get = |tenant: String, id: String| async move {
-        store
-            .vendor(&tenant, &id)
-            .await?
-            .ok_or_else(|| not_found("vendor"))
+        named(store.vendor(&tenant, &id), "vendor").await
     };
     match cmd {
         VendorCmd::Add {
@@ -423,10 +425,7 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
             failure_url,
             logout_url,
         } => {
-            store
-                .tenant(&tenant)
-                .await?
-                .ok_or_else(|| not_found("tenant"))?;
+            named(store.tenant(&tenant), "tenant").await?;
             let scheme = match scheme.as_str() {
                 "md5" => Scheme::Md5,
                 "hmac-sha256" => Scheme::HmacSha256,
@@ -500,10 +499,7 @@ pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
             password,
             allowed_vendors,
         } => {
-            store
-                .tenant(&tenant)
-                .await?
-                .ok_or_else(|| not_found("tenant"))?;
+            named(store.tenant(&tenant), "tenant").await?;
             let verifier = if password {
                 Some(hash(&secrets::read("client password")?)?)
             } else {
@@ -528,10 +524,7 @@ pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
             }
         }
         ClientCmd::Disable(TenantAndId { tenant, id }) => {
-            let mut c = store
-                .client(&tenant, &id)
-                .await?
-                .ok_or_else(|| not_found("client"))?;
+            let mut c = named(store.client(&tenant, &id), "client").await?;
             c.enabled = false;
             store.put_client(&c).await?;
             sign_out_everywhere(store, &tenant, &id).await?;
@@ -550,10 +543,7 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
             api_rights,
             primary_admin,
         } => {
-            store
-                .tenant(&tenant)
-                .await?
-                .ok_or_else(|| not_found("tenant"))?;
+            named(store.tenant(&tenant), "tenant").await?;
             let pw = secrets::read("password")?;
             let user = HelpdeskUser {
                 tenant,
@@ -569,10 +559,7 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
             store.put_helpdesk_user(&user).await?;
         }
         HelpdeskCmd::AddApiKey { tenant, username } => {
-            let u = store
-                .helpdesk_user(&tenant, &username)
-                .await?
-                .ok_or_else(|| not_found("user"))?;
+            let u = named(store.helpdesk_user(&tenant, &username), "user").await?;
             if !u.api_rights {
                 return Err(CliError::Config(
                     "only a user with API rights may hold an API key".into(),
@@ -592,10 +579,7 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
             }
         }
         HelpdeskCmd::Disable { tenant, username } => {
-            let mut u = store
-                .helpdesk_user(&tenant, &username)
-                .await?
-                .ok_or_else(|| not_found("user"))?;
+            let mut u = named(store.helpdesk_user(&tenant, &username), "user").await?;
             u.enabled = false;
             store.put_helpdesk_user(&u).await?;
             sign_out_everywhere(store, &tenant, &username).await?;
@@ -613,10 +597,7 @@ pub async fn platform_key(store: &Store, cmd: PlatformKeyCmd) -> Result<(), CliE
             partner,
             allow,
         } => {
-            store
-                .tenant(&tenant)
-                .await?
-                .ok_or_else(|| not_found("tenant"))?;
+            named(store.tenant(&tenant), "tenant").await?;
             for a in &allow {
                 if a.parse::<std::net::IpAddr>().is_err() && a.parse::<ipnet::IpNet>().is_err() {
                     return Err(CliError::Config(format!(
@@ -673,16 +654,13 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
             tenant,
             department,
         } => {
-            let mut t = store
-                .tenant(&tenant)
-                .await?
-                .ok_or_else(|| not_found("tenant"))?;
+            let mut t = named(store.tenant(&tenant), "tenant").await?;
             if !t.departments.contains(&department) {
                 return Err(CliError::Config(format!(
                     "tenant {tenant} has no department {department}"
                 )));
             }
-            let mut g = store.group(id).await?.ok_or_else(|| not_found("group"))?;
+            let mut g = named(store.group(id), "group").await?;
             // The operator links on the platform's behalf: that is its consent (`/pop` checks).
             if !t.portal_groups.contains(&id) {
                 t.portal_groups.push(id);
@@ -703,7 +681,7 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
             }
         }
         GroupCmd::Disable { id } => {
-            let mut g = store.group(id).await?.ok_or_else(|| not_found("group"))?;
+            let mut g = named(store.group(id), "group").await?;
             g.links.clear();
             store.put_group(&g).await?;
         }
@@ -719,10 +697,7 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
             username,
             fullname,
         } => {
-            store
-                .group(group)
-                .await?
-                .ok_or_else(|| not_found("group"))?;
+            named(store.group(group), "group").await?;
             let verifier = hash(&secrets::read("agent password")?)?;
             store
                 .put_agent(&Agent {
@@ -742,10 +717,7 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
             }
         }
         AgentCmd::Disable { group, username } => {
-            let mut a = store
-                .agent(group, &username)
-                .await?
-                .ok_or_else(|| not_found("agent"))?;
+            let mut a = named(store.agent(group, &username), "agent").await?;
             a.enabled = false;
             store.put_agent(&a).await?;
             sign_out_everywhere(store, "my", &username).await?;
@@ -784,10 +756,7 @@ pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), C
             }
         }
         AdministratorCmd::Disable { email } => {
-            let mut a = store
-                .administrator(&email)
-                .await?
-                .ok_or_else(|| not_found("administrator"))?;
+            let mut a = named(store.administrator(&email), "administrator").await?;
             a.enabled = false;
             store.put_administrator(&a).await?;
             sign_out_everywhere(store, "my", &a.email).await?;

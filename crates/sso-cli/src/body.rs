@@ -109,32 +109,26 @@ mod tests {
     use super::*;
     use http_body::Body as _;
 
-    /// A byte every 50 ms, so many times.
-    struct Trickle(tokio::time::Interval, usize);
-
-    impl http_body::Body for Trickle {
-        type Data = Bytes;
-        type Error = axum::Error;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-            if self.1 == 0 {
-                return Poll::Ready(None);
-            }
-            std::task::ready!(self.0.poll_tick(cx));
-            self.1 -= 1;
-            Poll::Ready(Some(Ok(Frame::data(Bytes::from_static(b"x")))))
-        }
+    /// A body of `n` bytes, one every 50 ms (the first after 50 ms).
+    fn trickle(n: usize) -> Body {
+        let mut interval = tokio::time::interval(Duration::from_millis(50));
+        interval.reset();
+        let bytes =
+            futures_util::stream::unfold((interval, n), |(mut interval, left)| async move {
+                if left == 0 {
+                    return None;
+                }
+                interval.tick().await;
+                let byte = Ok::<_, io::Error>(Bytes::from_static(b"x"));
+                Some((byte, (interval, left - 1)))
+            });
+        Body::from_stream(bytes)
     }
 
     #[tokio::test]
     async fn a_body_that_has_not_arrived_by_the_deadline_fails() {
-        let mut interval = tokio::time::interval(Duration::from_millis(50));
-        interval.reset();
         let mut slow = Deadline {
-            inner: Body::new(Trickle(interval, 10)),
+            inner: trickle(10),
             deadline: Box::pin(tokio::time::sleep(Duration::from_millis(220))),
         };
         let mut got = 0;
@@ -152,10 +146,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_body_in_time_is_read_whole() {
-        let mut interval = tokio::time::interval(Duration::from_millis(50));
-        interval.reset();
         let body = Body::new(Deadline {
-            inner: Body::new(Trickle(interval, 3)),
+            inner: trickle(3),
             deadline: Box::pin(tokio::time::sleep(Duration::from_secs(2))),
         });
         let bytes = axum::body::to_bytes(body, 16).await.unwrap();

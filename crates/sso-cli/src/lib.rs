@@ -1,7 +1,5 @@
 //! The `sso` command's library half: building the application, so that tests can start the
 //! real server on port 0 (`App::build`, `App::port`, `App::run_until_stopped`).
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -48,188 +48,62 @@ fn ok(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// [`sso`] with the arguments written as the operator types them (split at spaces).
+fn sso_words(data: &PathBuf, words: &str, stdin: &str) -> Output {
+    sso(data, &words.split(' ').collect::<Vec<_>>(), stdin)
+}
+
 #[test]
 fn an_operator_manages_the_directory_with_secrets_on_stdin() {
     let data = temp_dir("admin");
-    ok(sso(
-        &data,
-        &[
-            "tenant",
-            "add",
-            "acme",
-            "--departments",
-            "1,2",
-            "--campaigns",
-            "1",
-        ],
-        "",
-    ));
-    assert!(ok(sso(&data, &["tenant", "list"], "")).contains("\"name\":\"acme\""));
-    ok(sso(
-        &data,
-        &[
-            "vendor",
-            "add",
-            "--tenant",
-            "acme",
-            "--id",
-            "9",
-            "--failure-url",
-            "https://p.example/f",
-        ],
+    let run = |words: &str, stdin: &str| ok(sso_words(&data, words, stdin));
+    // A list shows the state asked about, and never the secret that was set.
+    let shows_but_never_the_secret = |words: &str, shown: &str, secret: &str| {
+        let out = run(words, "");
+        assert!(out.contains(shown) && !out.contains(secret), "{out}");
+    };
+    run("tenant add acme --departments 1,2 --campaigns 1", "");
+    assert!(run("tenant list", "").contains("\"name\":\"acme\""));
+    run(
+        "vendor add --tenant acme --id 9 --failure-url https://p.example/f",
         "s3cret\n",
-    ));
-    ok(sso(
-        &data,
-        &["vendor", "rotate-secret", "--tenant", "acme", "--id", "9"],
-        "n3w\n",
-    ));
-    let vendors = ok(sso(&data, &["vendor", "list", "--tenant", "acme"], ""));
-    assert!(
-        vendors.contains("\"rotating\":true") && !vendors.contains("s3cret"),
-        "{vendors}"
     );
-    ok(sso(
-        &data,
-        &["vendor", "retire-secret", "--tenant", "acme", "--id", "9"],
-        "",
-    ));
-    assert!(
-        ok(sso(&data, &["vendor", "list", "--tenant", "acme"], "")).contains("\"rotating\":false")
-    );
-    ok(sso(
-        &data,
-        &[
-            "client",
-            "add",
-            "--tenant",
-            "acme",
-            "--id",
-            "1",
-            "--email",
-            "c@example.com",
-        ],
-        "",
-    ));
-    ok(sso(
-        &data,
-        &["client", "disable", "--tenant", "acme", "--id", "1"],
-        "",
-    ));
-    assert!(
-        ok(sso(&data, &["client", "list", "--tenant", "acme"], "")).contains("\"enabled\":false")
-    );
-    ok(sso(
-        &data,
-        &[
-            "helpdesk-user",
-            "add",
-            "--tenant",
-            "acme",
-            "--username",
-            "adm",
-            "--id",
-            "1",
-            "--api-rights",
-        ],
+    run("vendor rotate-secret --tenant acme --id 9", "n3w\n");
+    shows_but_never_the_secret("vendor list --tenant acme", "\"rotating\":true", "s3cret");
+    run("vendor retire-secret --tenant acme --id 9", "");
+    assert!(run("vendor list --tenant acme", "").contains("\"rotating\":false"));
+    run("client add --tenant acme --id 1 --email c@example.com", "");
+    run("client disable --tenant acme --id 1", "");
+    assert!(run("client list --tenant acme", "").contains("\"enabled\":false"));
+    run(
+        "helpdesk-user add --tenant acme --username adm --id 1 --api-rights",
         "pw\n",
-    ));
-    ok(sso(
-        &data,
-        &[
-            "helpdesk-user",
-            "add-api-key",
-            "--tenant",
-            "acme",
-            "--username",
-            "adm",
-        ],
-        "key-1\n",
-    ));
-    assert!(
-        ok(sso(
-            &data,
-            &["helpdesk-user", "list", "--tenant", "acme"],
-            ""
-        ))
-        .contains("\"api_rights\":true")
     );
-    ok(sso(
-        &data,
-        &[
-            "platform-key",
-            "add",
-            "--tenant",
-            "acme",
-            "--key-id",
-            "k",
-            "--partner",
-            "p",
-            "--allow",
-            "10.0.0.0/8",
-            "--allow",
-            "::1",
-        ],
+    run(
+        "helpdesk-user add-api-key --tenant acme --username adm",
+        "key-1\n",
+    );
+    assert!(run("helpdesk-user list --tenant acme", "").contains("\"api_rights\":true"));
+    run(
+        "platform-key add --tenant acme --key-id k --partner p --allow 10.0.0.0/8 --allow ::1",
         "pk\n",
-    ));
-    let bad = sso(
+    );
+    let bad = sso_words(
         &data,
-        &[
-            "platform-key",
-            "add",
-            "--tenant",
-            "acme",
-            "--key-id",
-            "x",
-            "--partner",
-            "p",
-            "--allow",
-            "nope",
-        ],
+        "platform-key add --tenant acme --key-id x --partner p --allow nope",
         "pk\n",
     );
     assert!(!bad.status.success());
-    ok(sso(
-        &data,
-        &[
-            "platform-key",
-            "disable",
-            "--tenant",
-            "acme",
-            "--key-id",
-            "k",
-        ],
-        "",
-    ));
-    let keys = ok(sso(
-        &data,
-        &["platform-key", "list", "--tenant", "acme"],
-        "",
-    ));
-    assert!(
-        keys.contains("\"enabled\":false") && !keys.contains("\"pk\""),
-        "{keys}"
+    run("platform-key disable --tenant acme --key-id k", "");
+    shows_but_never_the_secret(
+        "platform-key list --tenant acme",
+        "\"enabled\":false",
+        "\"pk\"",
     );
-    ok(sso(
-        &data,
-        &["group", "add", "--id", "7", "--name", "Team"],
-        "",
-    ));
-    ok(sso(
-        &data,
-        &[
-            "group",
-            "link",
-            "--id",
-            "7",
-            "--tenant",
-            "acme",
-            "--department",
-            "2",
-        ],
-        "",
-    ));
-    assert!(ok(sso(&data, &["group", "list"], "")).contains("acme:2"));
+    run("group add --id 7 --name Team", "");
+    run("group link --id 7 --tenant acme --department 2", "");
+    assert!(run("group list", "").contains("acme:2"));
+    // The full name has a space: this one takes its arguments as a list.
     ok(sso(
         &data,
         &[
@@ -244,44 +118,16 @@ fn an_operator_manages_the_directory_with_secrets_on_stdin() {
         ],
         "agentpw\n",
     ));
-    ok(sso(
-        &data,
-        &[
-            "administrator",
-            "add",
-            "--email",
-            "boss@example.com",
-            "--group",
-            "7",
-        ],
+    run(
+        "administrator add --email boss@example.com --group 7",
         "adminpw\n",
-    ));
-    assert!(ok(sso(&data, &["administrator", "list"], "")).contains("boss@example.com"));
-    ok(sso(
-        &data,
-        &["agent", "disable", "--group", "7", "--username", "a1"],
-        "",
-    ));
-    assert!(ok(sso(&data, &["agent", "list", "--group", "7"], "")).contains("\"enabled\":false"));
-    // A missing secret on stdin is an error, not an empty password.
-    assert!(
-        !sso(
-            &data,
-            &[
-                "agent",
-                "add",
-                "--group",
-                "7",
-                "--username",
-                "a2",
-                "--fullname",
-                "A"
-            ],
-            ""
-        )
-        .status
-        .success()
     );
+    assert!(run("administrator list", "").contains("boss@example.com"));
+    run("agent disable --group 7 --username a1", "");
+    assert!(run("agent list --group 7", "").contains("\"enabled\":false"));
+    // A missing secret on stdin is an error, not an empty password.
+    let no_secret = sso_words(&data, "agent add --group 7 --username a2 --fullname A", "");
+    assert!(!no_secret.status.success());
     let _ = std::fs::remove_dir_all(&data);
 }
 
@@ -316,10 +162,12 @@ fn a_new_data_directory_is_private_to_the_operator() {
     let _ = std::fs::remove_dir_all(&parent);
 }
 
-/// A running `sso serve`, stopped and cleaned up on drop; its log is kept for failure messages.
+/// A running `sso serve`, killed on drop; its log is kept for failure messages. Its data
+/// directory is removed on drop unless `keep_data` (a restart test reads it again).
 pub(crate) struct Server {
     child: Child,
     data: PathBuf,
+    keep_data: bool,
     log: Transcript,
 }
 
@@ -327,7 +175,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data);
+        if !self.keep_data {
+            let _ = std::fs::remove_dir_all(&self.data);
+        }
     }
 }
 
@@ -345,8 +195,13 @@ fn serve_with(name: &str, flags: &[&str]) -> (Server, u16) {
 
 /// [`serve_with`] through a given command (e.g. `sh -c 'ulimit -n 64; exec "$0" "$@"' sso`):
 /// `sso serve --demo …` and its flags are appended to it.
-fn serve_command(name: &str, mut command: Command, flags: &[&str]) -> (Server, u16) {
-    let data = temp_dir(name);
+fn serve_command(name: &str, command: Command, flags: &[&str]) -> (Server, u16) {
+    launch(command, temp_dir(name), false, flags)
+}
+
+/// `sso serve --demo …` and `flags` through `command`, on `data`: the one way every test here
+/// starts a server.
+fn launch(mut command: Command, data: PathBuf, keep_data: bool, flags: &[&str]) -> (Server, u16) {
     let mut child = command
         .args([
             "serve",
@@ -367,34 +222,41 @@ fn serve_command(name: &str, mut command: Command, flags: &[&str]) -> (Server, u
         .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (port, log) = reported_port(stderr, "\"listening\",\"port\":", Duration::from_secs(60));
-    let server = Server { child, data, log };
+    let server = Server {
+        child,
+        data,
+        keep_data,
+        log,
+    };
     let port = port.unwrap_or_else(|| panic!("sso serve did not start:\n{}", server.log.text()));
     (server, port)
 }
 
-/// GET `url` with curl (no proxy: the server is on loopback); "<status> <redirect>", then
-/// curl's own error if it had one.
-fn curl_status(url: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--noproxy",
-            "*",
-            "--max-time",
-            "30",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code} %{redirect_url}",
-            url,
-        ])
-        .output()
-        .unwrap();
+/// Runs `command` to its end: its standard output, then its standard error.
+fn output_text(command: &mut Command) -> String {
+    let out = command.output().unwrap();
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// GET `url` with curl (no proxy: the server is on loopback); "<status> <redirect>", then
+/// curl's own error if it had one.
+fn curl_status(url: &str) -> String {
+    output_text(Command::new("curl").args([
+        "-sS",
+        "--noproxy",
+        "*",
+        "--max-time",
+        "30",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code} %{redirect_url}",
+        url,
+    ]))
 }
 
 #[test]

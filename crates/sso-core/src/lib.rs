@@ -18,8 +18,6 @@
 //! - [`ident`]: one-time tokens and session ids from caller-supplied random bytes, and the
 //!   SHA-256 keys under which the store keeps them.
 //! - [`throttle`]: the failed-sign-in lock-out rule shared by every password endpoint.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -2,8 +2,6 @@
 //! from the environment (read once), JSON logs, the DynamoDB store (client built once), and
 //! the API Gateway request context turned into what the routers expect (the source IP the
 //! platform saw; the path without a named stage).
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

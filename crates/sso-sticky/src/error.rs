@@ -33,11 +33,7 @@ pub enum IssueError {
     Unavailable(#[from] WebError),
 }
 
-impl From<sso_store::StoreError> for IssueError {
-    fn from(e: sso_store::StoreError) -> Self {
-        IssueError::Unavailable(e.into())
-    }
-}
+sso_web::unavailable_from_store_error!(IssueError);
 
 impl IssueError {
     /// The wire error this is answered with.
@@ -87,11 +83,7 @@ pub enum Error {
     Unavailable(#[from] WebError),
 }
 
-impl From<sso_store::StoreError> for Error {
-    fn from(e: sso_store::StoreError) -> Self {
-        Error::Unavailable(e.into())
-    }
-}
+sso_web::unavailable_from_store_error!(Error);
 
 impl From<CallCenterError> for Error {
     fn from(e: CallCenterError) -> Self {
@@ -172,10 +164,7 @@ impl IntoResponse for Error {
                 "Not saved",
                 &format!("<h1>Not saved</h1><p id=\"error\">{}</p>", escape(text)),
             ),
-            Error::Unavailable(e) => {
-                log_unavailable("callcenter", &e);
-                page::unavailable()
-            }
+            Error::Unavailable(e) => e.into_unavailable_page("callcenter"),
         }
     }
 }

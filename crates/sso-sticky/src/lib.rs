@@ -10,8 +10,6 @@
 //! agents and linked platforms; agents (`/login/<group>`) use pop URLs
 //! (`/pop?group_id=G&client_subdomain=T`) that issue the platform's token through the same
 //! code as `/sso/0` and send them straight into the platform.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -485,12 +485,14 @@ impl Expr {
         format!("({})", clauses.join(" OR "))
     }
 
-    fn update(
-        &mut self,
-        set: &[(String, Attr)],
-        add: &[(String, i64)],
-        set_sum: &[(String, String, i64)],
-    ) -> String {
+    /// The update expression of an update write (`None` for any other write).
+    fn update(&mut self, write: &Write) -> Option<String> {
+        let Write::Update {
+            set, add, set_sum, ..
+        } = write
+        else {
+            return None;
+        };
         let mut out = String::new();
         let mut parts: Vec<String> = set
             .iter()
@@ -523,7 +525,7 @@ impl Expr {
                 .collect();
             out.push_str(&format!(" ADD {}", parts.join(", ")));
         }
-        out.trim_start().to_owned()
+        Some(out.trim_start().to_owned())
     }
 
     fn names(&self) -> Option<HashMap<String, String>> {
@@ -537,6 +539,18 @@ impl Expr {
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// A write request builder on `table` with its condition and the attribute names and values
+/// its expressions use (every write builder has these setters, but no trait names them).
+macro_rules! conditioned {
+    ($builder:expr, $table:expr, $cond:expr, $x:expr) => {
+        $builder
+            .table_name($table)
+            .set_condition_expression($cond)
+            .set_expression_attribute_names($x.names())
+            .set_expression_attribute_values($x.values())
+    };
 }
 
 #[async_trait]
@@ -561,14 +575,23 @@ impl ItemBackend for Dynamo {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut x = Expr::default();
         let cond = x.cond(write.cond());
+        let update = x.update(&write);
         let table = self.table.as_ref();
         let rcc = ReturnConsumedCapacity::Total;
+        // Sends a single-item write with its condition, asking for the item (old or new) back.
         macro_rules! finish {
-            ($sent:expr, $attrs:ident) => {
-                match $sent {
+            ($builder:expr, $returns:expr) => {
+                match conditioned!($builder, table, cond, x)
+                    .return_values($returns)
+                    .return_consumed_capacity(rcc)
+                    .send()
+                    .await
+                {
                     Ok(out) => {
                         self.count_total(out.consumed_capacity(), true);
-                        Ok(WriteOutcome::Done(out.$attrs.map(from_dynamo).transpose()?))
+                        Ok(WriteOutcome::Done(
+                            out.attributes.map(from_dynamo).transpose()?,
+                        ))
                     }
                     Err(e) if is_condition_failure(&e) => Ok(WriteOutcome::ConditionFailed),
                     Err(e) => Err(unavailable(e)),
@@ -577,56 +600,19 @@ impl ItemBackend for Dynamo {
         }
         match &write {
             Write::Put { item, .. } => finish!(
-                self.client
-                    .put_item()
-                    .table_name(table)
-                    .set_item(Some(to_dynamo(item)))
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(x.names())
-                    .set_expression_attribute_values(x.values())
-                    .return_values(ReturnValue::AllOld)
-                    .return_consumed_capacity(rcc)
-                    .send()
-                    .await,
-                attributes
+                self.client.put_item().set_item(Some(to_dynamo(item))),
+                ReturnValue::AllOld
             ),
-            Write::Update {
-                key,
-                set,
-                add,
-                set_sum,
-                ..
-            } => {
-                let update = x.update(set, add, set_sum);
-                finish!(
-                    self.client
-                        .update_item()
-                        .table_name(table)
-                        .set_key(Some(key_map(key)))
-                        .update_expression(update)
-                        .set_condition_expression(cond)
-                        .set_expression_attribute_names(x.names())
-                        .set_expression_attribute_values(x.values())
-                        .return_values(ReturnValue::AllNew)
-                        .return_consumed_capacity(rcc)
-                        .send()
-                        .await,
-                    attributes
-                )
-            }
-            Write::Delete { key, .. } => finish!(
+            Write::Update { key, .. } => finish!(
                 self.client
-                    .delete_item()
-                    .table_name(table)
+                    .update_item()
                     .set_key(Some(key_map(key)))
-                    .set_condition_expression(cond)
-                    .set_expression_attribute_names(x.names())
-                    .set_expression_attribute_values(x.values())
-                    .return_values(ReturnValue::AllOld)
-                    .return_consumed_capacity(rcc)
-                    .send()
-                    .await,
-                attributes
+                    .set_update_expression(update),
+                ReturnValue::AllNew
+            ),
+            Write::Delete { key, .. } => finish!(
+                self.client.delete_item().set_key(Some(key_map(key))),
+                ReturnValue::AllOld
             ),
             Write::Check { .. } => self.transact(vec![write.clone()]).await,
         }
@@ -639,59 +625,32 @@ impl ItemBackend for Dynamo {
         for w in &writes {
             let mut x = Expr::default();
             let cond = x.cond(w.cond());
+            let update = x.update(w);
+            // A check without a condition of its own checks that the item exists.
+            let cond = match w {
+                Write::Check { .. } => cond.or_else(|| Some("attribute_exists(pk)".into())),
+                _ => cond,
+            };
+            // One part of the transaction, with its condition.
+            macro_rules! part {
+                ($builder:expr) => {
+                    conditioned!($builder, table, cond, x)
+                        .build()
+                        .map_err(build_err)?
+                };
+            }
             let item = match w {
-                Write::Put { item, .. } => TransactWriteItem::builder().put(
-                    Put::builder()
-                        .table_name(table)
-                        .set_item(Some(to_dynamo(item)))
-                        .set_condition_expression(cond)
-                        .set_expression_attribute_names(x.names())
-                        .set_expression_attribute_values(x.values())
-                        .build()
-                        .map_err(build_err)?,
-                ),
-                Write::Update {
-                    key,
-                    set,
-                    add,
-                    set_sum,
-                    ..
-                } => {
-                    let update = x.update(set, add, set_sum);
-                    TransactWriteItem::builder().update(
-                        Update::builder()
-                            .table_name(table)
-                            .set_key(Some(key_map(key)))
-                            .update_expression(update)
-                            .set_condition_expression(cond)
-                            .set_expression_attribute_names(x.names())
-                            .set_expression_attribute_values(x.values())
-                            .build()
-                            .map_err(build_err)?,
-                    )
-                }
-                Write::Delete { key, .. } => TransactWriteItem::builder().delete(
-                    Delete::builder()
-                        .table_name(table)
+                Write::Put { item, .. } => TransactWriteItem::builder()
+                    .put(part!(Put::builder().set_item(Some(to_dynamo(item))))),
+                Write::Update { key, .. } => TransactWriteItem::builder().update(part!(
+                    Update::builder()
                         .set_key(Some(key_map(key)))
-                        .set_condition_expression(cond)
-                        .set_expression_attribute_names(x.names())
-                        .set_expression_attribute_values(x.values())
-                        .build()
-                        .map_err(build_err)?,
-                ),
-                Write::Check { key, .. } => TransactWriteItem::builder().condition_check(
-                    ConditionCheck::builder()
-                        .table_name(table)
-                        .set_key(Some(key_map(key)))
-                        .set_condition_expression(
-                            cond.or_else(|| Some("attribute_exists(pk)".into())),
-                        )
-                        .set_expression_attribute_names(x.names())
-                        .set_expression_attribute_values(x.values())
-                        .build()
-                        .map_err(build_err)?,
-                ),
+                        .set_update_expression(update)
+                )),
+                Write::Delete { key, .. } => TransactWriteItem::builder()
+                    .delete(part!(Delete::builder().set_key(Some(key_map(key))))),
+                Write::Check { key, .. } => TransactWriteItem::builder()
+                    .condition_check(part!(ConditionCheck::builder().set_key(Some(key_map(key))))),
             };
             items.push(item.build());
         }

@@ -225,6 +225,17 @@ impl Write {
         }
     }
 
+    /// An update that only sets attributes (nothing added, no sums), made under `cond`.
+    pub fn set(key: Key, set: Vec<(String, Attr)>, cond: Cond) -> Self {
+        Write::Update {
+            key,
+            set,
+            add: vec![],
+            set_sum: vec![],
+            cond,
+        }
+    }
+
     /// The condition it is made under.
     pub fn cond(&self) -> &Cond {
         match self {

@@ -5,7 +5,7 @@
 //! `SSO_TEST_DYNAMODB_ENDPOINT` points at another server instead. Not used by the gateway.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
@@ -59,21 +59,18 @@ fn start() -> String {
          while kill -0 {parent} 2>/dev/null && kill -0 $m 2>/dev/null; do sleep 1; done; kill $m 2>/dev/null",
         parent = std::process::id()
     );
-    // Not waited for: the watchdog shell outlives this call and ends with the test process.
-    #[allow(clippy::zombie_processes)]
-    let mut shell = Command::new("sh")
+    let mut shell = Command::new("sh");
+    shell
         .args(["-c", &script])
         .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("sh to start moto_server");
-    let output = shell.stdout.take().expect("moto's output");
-    let (port, transcript) = reported_port(
-        output,
+        .stdin(Stdio::null());
+    // Not waited for: the watchdog shell outlives this call and ends with the test process.
+    let (_shell, port, transcript) = spawn_reporting_port(
+        &mut shell,
         "Running on http://127.0.0.1:",
         Duration::from_secs(60),
-    );
+    )
+    .expect("sh to start moto_server");
     let port = port.unwrap_or_else(|| {
         panic!(
             "moto_server did not start within 60 s: install it with \
@@ -138,6 +135,22 @@ pub fn reported_port(
         }
     });
     (rx.recv_timeout(timeout).ok(), transcript)
+}
+
+/// Spawns `command` with its standard output piped to [`reported_port`]: the child, the port
+/// it reported (or `None`), and the transcript of its output.
+pub fn spawn_reporting_port(
+    command: &mut Command,
+    marker: &str,
+    timeout: Duration,
+) -> std::io::Result<(Child, Option<u16>, Transcript)> {
+    let mut child = command.stdout(Stdio::piped()).spawn()?;
+    let output = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no standard output"))?;
+    let (port, transcript) = reported_port(output, marker, timeout);
+    Ok((child, port, transcript))
 }
 
 /// The Python that has moto: `SSO_TEST_PYTHON`, else the virtualenv `scripts/setup` makes,

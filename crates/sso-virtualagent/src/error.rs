@@ -5,7 +5,7 @@
 
 use axum::response::{IntoResponse, Response};
 use sso_core::signed_link::LinkError;
-use sso_web::{FormAgain, PageError, WebError, log_unavailable, page};
+use sso_web::{FormAgain, PageError, WebError, page};
 use thiserror::Error;
 
 /// The login page's notice when a sign-in fails or is locked out (one text for both).
@@ -34,11 +34,7 @@ pub enum Error {
     Unavailable(#[from] WebError),
 }
 
-impl From<sso_store::StoreError> for Error {
-    fn from(e: sso_store::StoreError) -> Self {
-        Error::Unavailable(e.into())
-    }
-}
+sso_web::unavailable_from_store_error!(Error);
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
@@ -46,10 +42,7 @@ impl IntoResponse for Error {
             Error::Page(e) => e.into_response(),
             Error::LinkRefused { location, .. } => page::redirect(&location, &[]),
             Error::SignInRefused(form) => form.into_response(),
-            Error::Unavailable(e) => {
-                log_unavailable("signed_link", &e);
-                page::unavailable()
-            }
+            Error::Unavailable(e) => e.into_unavailable_page("signed_link"),
         }
     }
 }

@@ -13,8 +13,6 @@
 //!   throttled.
 //!
 //! The tenant home `/` (who is signed in) and `/healthz` come from `sso_web::home`.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

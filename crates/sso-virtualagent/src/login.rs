@@ -7,14 +7,13 @@ use std::net::IpAddr;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
-use sso_core::ident::SessionId;
 use sso_core::signed_link::ErrorId;
-use sso_store::model::{Claims, NewSession, Outcome, Protocol, Tenant};
+use sso_store::model::{Claims, Outcome, Protocol, Tenant};
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::{FormRejection, StrictForm, query_value};
 use sso_web::login_form::{LoginForm, Notice};
-use sso_web::{Platform, SignInFailure, SignInRefusal, page, random_bytes};
+use sso_web::{Platform, SignInFailure, SignInRefusal};
 
 use crate::error::{Error, MSG_SIGN_IN_FAILED};
 
@@ -66,8 +65,7 @@ pub async fn submit(
     let cookie = check(&p, &tenant, identifier, fields.value("password"), source_ip)
         .await
         .map_err(|failure| failure.into_error(refuse))?;
-    let set = cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
-    Ok(page::redirect(&tenant.home_path, &[set]))
+    Ok(p.signed_in(&tenant, &cookie, &tenant.home_path))
 }
 
 async fn check(
@@ -77,7 +75,6 @@ async fn check(
     password: &str,
     source_ip: IpAddr,
 ) -> Result<SessionCookie, SignInFailure> {
-    let now = p.now();
     // The directory is cached, so finding the client first costs no read; the throttle then
     // counts per client, whether it was typed as an email or as a clientID (else one
     // client would have two counters). Unknown identifiers count under what was typed.
@@ -120,21 +117,14 @@ async fn check(
             return Err(refusal.into());
         }
     };
-    let id = SessionId::from_random_bytes(random_bytes()?);
     let claims = Claims::SignedLink {
         client_id: c.client_id.clone(),
         email: c.email.clone(),
         vendor: None,
     };
-    let session = NewSession::for_tenant(
-        tenant,
-        &c.client_id,
-        Protocol::SignedLink,
-        "password",
-        now,
-        claims,
-    );
-    p.sessions.create(&id.storage_key(), &session).await?;
+    let cookie = p
+        .open_password_session(tenant, &c.client_id, Protocol::SignedLink, claims)
+        .await?;
     attempt.record(Outcome::Ok).await;
-    Ok(SessionCookie::Opaque(id))
+    Ok(cookie)
 }

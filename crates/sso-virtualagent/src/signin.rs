@@ -63,9 +63,7 @@ pub async fn handle(
     match sign_in(&p, &tenant, vendor.as_ref(), &req, &parts.headers).await {
         Ok(Checked::SignedIn(cookie)) => {
             audit(Outcome::Ok).await;
-            let set =
-                cookies::set_session(&cookie, p.config.https, !tenant.frame_ancestors.is_empty());
-            Ok(page::redirect(&tenant.home_path, &[set]))
+            Ok(p.signed_in(&tenant, &cookie, &tenant.home_path))
         }
         Ok(Checked::AlreadySignedIn) => {
             audit(Outcome::SameBrowser).await;

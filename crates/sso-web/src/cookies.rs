@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn session_cookies_round_trip_and_hide_in_debug() {
-        let opaque = SessionCookie::Opaque(SessionId::from_random_bytes([1; 16]));
+        let opaque = opaque();
         assert_eq!(SessionCookie::parse(&opaque.encode()), Some(opaque.clone()));
         let link = SessionCookie::Link {
             key: StorageKey::from_bytes([2; 32]),
@@ -282,13 +282,14 @@ mod tests {
         assert!(token_as_id.secret_matches(None));
     }
 
+    /// A session cookie carrying a random id.
+    fn opaque() -> SessionCookie {
+        SessionCookie::Opaque(SessionId::from_random_bytes([1; 16]))
+    }
+
     #[test]
     fn a_framed_tenant_gets_cross_site_cookies_over_https_only() {
-        let framed = set_session(
-            &SessionCookie::Opaque(SessionId::from_random_bytes([1; 16])),
-            true,
-            true,
-        );
+        let framed = set_session(&opaque(), true, true);
         assert!(
             framed.contains("SameSite=None") && framed.contains("Secure"),
             "{framed}"
@@ -304,21 +305,13 @@ mod tests {
 
     #[test]
     fn cookie_attributes_follow_the_scheme() {
-        let c = set_session(
-            &SessionCookie::Opaque(SessionId::from_random_bytes([1; 16])),
-            true,
-            false,
-        );
+        let c = set_session(&opaque(), true, false);
         assert!(c.starts_with("__Host-sso="));
         for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
             assert!(c.contains(attr), "{c}");
         }
         assert!(!c.contains("Domain"));
-        let plain = set_session(
-            &SessionCookie::Opaque(SessionId::from_random_bytes([1; 16])),
-            false,
-            true,
-        );
+        let plain = set_session(&opaque(), false, true);
         assert!(
             plain.starts_with("sso=")
                 && !plain.contains("Secure")

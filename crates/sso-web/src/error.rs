@@ -35,6 +35,29 @@ pub fn log_unavailable(context: &'static str, error: &(dyn std::error::Error + '
     tracing::debug!(endpoint = context, cause = %chain, "store unavailable: cause");
 }
 
+impl WebError {
+    /// The 503 page, with the cause logged once under `context` (by [`log_unavailable`]): how
+    /// every error mapping that answers with a page ends when the store could not be reached.
+    pub fn into_unavailable_page(self, context: &'static str) -> Response {
+        log_unavailable(context, &self);
+        crate::page::unavailable()
+    }
+}
+
+/// `impl From<StoreError>` for error enums that have an `Unavailable(WebError)` variant, so
+/// that `?` on a store call lands there (through [`WebError::Store`]) in every adapter alike.
+/// The crate using it depends on `sso-store` (every adapter does).
+#[macro_export]
+macro_rules! unavailable_from_store_error {
+    ($error:ident) => {
+        impl ::core::convert::From<::sso_store::StoreError> for $error {
+            fn from(e: ::sso_store::StoreError) -> Self {
+                $error::Unavailable(e.into())
+            }
+        }
+    };
+}
+
 /// Why a page (not an API answer) could not be served: the plain 404 for hosts and paths that
 /// are not ours, the 503 page when the store is unavailable. It is the rejection of the
 /// page extractors ([`crate::extract::TenantPage`], [`crate::extract::PortalHost`]).
@@ -49,20 +72,13 @@ pub enum PageError {
     Unavailable(#[from] WebError),
 }
 
-impl From<sso_store::StoreError> for PageError {
-    fn from(e: sso_store::StoreError) -> Self {
-        PageError::Unavailable(e.into())
-    }
-}
+crate::unavailable_from_store_error!(PageError);
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
             PageError::NotFound => crate::page::not_found(),
-            PageError::Unavailable(e) => {
-                log_unavailable("page", &e);
-                crate::page::unavailable()
-            }
+            PageError::Unavailable(e) => e.into_unavailable_page("page"),
         }
     }
 }

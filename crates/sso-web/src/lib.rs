@@ -16,8 +16,6 @@
 //! - [`settings`]: every setting, read and checked once for the local server and the Lambdas.
 //! - [`PageError`] and [`log_unavailable`]: how a page fails, and the one place a store
 //!   failure's cause is logged.
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

@@ -4,10 +4,13 @@ use std::sync::Arc;
 
 use std::net::IpAddr;
 
+use axum::response::Response;
 use http::HeaderMap;
-use sso_core::ident::{OneTimeToken, StorageKey};
+use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
 use sso_core::throttle::LockoutPolicy;
-use sso_store::model::{AuditEvent, Outcome, Protocol, Redemption, Session, Tenant};
+use sso_store::model::{
+    AuditEvent, Claims, NewSession, Outcome, Protocol, Redemption, Session, Tenant,
+};
 use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{CachedDirectory, DIRECTORY_TTL};
 
@@ -423,5 +426,30 @@ impl Platform {
             )
             .await?;
         Ok(Some(CurrentSession { cookie, session }))
+    }
+
+    /// Opens a session on `tenant` for a password sign-in (issuer `password`, the tenant's
+    /// session policy, starting now) and returns the cookie carrying its random id: where the
+    /// standard login pages of the tenant protocols end.
+    pub async fn open_password_session(
+        &self,
+        tenant: &Tenant,
+        subject: &str,
+        protocol: Protocol,
+        claims: Claims,
+    ) -> Result<SessionCookie, WebError> {
+        let id = SessionId::from_random_bytes(random_bytes()?);
+        let session =
+            NewSession::for_tenant(tenant, subject, protocol, "password", self.now(), claims);
+        self.sessions.create(&id.storage_key(), &session).await?;
+        Ok(SessionCookie::Opaque(id))
+    }
+
+    /// The answer that completes a sign-in on `tenant`: a redirect to `location` that sets
+    /// the session cookie (cross-site when the tenant may be framed).
+    pub fn signed_in(&self, tenant: &Tenant, cookie: &SessionCookie, location: &str) -> Response {
+        let framed = !tenant.frame_ancestors.is_empty();
+        let set = cookies::set_session(cookie, self.config.https, framed);
+        crate::page::redirect(location, &[set])
     }
 }

@@ -6,52 +6,23 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sso_core::signed_link::{Scheme, VendorSecret, sign};
-use sso_store::testing::{Transcript, reported_port};
 
-use super::temp_dir;
+use super::{Server, launch, temp_dir};
 
-/// `sso serve --demo` on `data` (kept as it is); killed, not cleaned up, on drop.
-struct Running {
-    child: Child,
-    log: Transcript,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data: &Path) -> (Running, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
-        .args([
-            "serve",
-            "--demo",
-            "--single-tenant",
-            "demoaws",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--data")
-        .arg(data)
-        .env("SSO_LOG", "info")
-        .env_remove("SSO_TRUSTED_PROXIES")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (port, log) = reported_port(stderr, "\"listening\",\"port\":", Duration::from_secs(60));
-    let running = Running { child, log };
-    let port = port.unwrap_or_else(|| panic!("sso serve did not start:\n{}", running.log.text()));
-    (running, port)
+/// `sso serve --demo` on `data`, which is kept as it is for the restart; killed on drop.
+fn start(data: &Path) -> (Server, u16) {
+    launch(
+        Command::new(env!("CARGO_BIN_EXE_sso")),
+        data.to_path_buf(),
+        true,
+        &[],
+    )
 }
 
 /// A response's status, `Location` and the `name=value` of its first `Set-Cookie`.

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use super::serve_with;
+use super::{output_text, serve_with};
 
 /// POSTs the call-center request with the demo Platform-Key (allowed from 127.0.0.1/32 and
 /// ::1/128 only) to `sso serve` on `port`, optionally with an `X-Forwarded-For`; the body.
@@ -28,15 +28,7 @@ fn sso0(port: u16, forwarded_for: Option<&str>) -> String {
     if let Some(xff) = forwarded_for {
         curl.args(["-H", &format!("x-forwarded-for: {xff}")]);
     }
-    let out = curl
-        .arg(format!("http://127.0.0.1:{port}/sso/0"))
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+    output_text(curl.arg(format!("http://127.0.0.1:{port}/sso/0")))
 }
 
 #[test]
@@ -296,19 +288,25 @@ fn expect_100_continue_with_an_oversized_body_is_answered_without_continue() {
     assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
 }
 
+/// Opens `idle` connections that send nothing, then times a `/healthz` on one more: its
+/// answer and how long it took. The idle ones are handed back, to stay open until dropped.
+fn healthz_past_idle(port: u16, idle: usize) -> (Vec<TcpStream>, String, Duration) {
+    let held: Vec<TcpStream> = (0..idle).map(|_| connect(port)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let mut s = connect(port);
+    s.write_all(HEALTHZ).unwrap();
+    let answer = read_response(&mut s);
+    (held, answer, started.elapsed())
+}
+
 #[test]
 fn max_connections_holds_new_connections_until_a_slot_frees() {
     let (server, port) = serve_with(
         "max-connections",
         &["--max-connections", "4", "--header-timeout-secs", "1"],
     );
-    let held: Vec<TcpStream> = (0..4).map(|_| connect(port)).collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
-    let mut s = connect(port);
-    s.write_all(HEALTHZ).unwrap();
-    let answer = read_response(&mut s);
-    let took = started.elapsed();
+    let (held, answer, took) = healthz_past_idle(port, 4);
     assert!(
         answer.starts_with("HTTP/1.1 200 "),
         "{answer}\n{}",
@@ -332,13 +330,7 @@ fn a_low_open_file_limit_and_eighty_idle_sockets_leave_the_server_serving() {
         ])
         .env("SSO_HEADER_TIMEOUT_SECS", "2");
     let (server, port) = super::serve_command("ulimit", command, &[]);
-    let held: Vec<TcpStream> = (0..80).map(|_| connect(port)).collect();
-    std::thread::sleep(Duration::from_millis(200));
-    let started = Instant::now();
-    let mut s = connect(port);
-    s.write_all(HEALTHZ).unwrap();
-    let answer = read_response(&mut s);
-    let took = started.elapsed();
+    let (held, answer, took) = healthz_past_idle(port, 80);
     let log = server.log.text();
     assert!(
         answer.starts_with("HTTP/1.1 200 "),

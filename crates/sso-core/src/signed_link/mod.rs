@@ -88,6 +88,16 @@ mod tests {
         }
     }
 
+    /// The demo vendor's signature of client 1234 at `ts`.
+    fn signed(ts: i64) -> String {
+        sign(
+            Scheme::Md5,
+            "1234",
+            &ts.to_string(),
+            &VendorSecret::new("vendorpass"),
+        )
+    }
+
     fn request(ts: i64, token: String) -> LinkRequest {
         LinkRequest {
             identifier: Identifier::ClientId("1234".into()),
@@ -99,12 +109,7 @@ mod tests {
 
     #[test]
     fn a_good_link_passes_and_its_replay_key_is_lower_case() {
-        let token = sign(
-            Scheme::Md5,
-            "1234",
-            &NOW.to_string(),
-            &VendorSecret::new("vendorpass"),
-        );
+        let token = signed(NOW);
         let req = request(NOW, token.to_ascii_uppercase());
         let ok = check_link(&req, Some(&keys()), NOW).unwrap();
         assert_eq!(ok.slot, SecretSlot::Current);
@@ -119,24 +124,14 @@ mod tests {
             check_link(&req, Some(&keys()), NOW),
             Err(LinkError::BadSignature)
         );
-        let token = sign(
-            Scheme::Md5,
-            "1234",
-            &old.to_string(),
-            &VendorSecret::new("vendorpass"),
-        );
+        let token = signed(old);
         let err = check_link(&request(old, token), Some(&keys()), NOW).unwrap_err();
         assert_eq!(err.error_id(), ErrorId::Expired);
     }
 
     #[test]
     fn unknown_and_disabled_vendors_are_unauthorized() {
-        let token = sign(
-            Scheme::Md5,
-            "1234",
-            &NOW.to_string(),
-            &VendorSecret::new("vendorpass"),
-        );
+        let token = signed(NOW);
         let req = request(NOW, token);
         assert_eq!(check_link(&req, None, NOW), Err(LinkError::UnknownVendor));
         let mut disabled = keys();

@@ -1,8 +1,8 @@
 //! The administrator pages: my groups; a group's agents and linked platforms, with forms to
 //! create agents and link platforms (CSRF-protected); an agent's activity.
 
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, StatusCode};
 use sso_store::model::{Agent, Group, GroupLink, Session};
 use sso_store::password;
@@ -157,16 +157,40 @@ fn checked(
     fields.map_err(|_| Error::NotSaved(MSG_FORM_EXPIRED))
 }
 
+/// A form an administrator posts to `/groups/<G>/…` on the portal host: the group, which
+/// they manage (else refused as [`managing`] refuses), and the fields, whose CSRF token
+/// matched (else "not saved").
+pub struct GroupForm {
+    group: u64,
+    fields: StrictForm,
+}
+
+impl FromRequest<Platform> for GroupForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, p: &Platform) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        PortalHost::from_request_parts(&mut parts, p)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Path(group) = Path::<String>::from_request_parts(&mut parts, p)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let (_, group) = managing(p, &parts.headers, &group)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let headers = parts.headers.clone();
+        let fields = StrictForm::from_request(Request::from_parts(parts, body), p).await;
+        let fields = checked(p, &headers, fields).map_err(IntoResponse::into_response)?;
+        Ok(GroupForm { group, fields })
+    }
+}
+
 /// `POST /groups/<G>/agents`.
 pub async fn create_agent(
     State(p): State<Platform>,
-    _: PortalHost,
-    Path(group): Path<String>,
-    headers: HeaderMap,
-    fields: Result<StrictForm, FormRejection>,
+    GroupForm { group: g, fields }: GroupForm,
 ) -> Result<Response, Error> {
-    let (_, g) = managing(&p, &headers, &group).await?;
-    let fields = checked(&p, &headers, fields)?;
     let (username, fullname, pass) = (
         fields.value("username").trim(),
         fields.value("fullname").trim(),
@@ -200,13 +224,8 @@ pub async fn create_agent(
 /// `POST /groups/<G>/links`.
 pub async fn link_platform(
     State(p): State<Platform>,
-    _: PortalHost,
-    Path(group): Path<String>,
-    headers: HeaderMap,
-    fields: Result<StrictForm, FormRejection>,
+    GroupForm { group: g, fields }: GroupForm,
 ) -> Result<Response, Error> {
-    let (_, g) = managing(&p, &headers, &group).await?;
-    let fields = checked(&p, &headers, fields)?;
     let tenant = fields.value("tenant").trim().to_ascii_lowercase();
     let department = fields
         .value("department")

@@ -260,12 +260,10 @@ impl Tokens for Store {
         key: &StorageKey,
         now: i64,
     ) -> Result<Option<Redeemed>, StoreError> {
-        let write = Write::Update {
-            key: keys::token(tenant, key),
-            set: vec![("consumed".into(), Attr::N(now))],
-            add: vec![],
-            set_sum: vec![],
-            cond: Cond::Live {
+        let write = Write::set(
+            keys::token(tenant, key),
+            vec![("consumed".into(), Attr::N(now))],
+            Cond::Live {
                 now,
                 reqs: vec![
                     Req::Missing("consumed".into()),
@@ -275,7 +273,7 @@ impl Tokens for Store {
                     ),
                 ],
             },
-        };
+        );
         match self.backend.write(write).await? {
             WriteOutcome::Done(Some(item)) => Ok(Some(Redeemed {
                 subject: item.s("subject").unwrap_or_default().to_owned(),
@@ -454,27 +452,23 @@ impl Sessions for Store {
         if now - session.last_seen < min_interval {
             return Ok(());
         }
-        let write = Write::Update {
-            key: keys::session(tenant, key),
-            set: vec![("last_seen".into(), Attr::N(now))],
-            add: vec![],
-            set_sum: vec![],
-            cond: Cond::Live {
+        let write = Write::set(
+            keys::session(tenant, key),
+            vec![("last_seen".into(), Attr::N(now))],
+            Cond::Live {
                 now,
                 reqs: vec![Req::Missing("revoked".into())],
             },
-        };
+        );
         self.backend.write(write).await.map(|_| ())
     }
 
     async fn revoke(&self, tenant: &str, key: &StorageKey, now: i64) -> Result<(), StoreError> {
-        let write = Write::Update {
-            key: keys::session(tenant, key),
-            set: vec![("revoked".into(), Attr::N(now))],
-            add: vec![],
-            set_sum: vec![],
-            cond: Cond::Live { now, reqs: vec![] },
-        };
+        let write = Write::set(
+            keys::session(tenant, key),
+            vec![("revoked".into(), Attr::N(now))],
+            Cond::Live { now, reqs: vec![] },
+        );
         self.backend.write(write).await.map(|_| ())
     }
 
@@ -489,16 +483,14 @@ impl Sessions for Store {
         // a later one (an unconditional put could lower the tenant's marker and let sessions
         // between the two times escape the subject check).
         for who in [subject, ANY_SUBJECT] {
-            let write = Write::Update {
-                key: keys::not_before(tenant, who),
-                set: vec![("at".into(), Attr::N(now))],
-                add: vec![],
-                set_sum: vec![],
-                cond: Cond::Live {
+            let write = Write::set(
+                keys::not_before(tenant, who),
+                vec![("at".into(), Attr::N(now))],
+                Cond::Live {
                     now: i64::MIN,
                     reqs: vec![Req::MissingOrBelow("at".into(), now)],
                 },
-            };
+            );
             let raised = match self.backend.write(write).await? {
                 WriteOutcome::Done(_) => true,
                 // Absent: start it (the conditional update needs an item to exist).

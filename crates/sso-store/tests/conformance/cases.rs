@@ -10,7 +10,7 @@ use sso_store::faults::{Fault, Faulty};
 use sso_store::item::{EXPIRES_AT, Key, Query};
 use sso_store::model::{
     AuditEvent, Claims, GroupLink, LoginPlan, NewSession, NewToken, Outcome, Protocol, Recorded,
-    Redemption, TokenPurpose,
+    Redemption, Session, TokenPurpose,
 };
 use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{SecretBox, Store, StoreError, keys, password};
@@ -129,14 +129,7 @@ pub async fn the_demo_directory_imports_and_reads_back(store: &Store) {
         .unwrap();
     let ids: BTreeSet<String> = dups.into_iter().map(|c| c.client_id).collect();
     assert_eq!(ids, BTreeSet::from(["5678".into(), "5679".into()]));
-    assert_eq!(
-        store
-            .clients_by_email("demoaws", "client@example.com")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(sharing(store, "client@example.com").await, 1);
     assert!(
         store
             .clients_by_email("demoaws", "nobody@example.com")
@@ -254,35 +247,14 @@ pub async fn importing_twice_changes_nothing_and_a_bad_file_writes_nothing(store
     assert_eq!(first, second);
     let clients_after = store.list_clients("demoaws").await.unwrap();
     assert_eq!(clients_before.len(), clients_after.len());
-    assert_eq!(
-        store
-            .clients_by_email("demoaws", "dup@example.com")
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(sharing(store, "dup@example.com").await, 2);
 
     // Changing a client's email moves its index entry.
     let mut c = store.client("demoaws", "5679").await.unwrap().unwrap();
     c.email = "solo@example.com".into();
     store.put_client(&c).await.unwrap();
-    assert_eq!(
-        store
-            .clients_by_email("demoaws", "dup@example.com")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        store
-            .clients_by_email("demoaws", "solo@example.com")
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(sharing(store, "dup@example.com").await, 1);
+    assert_eq!(sharing(store, "solo@example.com").await, 1);
 }
 
 pub async fn vendor_secrets_and_passwords_are_never_stored_in_clear(store: &Store) {
@@ -310,33 +282,22 @@ pub async fn vendor_secrets_and_passwords_are_never_stored_in_clear(store: &Stor
 
 pub async fn a_one_time_token_is_redeemed_exactly_once_by_64_concurrent_redeemers(store: &Store) {
     let key = token_key(1);
-    store
-        .issue(&key, &new_token(false, NOW + 300, None))
-        .await
-        .unwrap();
-    let store = Arc::new(store.clone());
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.redeem("demoaws", &key, NOW, &once()).await })
-        })
-        .collect();
+    issued(store, &key, new_token(false, NOW + 300, None)).await;
+    let redeemed = at_once(store, 64, |store, _| async move {
+        store.redeem("demoaws", &key, NOW, &once()).await
+    })
+    .await;
     let mut wins = 0;
-    for t in tasks {
-        if let Some(r) = t.await.unwrap().unwrap() {
-            assert_eq!(r.session.subject, "joe");
-            assert_eq!(r.session.claims, token_claims());
-            wins += 1;
-        }
+    for r in redeemed.into_iter().flatten() {
+        assert_eq!(r.session.subject, "joe");
+        assert_eq!(r.session.claims, token_claims());
+        wins += 1;
     }
     assert_eq!(wins, 1);
-    assert!(!redeems(&store, &key, NOW, &once()).await);
+    assert!(!redeems(store, &key, NOW, &once()).await);
     // A token is bound to its tenant.
     let other = token_key(2);
-    store
-        .issue(&other, &new_token(false, NOW + 300, None))
-        .await
-        .unwrap();
+    issued(store, &other, new_token(false, NOW + 300, None)).await;
     assert!(
         store
             .redeem("sandboxdemo", &other, NOW, &once())
@@ -350,39 +311,15 @@ pub async fn a_bound_token_is_redeemed_only_from_its_address_and_not_burnt_elsew
     store: &Store,
 ) {
     let key = token_key(30);
-    store
-        .issue(&key, &new_token(false, NOW + 300, None))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .redeem("demoaws", &key, NOW, &how(Some("10.0.0.1"), false))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .redeem("demoaws", &key, NOW, &how(Some("127.0.0.1"), false))
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        store
-            .redeem("demoaws", &key, NOW, &how(Some("127.0.0.1"), false))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    issued(store, &key, new_token(false, NOW + 300, None)).await;
+    assert!(!redeems(store, &key, NOW, &how(Some("10.0.0.1"), false)).await);
+    assert!(redeems(store, &key, NOW, &how(Some("127.0.0.1"), false)).await);
+    assert!(!redeems(store, &key, NOW, &how(Some("127.0.0.1"), false)).await);
 }
 
 pub async fn a_reusable_token_works_until_it_expires(store: &Store) {
     let key = token_key(3);
-    store
-        .issue(&key, &new_token(true, NOW + 60, None))
-        .await
-        .unwrap();
+    issued(store, &key, new_token(true, NOW + 60, None)).await;
     // Each redemption brings a fresh cookie secret, so each starts a session of its own.
     let fresh = |i: i64| Redemption {
         secret_sha256: format!("{i:064}"),
@@ -398,18 +335,24 @@ pub async fn a_reusable_token_works_until_it_expires(store: &Store) {
 
 pub async fn a_new_token_for_the_same_slot_replaces_the_previous_one(store: &Store) {
     let (first, second, other) = (token_key(4), token_key(5), token_key(6));
-    store
-        .issue(&first, &new_token(false, NOW + 300, Some("joe|10.0.0.1")))
-        .await
-        .unwrap();
-    store
-        .issue(&other, &new_token(false, NOW + 300, Some("joe|10.0.0.2")))
-        .await
-        .unwrap();
-    store
-        .issue(&second, &new_token(false, NOW + 300, Some("joe|10.0.0.1")))
-        .await
-        .unwrap();
+    issued(
+        store,
+        &first,
+        new_token(false, NOW + 300, Some("joe|10.0.0.1")),
+    )
+    .await;
+    issued(
+        store,
+        &other,
+        new_token(false, NOW + 300, Some("joe|10.0.0.2")),
+    )
+    .await;
+    issued(
+        store,
+        &second,
+        new_token(false, NOW + 300, Some("joe|10.0.0.1")),
+    )
+    .await;
     assert!(!redeems(store, &first, NOW, &once()).await, "replaced");
     assert!(redeems(store, &second, NOW, &once()).await);
     assert!(
@@ -420,15 +363,9 @@ pub async fn a_new_token_for_the_same_slot_replaces_the_previous_one(store: &Sto
 
 pub async fn a_redeemed_token_is_its_session_from_redemption_on(store: &Store) {
     let key = token_key(40);
-    store
-        .issue(&key, &new_token(false, NOW + 300, None))
-        .await
-        .unwrap();
+    issued(store, &key, new_token(false, NOW + 300, None)).await;
     assert!(
-        Sessions::get(store, "demoaws", &key, NOW)
-            .await
-            .unwrap()
-            .is_none(),
+        !live(store, "demoaws", &key, NOW).await,
         "a token not yet redeemed is no session"
     );
     let r = store
@@ -449,34 +386,22 @@ pub async fn a_redeemed_token_is_its_session_from_redemption_on(store: &Store) {
         r.session.secret_sha256.as_deref(),
         Some("ab".repeat(32).as_str())
     );
-    let live = Sessions::get(store, "demoaws", &key, NOW + 1000)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(live.subject, "joe");
-    assert_eq!(live.claims, token_claims());
+    let s = session(store, &key, NOW + 1000).await;
+    assert_eq!(s.subject, "joe");
+    assert_eq!(s.claims, token_claims());
     assert!(
-        Sessions::get(store, "demoaws", &key, NOW + 100 + 1800)
-            .await
-            .unwrap()
-            .is_none(),
+        !live(store, "demoaws", &key, NOW + 100 + 1800).await,
         "ended at its absolute lifetime"
     );
     assert!(
-        Sessions::get(store, "sandboxdemo", &key, NOW + 200)
-            .await
-            .unwrap()
-            .is_none(),
+        !live(store, "sandboxdemo", &key, NOW + 200).await,
         "another tenant's host"
     );
 }
 
 pub async fn a_token_opens_only_the_door_it_was_issued_for(store: &Store) {
     let key = token_key(41);
-    store
-        .issue(&key, &new_token(false, NOW + 300, None))
-        .await
-        .unwrap();
+    issued(store, &key, new_token(false, NOW + 300, None)).await;
     let mut callcenter = once();
     callcenter.protocol = Protocol::CallCenter;
     assert!(
@@ -509,10 +434,12 @@ pub async fn a_token_opens_only_the_door_it_was_issued_for(store: &Store) {
 
 pub async fn replacing_a_redeemed_token_leaves_its_session_alone(store: &Store) {
     let (first, second) = (token_key(43), token_key(44));
-    store
-        .issue(&first, &new_token(false, NOW + 300, Some("joe|10.9.9.9")))
-        .await
-        .unwrap();
+    issued(
+        store,
+        &first,
+        new_token(false, NOW + 300, Some("joe|10.9.9.9")),
+    )
+    .await;
     store
         .redeem("demoaws", &first, NOW, &once())
         .await
@@ -522,90 +449,70 @@ pub async fn replacing_a_redeemed_token_leaves_its_session_alone(store: &Store) 
     again.issued_at = NOW + 10;
     store.issue(&second, &again).await.unwrap();
     assert!(
-        Sessions::get(store, "demoaws", &first, NOW + 20)
-            .await
-            .unwrap()
-            .is_some(),
+        live(store, "demoaws", &first, NOW + 20).await,
         "the session the first token became lives on"
     );
     assert!(redeems(store, &second, NOW + 20, &once()).await);
 }
 
 pub async fn the_replay_guard_records_exactly_once_under_64_concurrent_records(store: &Store) {
-    let store = Arc::new(store.clone());
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .record("demoaws", "1001", "abcdef", NOW, NOW + 100)
-                    .await
-            })
-        })
-        .collect();
-    let mut firsts = 0;
-    for t in tasks {
-        if t.await.unwrap().unwrap() == Recorded::First {
-            firsts += 1;
-        }
-    }
+    let recorded = at_once(store, 64, |store, _| async move {
+        store
+            .record("demoaws", "1001", "abcdef", NOW, NOW + 100)
+            .await
+    })
+    .await;
+    let firsts = recorded.iter().filter(|r| **r == Recorded::First).count();
     assert_eq!(firsts, 1);
-    assert_eq!(
-        store
-            .record("demoaws", "1001", "abcdef", NOW + 99, NOW + 200)
-            .await
-            .unwrap(),
-        Recorded::Replay
-    );
-    assert_eq!(
-        store
-            .record("demoaws", "1002", "abcdef", NOW, NOW + 100)
-            .await
-            .unwrap(),
-        Recorded::First,
-        "per vendor"
-    );
-    assert_eq!(
-        store
-            .record("sandboxdemo", "1001", "abcdef", NOW, NOW + 100)
-            .await
-            .unwrap(),
-        Recorded::First,
-        "per tenant"
-    );
-    assert_eq!(
-        store
-            .record("demoaws", "1001", "abcdef", NOW + 100, NOW + 200)
-            .await
-            .unwrap(),
-        Recorded::First,
-        "after expiry"
-    );
+    for (tenant, vendor, now, expires, expected, why) in [
+        (
+            "demoaws",
+            "1001",
+            NOW + 99,
+            NOW + 200,
+            Recorded::Replay,
+            "the same link",
+        ),
+        (
+            "demoaws",
+            "1002",
+            NOW,
+            NOW + 100,
+            Recorded::First,
+            "per vendor",
+        ),
+        (
+            "sandboxdemo",
+            "1001",
+            NOW,
+            NOW + 100,
+            Recorded::First,
+            "per tenant",
+        ),
+        (
+            "demoaws",
+            "1001",
+            NOW + 100,
+            NOW + 200,
+            Recorded::First,
+            "after expiry",
+        ),
+    ] {
+        let recorded = store.record(tenant, vendor, "abcdef", now, expires).await;
+        assert_eq!(recorded.unwrap(), expected, "{why}");
+    }
 }
 
 pub async fn expired_items_are_invisible_before_any_ttl_cleanup(store: &Store) {
     let key = token_key(7);
-    store
-        .issue(&key, &new_token(false, NOW + 10, None))
-        .await
-        .unwrap();
+    issued(store, &key, new_token(false, NOW + 10, None)).await;
     assert!(!redeems(store, &key, NOW + 10, &once()).await);
     let s = session_key(7);
     let mut ns = new_session("1234", NOW);
     ns.absolute_expiry = NOW + 100;
     store.create(&s, &ns).await.unwrap();
-    assert!(
-        Sessions::get(store, "demoaws", &s, NOW + 99)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        Sessions::get(store, "demoaws", &s, NOW + 100)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(live(store, "demoaws", &s, NOW + 99).await);
+    assert!(!live(store, "demoaws", &s, NOW + 100).await);
     // The item is still physically there (moto and DynamoDB's lazy TTL): only reads hide it.
     assert!(
         store
@@ -619,18 +526,9 @@ pub async fn expired_items_are_invisible_before_any_ttl_cleanup(store: &Store) {
 
 pub async fn sessions_end_by_idle_timeout_unless_touched_and_by_absolute_lifetime(store: &Store) {
     let (busy, idle) = (session_key(8), session_key(9));
-    store
-        .create(&busy, &new_session("1234", NOW))
-        .await
-        .unwrap();
-    store
-        .create(&idle, &new_session("1234", NOW))
-        .await
-        .unwrap();
-    let s = Sessions::get(store, "demoaws", &busy, NOW + 1000)
-        .await
-        .unwrap()
-        .unwrap();
+    created(store, &busy, new_session("1234", NOW)).await;
+    created(store, &idle, new_session("1234", NOW)).await;
+    let s = session(store, &busy, NOW + 1000).await;
     assert_eq!(
         (s.subject.as_str(), s.protocol, s.issuer.as_str()),
         ("1234", Protocol::SignedLink, "1001")
@@ -645,107 +543,56 @@ pub async fn sessions_end_by_idle_timeout_unless_touched_and_by_absolute_lifetim
         .touch("demoaws", &busy, &s, NOW + 1000, 60)
         .await
         .unwrap();
-    let again = Sessions::get(store, "demoaws", &busy, NOW + 1001)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = session(store, &busy, NOW + 1001).await;
     assert_eq!(again.last_seen, NOW + 1000);
     store
         .touch("demoaws", &busy, &again, NOW + 1030, 60)
         .await
         .unwrap();
     assert_eq!(
-        Sessions::get(store, "demoaws", &busy, NOW + 1031)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_seen,
+        session(store, &busy, NOW + 1031).await.last_seen,
         NOW + 1000
     );
 
+    assert!(live(store, "demoaws", &idle, NOW + 1799).await);
+    assert!(!live(store, "demoaws", &idle, NOW + 1800).await, "idle");
     assert!(
-        Sessions::get(store, "demoaws", &idle, NOW + 1799)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        Sessions::get(store, "demoaws", &idle, NOW + 1800)
-            .await
-            .unwrap()
-            .is_none(),
-        "idle"
-    );
-    assert!(
-        Sessions::get(store, "demoaws", &busy, NOW + 2500)
-            .await
-            .unwrap()
-            .is_some(),
+        live(store, "demoaws", &busy, NOW + 2500).await,
         "touched in time"
     );
     assert!(
-        Sessions::get(store, "sandboxdemo", &busy, NOW + 2500)
-            .await
-            .unwrap()
-            .is_none(),
+        !live(store, "sandboxdemo", &busy, NOW + 2500).await,
         "other tenant"
     );
 
     // Keep it busy up to its absolute lifetime, which still ends it.
     let mut t = NOW + 2500;
     while t < NOW + 36_000 {
-        let s = Sessions::get(store, "demoaws", &busy, t)
-            .await
-            .unwrap()
-            .unwrap();
+        let s = session(store, &busy, t).await;
         store.touch("demoaws", &busy, &s, t, 60).await.unwrap();
         t += 1700;
     }
+    assert!(live(store, "demoaws", &busy, NOW + 35_999).await);
     assert!(
-        Sessions::get(store, "demoaws", &busy, NOW + 35_999)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    assert!(
-        Sessions::get(store, "demoaws", &busy, NOW + 36_000)
-            .await
-            .unwrap()
-            .is_none(),
+        !live(store, "demoaws", &busy, NOW + 36_000).await,
         "absolute"
     );
 }
 
 pub async fn revoked_sessions_and_subjects_are_refused(store: &Store) {
     let (a, b, c) = (session_key(10), session_key(11), session_key(12));
-    store.create(&a, &new_session("1234", NOW)).await.unwrap();
-    store.create(&b, &new_session("agent1", NOW)).await.unwrap();
+    created(store, &a, new_session("1234", NOW)).await;
+    created(store, &b, new_session("agent1", NOW)).await;
     store.revoke("demoaws", &a, NOW + 5).await.unwrap();
-    assert!(
-        Sessions::get(store, "demoaws", &a, NOW + 6)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!live(store, "demoaws", &a, NOW + 6).await);
     store
         .revoke_all_for_subject("demoaws", "agent1", NOW + 10)
         .await
         .unwrap();
+    assert!(!live(store, "demoaws", &b, NOW + 11).await);
+    created(store, &c, new_session("agent1", NOW + 20)).await;
     assert!(
-        Sessions::get(store, "demoaws", &b, NOW + 11)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    store
-        .create(&c, &new_session("agent1", NOW + 20))
-        .await
-        .unwrap();
-    assert!(
-        Sessions::get(store, "demoaws", &c, NOW + 21)
-            .await
-            .unwrap()
-            .is_some(),
+        live(store, "demoaws", &c, NOW + 21).await,
         "new sign-ins work"
     );
     // The revocation is in the store, not only in this process's cache.
@@ -753,12 +600,7 @@ pub async fn revoked_sessions_and_subjects_are_refused(store: &Store) {
         Arc::clone(store.backend()),
         sso_store::SecretBox::new([42; 32]),
     );
-    assert!(
-        Sessions::get(&fresh, "demoaws", &b, NOW + 11)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(!live(&fresh, "demoaws", &b, NOW + 11).await);
     // A revoked session's item stays (it may carry a replay record) until its expiry.
     assert_eq!(
         store
@@ -793,17 +635,11 @@ pub async fn revoked_sessions_and_subjects_are_refused(store: &Store) {
 
 pub async fn a_session_key_can_be_created_only_once(store: &Store) {
     let k = session_key(13);
-    let store = Arc::new(store.clone());
-    let tasks: Vec<_> = (0..16)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.create(&k, &new_session("1234", NOW)).await })
-        })
-        .collect();
-    let mut firsts = 0;
-    for t in tasks {
-        firsts += usize::from(t.await.unwrap().unwrap() == Recorded::First);
-    }
+    let created = at_once(store, 16, |store, _| async move {
+        store.create(&k, &new_session("1234", NOW)).await
+    })
+    .await;
+    let firsts = created.iter().filter(|r| **r == Recorded::First).count();
     assert_eq!(firsts, 1);
 }
 
@@ -841,37 +677,18 @@ pub async fn the_throttle_locks_after_thirty_failures_and_releases(store: &Store
         1
     );
     store.clear(key).await.unwrap();
-    assert_eq!(
-        store
-            .failures(key, NOW + 43_201, &p)
-            .await
-            .unwrap()
-            .failures,
-        0
-    );
+    assert_eq!(failures(store, key, NOW + 43_201, &p).await, 0);
 }
 
 pub async fn concurrent_failures_are_all_counted(store: &Store) {
-    let store = Arc::new(store.clone());
-    let tasks: Vec<_> = (0..20)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .record_failure("k", NOW, &LockoutPolicy::default())
-                    .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
-    assert_eq!(
+    at_once(store, 20, |store, _| async move {
         store
-            .failures("k", NOW, &LockoutPolicy::default())
+            .record_failure("k", NOW, &LockoutPolicy::default())
             .await
-            .unwrap()
-            .failures,
+    })
+    .await;
+    assert_eq!(
+        failures(store, "k", NOW, &LockoutPolicy::default()).await,
         20
     );
 }
@@ -880,71 +697,25 @@ pub async fn at_most_thirty_of_64_concurrent_reservations_pass_and_a_lock_refuse
     store: &Store,
 ) {
     let policy = LockoutPolicy::default();
-    let store = Arc::new(store.clone());
-    let tasks: Vec<_> = (0..64)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(
-                async move { store.reserve("burst", NOW, &LockoutPolicy::default()).await },
-            )
-        })
-        .collect();
-    let mut reserved = 0;
-    for t in tasks {
-        if t.await.unwrap().unwrap().is_some() {
-            reserved += 1;
-        }
-    }
+    let reservations = at_once(store, 64, |store, _| async move {
+        store.reserve("burst", NOW, &LockoutPolicy::default()).await
+    })
+    .await;
+    let reserved = reservations.iter().filter(|r| r.is_some()).count();
     assert_eq!(reserved, 30, "the 31st attempt finds the key locked");
-    assert_eq!(
-        store
-            .failures("burst", NOW, &policy)
-            .await
-            .unwrap()
-            .failures,
-        30
-    );
+    assert_eq!(failures(store, "burst", NOW, &policy).await, 30);
     // Refused attempts neither counted nor prolonged the lock: a minute later one more
     // attempt may run (and is counted), then the key locks again.
-    assert!(
-        store
-            .reserve("burst", NOW + 59, &policy)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let next = store
-        .reserve("burst", NOW + 60, &policy)
-        .await
-        .unwrap()
-        .unwrap();
+    let reserve = |at: i64| store.reserve("burst", at, &policy);
+    assert!(reserve(NOW + 59).await.unwrap().is_none());
+    let next = reserve(NOW + 60).await.unwrap().unwrap();
     assert_eq!(next.failures, 31);
-    assert!(
-        store
-            .reserve("burst", NOW + 61, &policy)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(reserve(NOW + 61).await.unwrap().is_none());
     // A reservation whose check never ran is given back; nothing is created for none.
     store.release("burst", NOW + 62).await.unwrap();
-    assert_eq!(
-        store
-            .failures("burst", NOW + 62, &policy)
-            .await
-            .unwrap()
-            .failures,
-        30
-    );
+    assert_eq!(failures(store, "burst", NOW + 62, &policy).await, 30);
     store.release("never-reserved", NOW).await.unwrap();
-    assert_eq!(
-        store
-            .failures("never-reserved", NOW, &policy)
-            .await
-            .unwrap()
-            .failures,
-        0
-    );
+    assert_eq!(failures(store, "never-reserved", NOW, &policy).await, 0);
     // 12 h after the last failure the count starts again.
     let fresh = store
         .reserve("burst", NOW + 60 + 12 * 3600, &policy)
@@ -955,6 +726,59 @@ pub async fn at_most_thirty_of_64_concurrent_reservations_pass_and_a_lock_refuse
 }
 
 /// Whether a redemption of `key` on `demoaws` at `at` starts a session.
+/// Runs `op(store, i)` for each `i` in `0..n`, all at once on the runtime's threads; what each
+/// returned (every call must succeed).
+async fn at_once<T, Fut>(store: &Store, n: u64, op: impl Fn(Arc<Store>, u64) -> Fut) -> Vec<T>
+where
+    Fut: Future<Output = Result<T, StoreError>> + Send + 'static,
+    T: Send + 'static,
+{
+    let store = Arc::new(store.clone());
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(op(Arc::clone(&store), i)))
+        .collect();
+    let mut out = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        out.push(t.await.unwrap().unwrap());
+    }
+    out
+}
+
+/// How many demoaws clients have this email.
+async fn sharing(store: &Store, email: &str) -> usize {
+    let found = store.clients_by_email("demoaws", email).await.unwrap();
+    found.len()
+}
+
+/// The live demoaws session under `key` at `at`.
+async fn session(store: &Store, key: &StorageKey, at: i64) -> Session {
+    let found = Sessions::get(store, "demoaws", key, at).await.unwrap();
+    found.expect("a live session")
+}
+
+/// Creates a test session under `key`.
+async fn created(store: &Store, key: &StorageKey, session: NewSession) {
+    store.create(key, &session).await.unwrap();
+}
+
+/// The throttle's failure count for `key` at `at`.
+async fn failures(store: &Store, key: &str, at: i64, policy: &LockoutPolicy) -> u32 {
+    store.failures(key, at, policy).await.unwrap().failures
+}
+
+/// The session under `key` on `tenant` is live at `at`.
+async fn live(store: &Store, tenant: &str, key: &StorageKey, at: i64) -> bool {
+    Sessions::get(store, tenant, key, at)
+        .await
+        .unwrap()
+        .is_some()
+}
+
+/// Issues a test token under `key`.
+async fn issued(store: &Store, key: &StorageKey, token: NewToken) {
+    store.issue(key, &token).await.unwrap();
+}
+
 async fn redeems(store: &Store, key: &StorageKey, at: i64, how: &Redemption) -> bool {
     store
         .redeem("demoaws", key, at, how)
@@ -1048,26 +872,14 @@ pub async fn an_audit_event_is_in_both_listings_or_in_neither(store: &Store) {
 }
 
 pub async fn concurrent_links_of_one_group_all_stay(store: &Store) {
-    let store = Arc::new(store.clone());
-    let tasks: Vec<_> = (0..6u64)
-        .map(|i| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .link_group(
-                        77,
-                        GroupLink {
-                            tenant: format!("platform{i}"),
-                            department: i,
-                        },
-                    )
-                    .await
-            })
-        })
-        .collect();
-    for t in tasks {
-        t.await.unwrap().unwrap();
-    }
+    at_once(store, 6, |store, i| async move {
+        let link = GroupLink {
+            tenant: format!("platform{i}"),
+            department: i,
+        };
+        store.link_group(77, link).await
+    })
+    .await;
     let group = store.group(77).await.unwrap().unwrap();
     assert_eq!(group.links.len(), 6, "{group:?}");
     let listed = store.list_groups().await.unwrap();
@@ -1135,10 +947,11 @@ pub async fn audit_events_page_newest_first(store: &Store) {
 
 pub async fn measure_costs(store: &Store) {
     let mut rows = Vec::new();
+    // Runs one store call (it must succeed) and notes what it consumed.
     macro_rules! step {
         ($name:expr, $op:expr) => {{
             let before = store.consumed();
-            let out = $op;
+            let out = $op.await.unwrap();
             let after = store.consumed();
             rows.push((
                 $name,
@@ -1152,88 +965,49 @@ pub async fn measure_costs(store: &Store) {
     let key = token_key(20);
     step!(
         "token issue (one-time)",
-        store
-            .issue(&key, &new_token(false, NOW + 300, None))
-            .await
-            .unwrap()
+        store.issue(&key, &new_token(false, NOW + 300, None))
     );
     step!(
         "token redeem (one-time: becomes the session)",
-        store.redeem("demoaws", &key, NOW, &once()).await.unwrap()
+        store.redeem("demoaws", &key, NOW, &once())
     );
     let reusable = token_key(23);
-    store
-        .issue(&reusable, &new_token(true, NOW + 300, None))
-        .await
-        .unwrap();
+    issued(store, &reusable, new_token(true, NOW + 300, None)).await;
     step!(
         "token redeem (reusable: a session of its own)",
-        store
-            .redeem("demoaws", &reusable, NOW, &how(None, true))
-            .await
-            .unwrap()
+        store.redeem("demoaws", &reusable, NOW, &how(None, true))
     );
     step!(
         "token issue (replace slot, first)",
-        store
-            .issue(&token_key(21), &new_token(false, NOW + 300, Some("s")))
-            .await
-            .unwrap()
+        store.issue(&token_key(21), &new_token(false, NOW + 300, Some("s")))
     );
     step!(
         "token issue (replace slot, again)",
-        store
-            .issue(&token_key(22), &new_token(false, NOW + 300, Some("s")))
-            .await
-            .unwrap()
+        store.issue(&token_key(22), &new_token(false, NOW + 300, Some("s")))
     );
     let s = session_key(20);
     step!(
         "session create",
-        store.create(&s, &new_session("1234", NOW)).await.unwrap()
+        store.create(&s, &new_session("1234", NOW))
     );
     // The tenant's latest revocation is read once per tenant and minute: warm it, then measure
     // what every page view costs.
     let warm = session_key(21);
-    store
-        .create(&warm, &new_session("5678", NOW))
-        .await
-        .unwrap();
-    Sessions::get(store, "demoaws", &warm, NOW + 1)
-        .await
-        .unwrap()
-        .unwrap();
-    let sess = step!(
-        "session get",
-        Sessions::get(store, "demoaws", &s, NOW + 1)
-            .await
-            .unwrap()
-            .unwrap()
-    );
+    created(store, &warm, new_session("5678", NOW)).await;
+    session(store, &warm, NOW + 1).await;
+    let sess = step!("session get", Sessions::get(store, "demoaws", &s, NOW + 1)).unwrap();
     step!(
         "session touch",
-        store
-            .touch("demoaws", &s, &sess, NOW + 100, 60)
-            .await
-            .unwrap()
+        store.touch("demoaws", &s, &sess, NOW + 100, 60)
     );
-    step!(
-        "session revoke",
-        store.revoke("demoaws", &s, NOW + 101).await.unwrap()
-    );
+    step!("session revoke", store.revoke("demoaws", &s, NOW + 101));
     step!(
         "replay record",
-        store
-            .record("demoaws", "1001", "t", NOW, NOW + 10)
-            .await
-            .unwrap()
+        store.record("demoaws", "1001", "t", NOW, NOW + 10)
     );
     step!(
         "throttle failure",
-        store
-            .record_failure("x", NOW, &LockoutPolicy::default())
-            .await
-            .unwrap()
+        store.record_failure("x", NOW, &LockoutPolicy::default())
     );
     let event = AuditEvent {
         at: NOW,
@@ -1244,7 +1018,7 @@ pub async fn measure_costs(store: &Store) {
         source_ip: "::1".into(),
         outcome: Outcome::Ok,
     };
-    step!("audit append", store.append(&event).await.unwrap());
+    step!("audit append", store.append(&event));
     let anonymous = AuditEvent {
         subject: String::new(),
         outcome: Outcome::BadToken,
@@ -1252,7 +1026,7 @@ pub async fn measure_costs(store: &Store) {
     };
     step!(
         "audit append (nobody named: a random token)",
-        store.append(&anonymous).await.unwrap()
+        store.append(&anonymous)
     );
     eprintln!("| operation | requests | read units | write units |\n|---|---|---|---|");
     for (name, r, w, n) in &rows {
