@@ -392,9 +392,7 @@ fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, stats: &Stats, every: Dur
         // Blocks only while the queue is empty: no timer, a lone op is committed at once. A
         // queue that stays empty for SWEEP_EVERY (or a writer that has not swept for that
         // long) sweeps.
-        let wait = every
-            .saturating_sub(last_sweep.elapsed())
-            .min(REPORT_EVERY);
+        let wait = every.saturating_sub(last_sweep.elapsed()).min(REPORT_EVERY);
         let first = match ops.recv_timeout(wait) {
             Ok(op) => Some(op),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
