@@ -25,6 +25,7 @@ macro_rules! on_both_stores {
 mod abuse;
 mod browser;
 mod callcenter;
+mod faults;
 mod fuzz;
 mod hardening;
 mod helpdesk;

@@ -84,6 +84,7 @@ pub struct Faulty {
     at: AtomicUsize,
     fault: Fault,
     schedule: Option<Schedule>,
+    call_timeout: Option<Duration>,
     armed: AtomicBool,
     calls: AtomicU64,
     failed_before: AtomicU64,
@@ -111,6 +112,7 @@ impl Faulty {
             at: AtomicUsize::new(0),
             fault,
             schedule: None,
+            call_timeout: None,
             armed: AtomicBool::new(true),
             calls: AtomicU64::new(0),
             failed_before: AtomicU64::new(0),
@@ -125,6 +127,13 @@ impl Faulty {
             schedule: Some(schedule),
             ..Self::new(inner, Fault::Before)
         }
+    }
+
+    /// Gives calls through this wrapper another deadline than `inner`'s
+    /// ([`ItemBackend::call_timeout`]), so tests of stalls need not wait seconds.
+    pub fn bounded_by(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
     }
 
     /// Arms or disarms the schedule (disarmed: every call passes, e.g. to read the store
@@ -247,7 +256,8 @@ impl ItemBackend for Faulty {
     }
 
     fn call_timeout(&self) -> Duration {
-        self.inner.call_timeout()
+        self.call_timeout
+            .unwrap_or_else(|| self.inner.call_timeout())
     }
 }
 
