@@ -360,3 +360,162 @@ async fn call_center_and_portal_under_store_faults_answer_unavailable_or_work_an
     }
     audit_is_whole(&app, "demoaws", "agent1").await;
 }
+
+/// A moto server of this test's own, on a fixed port, that the test can kill and restart.
+struct Moto {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl Moto {
+    fn start(port: u16) -> Self {
+        let child = std::process::Command::new(sso_store::testing::python())
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto starts (scripts/setup installs it)");
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Self { port, child };
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto did not listen on {port} within 60 s");
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn kill(&mut self) {
+        self.child.kill().expect("kill moto");
+        self.child.wait().expect("reap moto");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request of each protocol; `true` when all three were served normally, `false` when
+/// all three answered their own "temporarily unavailable" (anything else fails the test).
+async fn each_protocol_once(app: &TestApp, n: i64) -> bool {
+    let browser = app.client();
+    let ts = (app.clock.now() - 100 * n).to_string();
+    let token = sign(Scheme::Md5, "1234", &ts, &VendorSecret::new("vendorpass"));
+    let link = app.url(
+        "demoaws",
+        &format!("/signin.php?clientID=1234&vendorid=1001&timestamp={ts}&token={token}"),
+    );
+    let r = timed(browser.get(&link)).await;
+    let link_ok = match (r.status(), location(&r).as_str()) {
+        (StatusCode::FOUND, "/") => true,
+        (StatusCode::SERVICE_UNAVAILABLE, _) => false,
+        (s, l) => panic!("signin.php: {s} {l}"),
+    };
+    let (admin, joe) = (
+        sso_core::helpdesk::password_digest("test123"),
+        sso_core::helpdesk::password_digest("acjoe123"),
+    );
+    let r = timed(browser.get(app.url(
+        "demoaws",
+        &format!(
+            "/api.php?api_user=admin&api_pass_h={admin}&api_output=json&api_action=singlesignon\
+             &sso_addr=127.0.0.1&sso_user=joe&sso_pass={joe}&sso_duration=30"
+        ),
+    )))
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    let api_ok = match v["result_code"].as_i64() {
+        Some(1) => true,
+        Some(0) if v["result_message"] == sso_core::helpdesk::MSG_UNAVAILABLE => false,
+        _ => panic!("api.php: {v}"),
+    };
+    app.clock.advance(1);
+    let r = timed(
+        browser
+            .post(app.url("demoaws", "/sso/0"))
+            .header("content-type", "application/json")
+            .header("platform-key", "demo-platform-key")
+            .body(r#"{"username":"agent1","fullname":"Agent One","department_id":1}"#),
+    )
+    .await;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    let cc_ok = match (status.as_u16(), v["descriptor"].as_str()) {
+        (200, Some("SSO_TOKEN_CREATED")) => true,
+        (503, Some("UNAVAILABLE")) => false,
+        _ => panic!("/sso/0: {status} {v}"),
+    };
+    assert!(
+        link_ok == api_ok && api_ok == cc_ok,
+        "all up or all down: {link_ok} {api_ok} {cc_ok}"
+    );
+    link_ok
+}
+
+async fn create_table_and_demo(endpoint: &str, table: &str) {
+    let dynamo = sso_store::dynamo::Dynamo::local(endpoint, table);
+    dynamo.create_table().await.expect("create the table");
+    let store = sso_store::Store::new(
+        Arc::new(dynamo),
+        sso_store::SecretBox::from_hex(&"00".repeat(32)).expect("key"),
+    );
+    store
+        .import("demo.toml", sso_cli::DEMO_DIRECTORY)
+        .await
+        .expect("the demo directory");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_moto_mid_scenario_gives_unavailable_answers_and_normal_ones_once_it_is_back() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut moto = Moto::start(port);
+    let table = format!("kill-{}", std::process::id());
+    create_table_and_demo(&moto.endpoint(), &table).await;
+    let app = spawn_with(
+        StoreChoice::Dynamo(sso_store::dynamo::DynamoConfig {
+            table: table.clone(),
+            endpoint_url: Some(moto.endpoint()),
+            region: None,
+        }),
+        false,
+    )
+    .await;
+    // GIVEN a scenario under way on moto,
+    for n in 0..3 {
+        assert!(each_protocol_once(&app, n).await, "normal before the kill");
+    }
+    // WHEN moto is killed, THEN every protocol says "temporarily unavailable", at once.
+    moto.kill();
+    for n in 10..13 {
+        assert!(!each_protocol_once(&app, n).await, "unavailable while down");
+    }
+    // WHEN it is back (moto keeps its tables in memory: the restarted one is empty, so the
+    // table and directory are restored as an operator would), THEN answers are normal again
+    // right away.
+    let moto = Moto::start(port);
+    create_table_and_demo(&moto.endpoint(), &table).await;
+    app.platform.directory_changed();
+    for n in 20..23 {
+        assert!(
+            each_protocol_once(&app, n).await,
+            "normal after the restart"
+        );
+    }
+}

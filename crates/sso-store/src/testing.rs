@@ -140,9 +140,9 @@ pub fn reported_port(
     (rx.recv_timeout(timeout).ok(), transcript)
 }
 
-/// The Python that has moto: `SSO_TEST_PYTHON`, else the virtualenv `scripts/setup` makes,
-/// else `python3`.
-fn python() -> String {
+/// The Python interpreter that has moto (`SSO_TEST_PYTHON`, else the virtualenv
+/// `scripts/setup` makes, else `python3`): tests that run their own moto use it too.
+pub fn python() -> String {
     if let Ok(p) = std::env::var("SSO_TEST_PYTHON")
         && !p.is_empty()
     {
