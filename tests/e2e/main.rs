@@ -30,4 +30,5 @@ mod fuzz;
 mod hardening;
 mod helpdesk;
 mod php_golden;
+mod redaction;
 mod signed_link;
