@@ -258,10 +258,12 @@ pub async fn observe(req: Request, next: Next) -> Response {
             register_cookie_value(v);
         }
     }
-    if let Some(l) = parts.headers.get("location").and_then(|l| l.to_str().ok()) {
-        if let Some((_, q)) = l.split_once('?') {
-            register_query(q);
-        }
+    if let Some((_, q)) = parts
+        .headers
+        .get("location")
+        .and_then(|l| l.to_str().ok()?.split_once('?'))
+    {
+        register_query(q);
     }
     let bytes = axum::body::to_bytes(body, 4 << 20)
         .await

@@ -369,6 +369,8 @@ struct Moto {
 
 impl Moto {
     fn start(port: u16) -> Self {
+        // Reaped in `kill` and `Drop`.
+        #[allow(clippy::zombie_processes)]
         let child = std::process::Command::new(sso_store::testing::python())
             .args([
                 "-m",

@@ -732,10 +732,8 @@ fn build(spec: &Spec, now: i64, harvest: &Harvest) -> (Request<Body>, Vec<String
     let mut req = Request::builder()
         .method(axum::http::Method::from_bytes(method.as_bytes()).expect("method"))
         .uri(uri);
-    if let Some(h) = host {
-        if let Ok(v) = HeaderValue::from_str(h) {
-            req = req.header("host", v);
-        }
+    if let Some(v) = host.and_then(|h| HeaderValue::from_str(h).ok()) {
+        req = req.header("host", v);
     }
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -768,10 +766,8 @@ fn build(spec: &Spec, now: i64, harvest: &Harvest) -> (Request<Body>, Vec<String
             }
         }
     }
-    if !cookie.is_empty() {
-        if let Ok(v) = HeaderValue::from_str(&cookie.join("; ")) {
-            req = req.header("cookie", v);
-        }
+    if let (false, Ok(v)) = (cookie.is_empty(), HeaderValue::from_str(&cookie.join("; "))) {
+        req = req.header("cookie", v);
     }
     let mut req = req.body(Body::from(body)).expect("a request");
     if let Some(p) = peer {
@@ -849,10 +845,8 @@ fn check(
             return Err(format!("a secret is echoed: {s}"));
         }
     }
-    if let Some(l) = &location {
-        if !location_allowed(l, host) {
-            return Err(format!("Location {l} is off the origin"));
-        }
+    if let Some(l) = location.as_deref().filter(|l| !location_allowed(l, host)) {
+        return Err(format!("Location {l} is off the origin"));
     }
     let head = method == "HEAD";
     let ctype = headers
@@ -889,7 +883,7 @@ fn check(
             let page = ctype.starts_with("text/html")
                 || ctype.starts_with("text/plain")
                 || ctype.starts_with("application/json");
-            if !redirect && !page && !(head && status < 400) && !body.is_empty() {
+            if !(redirect || page || body.is_empty() || head && status < 400) {
                 return Err(format!("answer {status} of type {ctype:?}: {text}"));
             }
         }
@@ -971,10 +965,13 @@ fn harvest_answer(
         }
     }
     for c in resp_headers.get_all("set-cookie") {
-        if let Some(pair) = c.to_str().ok().and_then(|c| c.split(';').next()) {
-            if pair.split_once('=').is_some_and(|(_, v)| !v.is_empty()) {
-                harvest.keep_cookie(pair.to_owned());
-            }
+        if let Some(pair) = c
+            .to_str()
+            .ok()
+            .and_then(|c| c.split(';').next())
+            .filter(|pair| pair.split_once('=').is_some_and(|(_, v)| !v.is_empty()))
+        {
+            harvest.keep_cookie(pair.to_owned());
         }
     }
     if let Some(l) = resp_headers.get("location").and_then(|l| l.to_str().ok()) {
