@@ -1010,6 +1010,8 @@ struct Stats {
     sso0_tokens: u64,
     redeemed: u64,
     pops: u64,
+    /// Milliseconds spent answering, by path (where the time goes: Argon2 on password paths).
+    millis_by_path: std::collections::BTreeMap<String, u64>,
 }
 
 fn tally(s: &mut Stats, path: &str, status: u16, headers: &axum::http::HeaderMap, body: &[u8]) {
@@ -1095,6 +1097,7 @@ fn run_chunk(
             .get("host")
             .and_then(|h| h.to_str().ok())
             .map(str::to_owned);
+        let started = Instant::now();
         let resp: Response<Body> = match t.runtime.block_on(t.router.clone().oneshot(req)) {
             Ok(r) => r,
             Err(never) => match never {},
@@ -1124,13 +1127,10 @@ fn run_chunk(
             &body,
             &mut harvest.lock().expect("harvest"),
         );
-        tally(
-            &mut stats.lock().expect("stats"),
-            &path,
-            status,
-            &headers,
-            &body,
-        );
+        let mut st = stats.lock().expect("stats");
+        tally(&mut st, &path, status, &headers, &body);
+        *st.millis_by_path.entry(path.clone()).or_default() += started.elapsed().as_millis() as u64;
+        drop(st);
         answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     });
