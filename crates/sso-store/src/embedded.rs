@@ -193,9 +193,10 @@ fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
 }
 
 /// redb's page cache. Its default (1 GiB) let the server's RSS grow with the data file in a
-/// soak (+14 % in the second minute, on track past the soak's 20 % bound); the hot items (new
-/// sessions, tokens, counters) are a small, recent part of the file.
-const CACHE_BYTES: usize = 64 << 20;
+/// soak (+14 % in the second minute, on track past the soak's 20 % bound), and so did a 64 MiB
+/// one until the file outgrew it; the hot items (new sessions, tokens, counters) are a small,
+/// recent part of the file.
+const CACHE_BYTES: usize = 16 << 20;
 
 type Table<'t> = redb::Table<'t, (&'static str, &'static str), &'static [u8]>;
 
