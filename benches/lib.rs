@@ -69,8 +69,17 @@ impl InProcess {
     }
 }
 
-/// Builds [`InProcess`].
+/// Builds [`InProcess`] without the audit trail in the store (as the Lambdas run by default).
 pub fn in_process() -> InProcess {
+    in_process_with(sso_web::WebConfig {
+        audit_to_store: false,
+        ..sso_web::WebConfig::default()
+    })
+}
+
+/// Builds [`InProcess`] with a given web configuration (the request fuzzer keeps the audit
+/// trail in the store, as `sso serve` does).
+pub fn in_process_with(web: sso_web::WebConfig) -> InProcess {
     use std::sync::Arc;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -85,10 +94,6 @@ pub fn in_process() -> InProcess {
         .block_on(store.import("demo.toml", sso_cli::DEMO_DIRECTORY))
         .expect("demo directory");
     let clock = Arc::new(sso_web::ManualClock::new(NOW));
-    let web = sso_web::WebConfig {
-        audit_to_store: false,
-        ..sso_web::WebConfig::default()
-    };
     let platform = sso_web::Platform::over(Arc::new(store), web, clock.clone());
     InProcess {
         router: sso_cli::app::router(platform),

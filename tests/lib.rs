@@ -1,6 +1,7 @@
 //! Helpers shared by the black-box tests in `e2e/`: the real server on port 0, HTTP clients
 //! that reach `*.localhost` hosts, and the real PHP clients.
 
+pub mod redaction;
 pub mod webdriver;
 
 use std::io::Write;
@@ -84,6 +85,14 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        // The test that made the server log a secret fails (not one that already failed).
+        if !std::thread::panicking() {
+            redaction::assert_clean();
+        }
+        if std::env::var_os("SSO_REDACTION_REPORT").is_some() {
+            let (lines, secrets) = redaction::figures();
+            eprintln!("redaction: {lines} server lines checked against {secrets} secrets");
         }
     }
 }
@@ -171,7 +180,11 @@ pub async fn spawn_on(listen: SocketAddr, store: StoreChoice, demo: bool) -> Tes
         clock: clock.clone(),
         limits: sso_cli::Limits::default(),
     };
-    let app = App::build(config).await.expect("the app builds");
+    redaction::install();
+    let app = App::build(config)
+        .await
+        .expect("the app builds")
+        .wrap_router(|r| r.layer(axum::middleware::from_fn(redaction::observe)));
     let (port, store, platform) = (app.port(), app.store().clone(), app.platform().clone());
     let (tx, rx) = tokio::sync::oneshot::channel();
     tokio::spawn(app.run_until_stopped(async {

@@ -25,7 +25,10 @@ macro_rules! on_both_stores {
 mod abuse;
 mod browser;
 mod callcenter;
+mod faults;
+mod fuzz;
 mod hardening;
 mod helpdesk;
 mod php_golden;
+mod redaction;
 mod signed_link;

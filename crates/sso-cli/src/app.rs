@@ -115,6 +115,13 @@ impl App {
         })
     }
 
+    /// Wraps the router (tests: a layer that observes every request and answer at the
+    /// socket, e.g. to register the secrets they carry).
+    pub fn wrap_router(mut self, wrap: impl FnOnce(Router) -> Router) -> Self {
+        self.router = wrap(self.router);
+        self
+    }
+
     /// The port actually bound (tests bind port 0).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map_or(0, |a| a.port())

@@ -19,6 +19,19 @@ pub enum StoreChoice {
     Memory,
     /// A DynamoDB table (AWS, or a local DynamoDB-compatible server).
     Dynamo(DynamoConfig),
+    /// A backend built by the caller (tests: `sso_store::faults::Faulty` around the
+    /// in-memory store, so the real server runs on a failing store).
+    Backend(SharedBackend),
+}
+
+/// A caller's backend in a [`StoreChoice`].
+#[derive(Clone)]
+pub struct SharedBackend(pub Arc<dyn ItemBackend>);
+
+impl std::fmt::Debug for SharedBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SharedBackend")
+    }
 }
 
 /// Opens the store. The vendor-secret key comes from `SSO_SECRET_KEY`; for an embedded
@@ -33,13 +46,8 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
             };
             (Arc::new(backend), key)
         }
-        StoreChoice::Memory => {
-            let key = match secret_key {
-                Some(k) => SecretBox::from_hex(k)?,
-                None => SecretBox::from_hex(&SecretBox::generate_hex()?)?,
-            };
-            (Arc::new(Embedded::in_memory()?), key)
-        }
+        StoreChoice::Memory => (Arc::new(Embedded::in_memory()?), given_or_new(secret_key)?),
+        StoreChoice::Backend(b) => (b.0.clone(), given_or_new(secret_key)?),
         StoreChoice::Dynamo(cfg) => {
             // A key made up here would be lost with this process, and with it every vendor
             // password it sealed: the table outlives us, so the key must be given.
@@ -55,6 +63,14 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
         }
     };
     Ok(Store::new(backend, key))
+}
+
+/// The given key, or a new one that lives as long as the process (memory-only stores).
+fn given_or_new(secret_key: Option<&str>) -> Result<SecretBox, CliError> {
+    Ok(match secret_key {
+        Some(k) => SecretBox::from_hex(k)?,
+        None => SecretBox::from_hex(&SecretBox::generate_hex()?)?,
+    })
 }
 
 /// The DynamoDB backend for a configuration: dummy credentials for a loopback endpoint, the

@@ -56,6 +56,7 @@ pub struct Dynamo {
     read_milli: Arc<AtomicU64>,
     requests: Arc<AtomicU64>,
     write_milli: Arc<AtomicU64>,
+    call_timeout: Duration,
 }
 
 fn timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
@@ -132,7 +133,10 @@ impl Dynamo {
                 aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(1),
             )
             .build();
-        Self::from_client(Client::from_conf(conf), table)
+        Self {
+            call_timeout: LOCAL_TIMEOUT + Duration::from_secs(1),
+            ..Self::from_client(Client::from_conf(conf), table)
+        }
     }
 
     /// Wraps an existing client.
@@ -143,6 +147,7 @@ impl Dynamo {
             read_milli: Arc::default(),
             requests: Arc::default(),
             write_milli: Arc::default(),
+            call_timeout: OPERATION_TIMEOUT + Duration::from_secs(1),
         }
     }
 
@@ -753,6 +758,11 @@ impl ItemBackend for Dynamo {
             write: self.write_milli.load(Ordering::Relaxed) as f64 / 1000.0,
             requests: self.requests.load(Ordering::Relaxed),
         }
+    }
+
+    /// Just above the SDK's own operation budget (retries included), which decides first.
+    fn call_timeout(&self) -> Duration {
+        self.call_timeout
     }
 }
 

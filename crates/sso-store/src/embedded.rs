@@ -148,12 +148,15 @@ impl Embedded {
         create_private_dir(dir).map_err(io)?;
         let path = dir.join(FILE_NAME);
         create_private_file(&path).map_err(io)?;
-        let db = Database::create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => {
-                StoreError::Locked(dir.display().to_string())
-            }
-            other => io(other),
-        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::Locked(dir.display().to_string())
+                }
+                other => io(other),
+            })?;
         Self::init(db, SWEEP_EVERY)
     }
 
@@ -287,6 +290,12 @@ fn decode(key: &Key, bytes: &[u8]) -> Result<Item, StoreError> {
 fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
     serde_json::to_vec(&item.attrs).map_err(io)
 }
+
+/// redb's page cache. Its default (1 GiB) let the server's RSS grow with the data file in a
+/// soak (+14 % in the second minute, on track past the soak's 20 % bound), and so did a 64 MiB
+/// one until the file outgrew it; the hot items (new sessions, tokens, counters) are a small,
+/// recent part of the file.
+const CACHE_BYTES: usize = 16 << 20;
 
 type Table<'t> = redb::Table<'t, (&'static str, &'static str), &'static [u8]>;
 

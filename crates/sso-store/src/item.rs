@@ -367,6 +367,11 @@ pub trait ItemBackend: Send + Sync {
     fn consumed(&self) -> Capacity {
         Capacity::default()
     }
+    /// How long one call may take before the store answers "unavailable" (see
+    /// [`crate::bounded`]): a backend with its own retry budget names one just above it.
+    fn call_timeout(&self) -> std::time::Duration {
+        crate::bounded::STORE_CALL_TIMEOUT
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod bounded;
 mod cache;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;

@@ -153,9 +153,9 @@ pub fn spawn_reporting_port(
     Ok((child, port, transcript))
 }
 
-/// The Python that has moto: `SSO_TEST_PYTHON`, else the virtualenv `scripts/setup` makes,
-/// else `python3`.
-fn python() -> String {
+/// The Python interpreter that has moto (`SSO_TEST_PYTHON`, else the virtualenv
+/// `scripts/setup` makes, else `python3`): tests that run their own moto use it too.
+pub fn python() -> String {
     if let Ok(p) = std::env::var("SSO_TEST_PYTHON")
         && !p.is_empty()
     {

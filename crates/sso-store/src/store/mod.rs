@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::bounded::Bounded;
 use crate::item::{Attr, Capacity, Item, ItemBackend};
 use crate::{SecretBox, StoreError};
 
@@ -42,10 +43,26 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// A store over `backend`, sealing vendor secrets with `secrets`.
+    /// A store over `backend`, sealing vendor secrets with `secrets`. Every call to the
+    /// backend is cut off after the backend's [`ItemBackend::call_timeout`]
+    /// ([`crate::bounded`]), so a stalled backend makes a request answer "unavailable"
+    /// instead of hanging.
     pub fn new(backend: Arc<dyn ItemBackend>, secrets: SecretBox) -> Self {
         Self {
-            backend,
+            backend: Arc::new(Bounded::new(backend)),
+            secrets,
+            not_before: Arc::default(),
+        }
+    }
+
+    /// [`Store::new`] with another bound on every backend call (tests of stalls).
+    pub fn with_call_timeout(
+        backend: Arc<dyn ItemBackend>,
+        secrets: SecretBox,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            backend: Arc::new(Bounded::with_timeout(backend, timeout)),
             secrets,
             not_before: Arc::default(),
         }
