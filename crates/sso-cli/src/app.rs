@@ -81,6 +81,8 @@ impl App {
         }
         let listener = TcpListener::bind(config.listen).await?;
         let mut web = config.web.clone();
+        // The local server always holds a key (given, or the data directory's own).
+        web.check_sealed_canary = true;
         if web.public_port.is_none() && !web.https {
             web.public_port = Some(listener.local_addr()?.port());
         }
@@ -191,6 +193,8 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
         _ if ANSWER_ON_EVERY_HOST.contains(&req.uri().path()) => hosts.tenant,
         HostKind::Tenant(_) => hosts.tenant,
         HostKind::Portal => hosts.portal,
+        // Readiness answers on any host: its handler needs no tenant.
+        HostKind::Unknown if req.uri().path() == "/readyz" => hosts.tenant,
         HostKind::Unknown if req.uri().path() == "/healthz" => {
             return if matches!(*req.method(), Method::GET | Method::HEAD) {
                 home::healthz().await

@@ -9,6 +9,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod key_parameter;
+
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -56,8 +58,13 @@ pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
             .await
         }
     };
-    let key = match &config.secret_key {
-        Some(k) => SecretBox::from_hex(k),
+    let ring = match (&config.secret_key, &config.secret_key_parameter) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(name)) => Some(key_parameter::fetch(name).await?),
+        (None, None) => None,
+    };
+    let key = match &ring {
+        Some(k) => SecretBox::from_ring(k),
         None => SecretBox::generate_hex().and_then(|k| SecretBox::from_hex(&k)),
     }
     .map_err(|e| ConfigError::Invalid(sso_web::settings::SECRET_KEY, e.to_string()))?;

@@ -22,6 +22,9 @@ pub struct WebConfig {
     pub touch_interval: i64,
     /// Audit events go to the store as well as to the log (local default; opt-in in Lambda).
     pub audit_to_store: bool,
+    /// Readiness (`/readyz`) also proves the secret key opens the table's sealed canary (set
+    /// where a key was configured; a function that never opens sealed records has none).
+    pub check_sealed_canary: bool,
 }
 
 impl Default for WebConfig {
@@ -34,6 +37,7 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             touch_interval: 60,
             audit_to_store: true,
+            check_sealed_canary: false,
         }
     }
 }

@@ -8,7 +8,9 @@ use http::HeaderMap;
 use sso_core::ident::{OneTimeToken, StorageKey};
 use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{AuditEvent, Outcome, Protocol, Redemption, Session, Tenant};
-use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
+use sso_store::port::{
+    Audit, Directory, DirectoryAdmin, Readiness, ReplayGuard, Sessions, Throttle, Tokens,
+};
 use sso_store::{CachedDirectory, DIRECTORY_TTL};
 
 use crate::cookies::{self, SessionCookie};
@@ -44,12 +46,28 @@ pub enum Gate<T> {
 
 /// A store that implements every port trait (the adapters never name which store it is).
 pub trait StorePorts:
-    Directory + DirectoryAdmin + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static
+    Directory
+    + DirectoryAdmin
+    + Sessions
+    + Tokens
+    + ReplayGuard
+    + Throttle
+    + Audit
+    + Readiness
+    + 'static
 {
 }
 
 impl<S> StorePorts for S where
-    S: Directory + DirectoryAdmin + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static
+    S: Directory
+        + DirectoryAdmin
+        + Sessions
+        + Tokens
+        + ReplayGuard
+        + Throttle
+        + Audit
+        + Readiness
+        + 'static
 {
 }
 
@@ -72,6 +90,8 @@ pub struct Platform {
     pub throttle: Arc<dyn Throttle>,
     /// The audit trail (used when `config.audit_to_store`).
     pub audit: Arc<dyn Audit>,
+    /// The readiness check (`/readyz`).
+    pub readiness: Arc<dyn Readiness>,
     /// Argon2id checks: bounded, queued, shared fairly between sources.
     password_gate: Arc<PasswordGate>,
     /// Shared configuration.
@@ -194,7 +214,8 @@ impl Platform {
             tokens: store.clone(),
             replay: store.clone(),
             throttle: store.clone(),
-            audit: store,
+            audit: store.clone(),
+            readiness: store,
             config: Arc::new(config),
             clock,
             password_gate: Arc::new(PasswordGate::new(GateSizes::default())),

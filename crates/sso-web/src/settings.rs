@@ -11,8 +11,13 @@ use crate::WebConfig;
 pub const BASE_DOMAIN: &str = "SSO_BASE_DOMAIN";
 /// `SSO_TABLE`: the DynamoDB table.
 pub const TABLE: &str = "SSO_TABLE";
-/// `SSO_SECRET_KEY`: 64 hex characters that seal vendor passwords at rest.
+/// `SSO_SECRET_KEY`: the key ring that seals vendor passwords at rest: 64 hex characters,
+/// or during a rotation `CURRENT,PREVIOUS` (the previous key only opens).
 pub const SECRET_KEY: &str = "SSO_SECRET_KEY";
+/// `SSO_SECRET_KEY_PARAMETER`: the name of an SSM Parameter Store `SecureString` holding the
+/// key ring (same format as [`SECRET_KEY`]); a Lambda reads it once per container at init,
+/// so the key is never in the function's environment.
+pub const SECRET_KEY_PARAMETER: &str = "SSO_SECRET_KEY_PARAMETER";
 /// `SSO_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed.
 pub const TRUSTED_PROXIES: &str = "SSO_TRUSTED_PROXIES";
 /// `SSO_AUDIT_TO_TABLE`: also store audit events in the table (`true` / `1`).
@@ -54,8 +59,11 @@ pub struct Settings {
     pub base_domain: String,
     /// See [`TABLE`].
     pub table: String,
-    /// See [`SECRET_KEY`] (checked to be 64 hex characters).
+    /// See [`SECRET_KEY`] (checked to be one or two keys of 64 hex characters).
     pub secret_key: Option<String>,
+    /// See [`SECRET_KEY_PARAMETER`] (a Lambda fetches the ring from it when `secret_key` is
+    /// not given).
+    pub secret_key_parameter: Option<String>,
     /// See [`TRUSTED_PROXIES`].
     pub trusted_proxies: Vec<IpNet>,
     /// Audit events are stored as well as logged.
@@ -74,6 +82,7 @@ impl std::fmt::Debug for Settings {
             .field("base_domain", &self.base_domain)
             .field("table", &self.table)
             .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("secret_key_parameter", &self.secret_key_parameter)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("audit_to_store", &self.audit_to_store)
             .field("https", &self.https)
@@ -116,13 +125,14 @@ impl Settings {
         };
         let secret_key = get(SECRET_KEY);
         if let Some(k) = &secret_key {
-            sso_store::SecretBox::from_hex(k)
+            sso_store::SecretBox::from_ring(k)
                 .map_err(|e| SettingsError::Invalid(SECRET_KEY, e.to_string()))?;
         }
         Ok(Self {
             table: required_or(TABLE, "sso")?,
             base_domain: required_or(BASE_DOMAIN, "localhost")?,
             secret_key,
+            secret_key_parameter: get(SECRET_KEY_PARAMETER),
             trusted_proxies: parse_cidrs(
                 TRUSTED_PROXIES,
                 &get(TRUSTED_PROXIES).unwrap_or_default(),
@@ -145,12 +155,13 @@ impl Settings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Insists on [`SECRET_KEY`]: whatever reads vendors cannot work without the key their
-    /// passwords were sealed with, so it refuses to start rather than fail every link.
+    /// Insists on [`SECRET_KEY`] or [`SECRET_KEY_PARAMETER`]: whatever reads vendors cannot
+    /// work without the key their passwords were sealed with, so it refuses to start rather
+    /// than fail every link.
     pub fn requiring_secret_key(self) -> Result<Self, SettingsError> {
-        match self.secret_key {
-            Some(_) => Ok(self),
-            None => Err(SettingsError::Missing(SECRET_KEY)),
+        match (&self.secret_key, &self.secret_key_parameter) {
+            (None, None) => Err(SettingsError::Missing(SECRET_KEY)),
+            _ => Ok(self),
         }
     }
 
@@ -163,6 +174,7 @@ impl Settings {
             single_tenant: self.single_tenant.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             audit_to_store: self.audit_to_store,
+            check_sealed_canary: self.secret_key.is_some() || self.secret_key_parameter.is_some(),
             ..WebConfig::default()
         }
     }

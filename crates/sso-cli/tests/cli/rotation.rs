@@ -1,0 +1,201 @@
+//! Rotating the secret key with `sso rotate-key` on both stores, and the readiness check that
+//! proves the key a server holds opens the table's sealed canary, through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use sso_store::testing::reported_port;
+
+use super::{Server, ok, serve_command, temp_dir};
+
+const OLD: &str = "1111111111111111111111111111111111111111111111111111111111111111";
+const NEW: &str = "2222222222222222222222222222222222222222222222222222222222222222";
+
+/// `sso <args> --data <data>` with `SSO_SECRET_KEY` set to `key` (or unset).
+fn sso_with_key(data: &Path, key: Option<&str>, args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sso"));
+    c.args(args).arg("--data").arg(data).env("SSO_LOG", "warn");
+    match key {
+        Some(k) => c.env("SSO_SECRET_KEY", k),
+        None => c.env_remove("SSO_SECRET_KEY"),
+    };
+    c.output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// GET `url` with curl: "<status> <body>".
+fn curl_body(url: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "30",
+            "-w",
+            " %{http_code}",
+            url,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once(' ').unwrap_or((&text, ""));
+    format!("{status} {body}{}", String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn rotate_key_reseals_an_embedded_store_under_a_new_key_of_its_own() {
+    let data = temp_dir("rotate-embedded");
+    ok(sso_with_key(
+        &data,
+        None,
+        &["import", "../sso-store/import/demo.toml"],
+    ));
+    let old = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    let out = sso_with_key(&data, None, &["rotate-key"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("re-sealed 4 vendor(s) under the current key; 0 already were"),
+        "{}",
+        stderr(&out)
+    );
+    let new = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    assert_ne!(old, new, "a new key");
+    assert!(
+        !data.join("secret.key.previous").exists(),
+        "rotation finished"
+    );
+    // The new key opens every vendor; the old one alone no longer does.
+    let listed = ok(sso_with_key(
+        &data,
+        None,
+        &["vendor", "list", "--tenant", "demoaws"],
+    ));
+    assert!(
+        listed.contains("1001") && listed.contains("1002"),
+        "{listed}"
+    );
+    let with_old = sso_with_key(
+        &data,
+        Some(old.trim()),
+        &["vendor", "list", "--tenant", "demoaws"],
+    );
+    assert!(
+        !with_old.status.success(),
+        "the old key still opens vendors"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn rotate_key_reseals_a_dynamodb_table_from_the_previous_key_to_the_current() {
+    let endpoint = sso_store::testing::endpoint();
+    let data = temp_dir("rotate-dynamo");
+    let table = format!("rotate-{}", std::process::id());
+    let dynamo = |key: Option<&str>, args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend([
+            "--store",
+            "dynamodb",
+            "--endpoint-url",
+            endpoint,
+            "--table",
+            &table,
+        ]);
+        sso_with_key(&data, key, &all)
+    };
+    ok(dynamo(None, &["create-table"]));
+    ok(dynamo(
+        Some(OLD),
+        &["import", "../sso-store/import/demo.toml"],
+    ));
+    let ring = format!("{NEW},{OLD}");
+    let out = dynamo(Some(&ring), &["rotate-key"]);
+    assert!(
+        stderr(&out).contains("re-sealed 4 vendor(s) under the current key; 0 already were"),
+        "{}",
+        stderr(&out)
+    );
+    let listed = ok(dynamo(
+        Some(NEW),
+        &["vendor", "list", "--tenant", "demoaws"],
+    ));
+    assert!(listed.contains("1001"), "{listed}");
+    assert!(
+        !dynamo(Some(OLD), &["vendor", "list", "--tenant", "demoaws"])
+            .status
+            .success(),
+        "what was re-sealed no longer opens with the old key"
+    );
+    let again = dynamo(Some(NEW), &["rotate-key"]);
+    assert!(
+        stderr(&again).contains("re-sealed 0 vendor(s) under the current key; 4 already were"),
+        "{}",
+        stderr(&again)
+    );
+    // Readiness: a server holding the new key is ready; one holding only the old key is not.
+    let serve = |name: &str, key: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sso"));
+        c.env("SSO_SECRET_KEY", key);
+        serve_command(
+            name,
+            c,
+            &[
+                "--store",
+                "dynamodb",
+                "--endpoint-url",
+                endpoint,
+                "--table",
+                &table,
+            ],
+        )
+    };
+    let (_ready, port) = serve("ready-new", NEW);
+    assert_eq!(
+        curl_body(&format!("http://127.0.0.1:{port}/readyz")),
+        r#"200 {"status":"ready"}"#
+    );
+    let (_stale, port) = serve("ready-old", OLD);
+    assert_eq!(
+        curl_body(&format!("http://127.0.0.1:{port}/readyz")),
+        r#"503 {"status":"not ready","reason":"the secret key does not open the sealed canary"}"#
+    );
+    assert_eq!(
+        curl_body(&format!("http://127.0.0.1:{port}/healthz")),
+        r#"200 {"status":"ok"}"#,
+        "liveness does not look at the table"
+    );
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn readiness_answers_503_when_the_table_is_unreachable() {
+    // Port 9 on loopback: nothing listens (connection refused at once). No --demo: the
+    // server starts without reading the store.
+    let data = temp_dir("ready-down");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", "dynamodb"])
+        .args(["--endpoint-url", "http://127.0.0.1:9", "--table", "none"])
+        .env("SSO_SECRET_KEY", NEW)
+        .env("SSO_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (port, log) = reported_port(stderr, "\"listening\",\"port\":", Duration::from_secs(60));
+    let server = Server { child, data, log };
+    let port = port.unwrap_or_else(|| panic!("sso serve did not start:\n{}", server.log.text()));
+    assert_eq!(
+        curl_body(&format!("http://127.0.0.1:{port}/readyz")),
+        r#"503 {"status":"not ready","reason":"the table is unreachable"}"#
+    );
+    assert_eq!(
+        curl_body(&format!("http://127.0.0.1:{port}/healthz")),
+        r#"200 {"status":"ok"}"#
+    );
+}
