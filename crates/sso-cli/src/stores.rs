@@ -54,6 +54,8 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
             (Arc::new(dynamo(cfg).await), key)
         }
     };
+    // Every round trip timed for `/metrics` (sso_web::metrics).
+    let backend: Arc<dyn ItemBackend> = Arc::new(sso_web::metrics::Timed::new(backend));
     Ok(Store::new(backend, key))
 }
 

@@ -12,8 +12,8 @@ use sso_store::testing::{Transcript, reported_port};
 mod durability;
 #[path = "cli/hardening.rs"]
 mod hardening;
-#[path = "cli/rotation.rs"]
-mod rotation;
+#[path = "cli/operations.rs"]
+mod operations;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));

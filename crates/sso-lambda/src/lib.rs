@@ -12,7 +12,8 @@
 pub mod key_parameter;
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::Request;
@@ -68,7 +69,10 @@ pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
         None => SecretBox::generate_hex().and_then(|k| SecretBox::from_hex(&k)),
     }
     .map_err(|e| ConfigError::Invalid(sso_web::settings::SECRET_KEY, e.to_string()))?;
-    let store = Store::new(Arc::new(dynamo), key);
+    let store = Store::new(
+        Arc::new(sso_web::metrics::Timed::new(Arc::new(dynamo))),
+        key,
+    );
     Ok(Platform::over(
         Arc::new(store),
         config.web(),
@@ -76,14 +80,63 @@ pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
     ))
 }
 
+/// Where a function's EMF lines go: one call per line (stdout in a function).
+pub type MetricsOut = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The EMF namespace and the `Function` dimension, read once.
+#[derive(Clone)]
+pub struct Emf {
+    /// `SSO_METRICS_NAMESPACE` (default `SsoGateway`).
+    pub namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function: String,
+    /// Where the lines go.
+    pub out: MetricsOut,
+}
+
+impl Emf {
+    /// From the environment, writing to stdout (CloudWatch Logs extracts the metrics).
+    pub fn from_env() -> Self {
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        #[allow(clippy::print_stdout)]
+        let out: MetricsOut = Arc::new(|line: &str| println!("{line}"));
+        Self {
+            namespace: var("SSO_METRICS_NAMESPACE", "SsoGateway"),
+            function: var("AWS_LAMBDA_FUNCTION_NAME", "local"),
+            out,
+        }
+    }
+}
+
 /// The router as a Lambda serves it: the API Gateway context applied first. (The router is
 /// nested as a fallback so the path is rewritten *before* it routes; a plain
 /// `Router::layer` would run after routing.)
 /// Paths the router does not know get the plain 404 page, as on the local server.
 pub fn wrap(router: Router) -> Router {
+    static EMF: OnceLock<Emf> = OnceLock::new();
+    wrap_with_metrics(router, EMF.get_or_init(Emf::from_env).clone())
+}
+
+/// [`wrap`], with the metrics of each request written as EMF lines to `emf` once it is
+/// answered (a function serves one request at a time, so what is pending is that request's).
+pub fn wrap_with_metrics(router: Router, emf: Emf) -> Router {
+    let flush = move |req: Request, next: Next| {
+        let emf = emf.clone();
+        async move {
+            let resp = next.run(req).await;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            for line in sso_web::metrics::take_emf(&emf.namespace, &emf.function, now) {
+                (emf.out)(&line);
+            }
+            resp
+        }
+    };
     Router::new()
         .fallback_service(router.fallback(not_found))
         .layer(middleware::from_fn(api_gateway_context))
+        .layer(middleware::from_fn(flush))
 }
 
 async fn not_found() -> Response {
@@ -105,13 +158,17 @@ pub async fn serve(
     routes: impl FnOnce(Platform) -> Router,
     key: SecretKey,
 ) -> Result<(), lambda_http::Error> {
+    let started = Instant::now();
     let mut config = Config::from_env()?;
     if key == SecretKey::Required {
         config = config.requiring_secret_key()?;
     }
     init_tracing(&config);
     let platform = platform(&config).await?;
-    run(routes(platform)).await
+    let router = routes(platform);
+    // Reported with the first request's metrics.
+    sso_web::metrics::cold_start(started.elapsed());
+    run(router).await
 }
 
 /// Serves `router` as this Lambda function.

@@ -312,6 +312,7 @@ impl Platform {
     /// Records one audit event: always a structured log line (target `audit`), and the store
     /// when configured. A failure to store it is logged, never fatal to the sign-in.
     pub async fn record(&self, event: AuditEvent) {
+        crate::metrics::attempt(event.protocol, &event.outcome);
         tracing::info!(
             target: "audit",
             at = event.at,

@@ -26,6 +26,9 @@ pub const AUDIT_TO_TABLE: &str = "SSO_AUDIT_TO_TABLE";
 pub const HTTPS: &str = "SSO_HTTPS";
 /// `SSO_SINGLE_TENANT`: serve this tenant on hosts that name none.
 pub const SINGLE_TENANT: &str = "SSO_SINGLE_TENANT";
+/// `SSO_METRICS_FROM`: comma-separated CIDRs that may read the local server's `/metrics`
+/// (default loopback only).
+pub const METRICS_FROM: &str = "SSO_METRICS_FROM";
 /// `SSO_LOG`: the log filter (`info`, `debug`, `sso_web=debug,info`…).
 pub const LOG: &str = "SSO_LOG";
 
@@ -74,6 +77,8 @@ pub struct Settings {
     pub single_tenant: Option<String>,
     /// See [`LOG`].
     pub log: String,
+    /// See [`METRICS_FROM`].
+    pub metrics_from: Vec<IpNet>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -88,6 +93,7 @@ impl std::fmt::Debug for Settings {
             .field("https", &self.https)
             .field("single_tenant", &self.single_tenant)
             .field("log", &self.log)
+            .field("metrics_from", &self.metrics_from)
             .finish()
     }
 }
@@ -142,6 +148,10 @@ impl Settings {
             // A deployed function serves only hosts that name their tenant.
             single_tenant: get(SINGLE_TENANT).filter(|_| local),
             log: get(LOG).unwrap_or_else(|| "info".to_owned()),
+            metrics_from: match get(METRICS_FROM) {
+                Some(v) => parse_cidrs(METRICS_FROM, &v)?,
+                None => crate::config::loopback_nets(),
+            },
         })
     }
 
@@ -175,6 +185,7 @@ impl Settings {
             trusted_proxies: self.trusted_proxies.clone(),
             audit_to_store: self.audit_to_store,
             check_sealed_canary: self.secret_key.is_some() || self.secret_key_parameter.is_some(),
+            metrics_from: self.metrics_from.clone(),
             ..WebConfig::default()
         }
     }

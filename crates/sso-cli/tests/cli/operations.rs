@@ -1,5 +1,6 @@
-//! Rotating the secret key with `sso rotate-key` on both stores, and the readiness check that
-//! proves the key a server holds opens the table's sealed canary, through the real binary.
+//! What an operator runs and watches, through the real binary: rotating the secret key with
+//! `sso rotate-key` on both stores, the readiness check that proves the key a server holds
+//! opens the table's sealed canary, and the Prometheus `/metrics` only for loopback.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -172,16 +173,18 @@ fn rotate_key_reseals_a_dynamodb_table_from_the_previous_key_to_the_current() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-#[test]
-fn readiness_answers_503_when_the_table_is_unreachable() {
-    // Port 9 on loopback: nothing listens (connection refused at once). No --demo: the
-    // server starts without reading the store.
-    let data = temp_dir("ready-down");
+/// `sso serve <args>` (no --demo) with `SSO_SECRET_KEY`, on the port it reports.
+fn serve_plain(name: &str, args: &[&str]) -> (Server, u16) {
+    let data = temp_dir(name);
     let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", "dynamodb"])
-        .args(["--endpoint-url", "http://127.0.0.1:9", "--table", "none"])
+        .arg("serve")
+        .args(args)
+        .arg("--data")
+        .arg(&data)
         .env("SSO_SECRET_KEY", NEW)
         .env("SSO_LOG", "info")
+        .env_remove("SSO_METRICS_FROM")
+        .env_remove("SSO_TRUSTED_PROXIES")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -190,6 +193,26 @@ fn readiness_answers_503_when_the_table_is_unreachable() {
     let (port, log) = reported_port(stderr, "\"listening\",\"port\":", Duration::from_secs(60));
     let server = Server { child, data, log };
     let port = port.unwrap_or_else(|| panic!("sso serve did not start:\n{}", server.log.text()));
+    (server, port)
+}
+
+#[test]
+fn readiness_answers_503_when_the_table_is_unreachable() {
+    // Port 9 on loopback: nothing listens (connection refused at once). No --demo: the
+    // server starts without reading the store.
+    let (_server, port) = serve_plain(
+        "ready-down",
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--store",
+            "dynamodb",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--table",
+            "none",
+        ],
+    );
     assert_eq!(
         curl_body(&format!("http://127.0.0.1:{port}/readyz")),
         r#"503 {"status":"not ready","reason":"the table is unreachable"}"#
@@ -197,5 +220,80 @@ fn readiness_answers_503_when_the_table_is_unreachable() {
     assert_eq!(
         curl_body(&format!("http://127.0.0.1:{port}/healthz")),
         r#"200 {"status":"ok"}"#
+    );
+}
+
+/// This machine's address on its default route (no packet is sent: a UDP "connect" only
+/// picks the source address).
+fn non_loopback_address() -> std::net::IpAddr {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.connect("203.0.113.1:9")
+        .expect("a default route, to reach the server from a non-loopback address");
+    let ip = s.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback(), "{ip}");
+    ip
+}
+
+/// GET `url` with curl and extra headers: "<status> <body>".
+fn curl_with(url: &str, headers: &[&str]) -> String {
+    let mut args = vec![
+        "-sS",
+        "--noproxy",
+        "*",
+        "--max-time",
+        "30",
+        "-w",
+        " %{http_code}",
+    ];
+    for h in headers {
+        args.extend(["-H", h]);
+    }
+    args.push(url);
+    let out = Command::new("curl").args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, status) = text.rsplit_once(' ').unwrap_or((&text, ""));
+    format!("{status} {body}{}", String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn metrics_count_attempts_for_loopback_and_refuse_any_other_source() {
+    let (server, port) = serve_plain(
+        "metrics",
+        &[
+            "--demo",
+            "--listen",
+            "0.0.0.0:0",
+            "--trusted-proxies",
+            "127.0.0.1/32",
+        ],
+    );
+    // A signed link with a wrong token: refused with errorID 0, counted.
+    let link = format!(
+        "http://127.0.0.1:{port}/signin.php?clientID=1234&vendorid=1001&timestamp=1&token=00"
+    );
+    let refused = curl_with(&link, &["Host: demoaws.localhost"]);
+    assert!(
+        refused.starts_with("302"),
+        "{refused}\n{}",
+        server.log.text()
+    );
+    let local = curl_with(&format!("http://127.0.0.1:{port}/metrics"), &[]);
+    assert!(local.starts_with("200 "), "{local}");
+    assert!(
+        local.contains("sso_attempts_total{protocol=\"signed_link\",outcome=\"errorID "),
+        "{local}"
+    );
+    assert!(local.contains("sso_store_latency_ms_count "), "{local}");
+    // The same server reached from this machine's non-loopback address.
+    let outside = non_loopback_address();
+    let url = format!("http://{outside}:{port}/metrics");
+    assert_eq!(curl_with(&url, &[]), "403 forbidden\n");
+    // A client behind a trusted proxy on loopback is that client, not the proxy.
+    assert_eq!(
+        curl_with(
+            &format!("http://127.0.0.1:{port}/metrics"),
+            &["X-Forwarded-For: 198.51.100.7"]
+        ),
+        "403 forbidden\n"
     );
 }
