@@ -10,6 +10,7 @@
 )]
 
 pub mod key_parameter;
+pub mod logs;
 
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
@@ -33,15 +34,19 @@ pub type Config = Settings;
 /// A configuration problem: the function refuses to start rather than serve wrongly.
 pub type ConfigError = SettingsError;
 
-/// JSON log lines for CloudWatch (no colours); level from `SSO_LOG` (default `info`).
+/// Flat JSON log lines for CloudWatch ([`logs`]); level from `SSO_LOG` (default `info`).
 pub fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let service = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| n != "bootstrap")
+        .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+        .unwrap_or_else(|| "sso".to_owned());
     tracing_subscriber::fmt()
-        .json()
+        .event_format(logs::FlatJson { service })
         .with_env_filter(filter)
-        .with_ansi(false)
-        .without_time()
         .init();
 }
 
@@ -178,7 +183,16 @@ pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
 
 /// Takes the source IP from API Gateway's request context (never from a header) and removes
 /// a named stage from the path, so `/prod/signin.php` routes like `/signin.php`.
-async fn api_gateway_context(mut req: Request, next: Next) -> Response {
+async fn api_gateway_context(req: Request, next: Next) -> Response {
+    if let Some(c) = req.lambda_context_ref() {
+        logs::begin_request(c.request_id.clone(), c.xray_trace_id.clone());
+    }
+    let resp = gateway_context(req, next).await;
+    logs::end_request();
+    resp
+}
+
+async fn gateway_context(mut req: Request, next: Next) -> Response {
     let (ip, stage) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(c)) => (c.http.source_ip.clone(), c.stage.clone()),
         Some(RequestContext::ApiGatewayV1(c)) => (c.identity.source_ip.clone(), c.stage.clone()),
