@@ -347,22 +347,30 @@ fn serve_with(name: &str, flags: &[&str]) -> (Server, u16) {
 
 /// [`serve_with`] through a given command (e.g. `sh -c 'ulimit -n 64; exec "$0" "$@"' sso`):
 /// `sso serve --demo …` and its flags are appended to it.
-fn serve_command(name: &str, mut command: Command, flags: &[&str]) -> (Server, u16) {
+fn serve_command(name: &str, command: Command, flags: &[&str]) -> (Server, u16) {
+    let mut args = vec![
+        "serve",
+        "--demo",
+        "--single-tenant",
+        "demoaws",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(flags);
+    spawn_server(name, command, &args)
+}
+
+/// Runs `command <args> --data <a fresh directory named after name>` (a `sso serve`) and
+/// learns its port from its "listening" log line.
+fn spawn_server(name: &str, mut command: Command, args: &[&str]) -> (Server, u16) {
     let data = temp_dir(name);
     let mut child = command
-        .args([
-            "serve",
-            "--demo",
-            "--single-tenant",
-            "demoaws",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(flags)
+        .args(args)
         .arg("--data")
         .arg(&data)
         .env("SSO_LOG", "info")
         .env_remove("SSO_TRUSTED_PROXIES")
+        .env_remove("SSO_METRICS_FROM")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 use sso_core::helpdesk::password_digest;
 use sso_core::signed_link::{Scheme, VendorSecret, sign};
 use sso_store::item::ItemBackend;
-use sso_store::{SecretBox, Store};
-use sso_web::{Clock, Platform, SystemClock};
+use sso_web::{Clock, SystemClock};
 use tower::ServiceExt;
+
+mod support;
 
 /// An HTTP API v2 GET event for `host` `path?query` from 203.0.113.7, with a cookie.
 fn get_event(host: &str, path: &str, query: &str, cookie: Option<&str>) -> String {
@@ -59,6 +60,14 @@ fn cookie_of(resp: &Response) -> String {
     c.split(';').next().unwrap().to_owned()
 }
 
+fn api_php_event() -> String {
+    include_str!("events/rest_api_v1_api_php.json").replace("{{JOE}}", &password_digest("acjoe123"))
+}
+
+fn sso0_event() -> String {
+    include_str!("events/rest_api_v1_sso0.json").replace("{{SOURCE_IP}}", "127.0.0.1")
+}
+
 /// Routers over one store, with the demo directory imported.
 struct Rig {
     backend: Arc<dyn ItemBackend>,
@@ -71,18 +80,7 @@ struct Rig {
 }
 
 async fn rig(backend: Arc<dyn ItemBackend>) -> Rig {
-    let store = Store::new(backend.clone(), SecretBox::new([9; 32]));
-    store
-        .import("demo.toml", sso_cli::DEMO_DIRECTORY)
-        .await
-        .unwrap();
-    let config = sso_lambda::Config::from_lookup(|k| match k {
-        "SSO_TABLE" => Some("sso".into()),
-        "SSO_BASE_DOMAIN" => Some("sso.example".into()),
-        _ => None,
-    })
-    .unwrap();
-    let p = Platform::over(Arc::new(store), config.web(), Arc::new(SystemClock));
+    let p = support::demo_platform(backend.clone(), Arc::new(SystemClock)).await;
     Rig {
         backend,
         signed_link: sso_virtualagent::router(p.clone()),
@@ -105,98 +103,74 @@ enum Flow {
 }
 
 impl Rig {
-    async fn signin(&mut self) -> Response {
+    fn signin_event(&mut self) -> String {
         self.n += 1;
         let ts = (self.base - self.n).to_string();
         let token = sign(Scheme::Md5, "1234", &ts, &VendorSecret::new("vendorpass"));
         let q = format!("clientID=1234&vendorid=1001&timestamp={ts}&token={token}");
-        let resp = send(
-            &self.signed_link,
-            &get_event("demoaws.sso.example", "/signin.php", &q, None),
-        )
-        .await;
+        get_event("demoaws.sso.example", "/signin.php", &q, None)
+    }
+
+    async fn signin(&mut self) -> Response {
+        let event = self.signin_event();
+        let resp = send(&self.signed_link, &event).await;
         assert_eq!(resp.status(), 302);
         resp
     }
 
     async fn api_php(&self) -> String {
-        let event = include_str!("events/rest_api_v1_api_php.json")
-            .replace("{{JOE}}", &password_digest("acjoe123"));
         let v: Value =
-            serde_json::from_str(&body(send(&self.helpdesk, &event).await).await).unwrap();
+            serde_json::from_str(&body(send(&self.helpdesk, &api_php_event()).await).await)
+                .unwrap();
         assert_eq!(v["result_code"], 1, "{v}");
         v["token"].as_str().unwrap().to_owned()
     }
 
     async fn sso0(&self) -> String {
-        let event =
-            include_str!("events/rest_api_v1_sso0.json").replace("{{SOURCE_IP}}", "127.0.0.1");
         let v: Value =
-            serde_json::from_str(&body(send(&self.callcenter, &event).await).await).unwrap();
+            serde_json::from_str(&body(send(&self.callcenter, &sso0_event()).await).await).unwrap();
         let url = v["url"].as_str().unwrap_or_else(|| panic!("{v}"));
         url.split_once("token=").unwrap().1.to_owned()
     }
 
-    /// Runs the set-up a flow needs (not measured), then the flow (measured): its duration.
-    async fn run(&mut self, flow: Flow) -> (Duration, Capacity3) {
-        let before;
-        let started;
+    /// The set-up a flow needs (not measured): which router, which event, what status.
+    async fn prepare(&mut self, flow: Flow) -> (Router, String, u16) {
+        let tenant = "demoaws.sso.example";
         match flow {
-            Flow::SignIn => {
-                before = self.consumed();
-                started = Instant::now();
-                self.signin().await;
-            }
+            Flow::SignIn => (self.signed_link.clone(), self.signin_event(), 302),
             Flow::PageView => {
                 let cookie = cookie_of(&self.signin().await);
-                let event = get_event("demoaws.sso.example", "/", "", Some(&cookie));
-                before = self.consumed();
-                started = Instant::now();
-                assert_eq!(send(&self.signed_link, &event).await.status(), 200);
+                let event = get_event(tenant, "/", "", Some(&cookie));
+                (self.signed_link.clone(), event, 200)
             }
-            Flow::ApiPhpMint => {
-                before = self.consumed();
-                started = Instant::now();
-                self.api_php().await;
-            }
+            Flow::ApiPhpMint => (self.helpdesk.clone(), api_php_event(), 200),
             Flow::SsotRedeem => {
-                let token = self.api_php().await;
-                let q = format!("_ssot={token}");
-                let event = get_event("demoaws.sso.example", "/admin/main.php", &q, None);
-                before = self.consumed();
-                started = Instant::now();
-                let resp = send(&self.helpdesk, &event).await;
-                assert!(
-                    resp.headers().get("set-cookie").is_some(),
-                    "{:?}",
-                    resp.status()
-                );
+                let q = format!("_ssot={}", self.api_php().await);
+                let event = get_event(tenant, "/admin/main.php", &q, None);
+                (self.helpdesk.clone(), event, 302)
             }
-            Flow::Sso0Mint => {
-                // /sso/0 allows 50 calls a second per key: stay under it (not measured).
+            Flow::Sso0Mint | Flow::SsoLoginRedeem => {
+                // /sso/0 allows 50 calls a second per key: stay under it.
                 tokio::time::sleep(Duration::from_millis(25)).await;
-                before = self.consumed();
-                started = Instant::now();
-                self.sso0().await;
-            }
-            Flow::SsoLoginRedeem => {
-                tokio::time::sleep(Duration::from_millis(25)).await;
-                let token = self.sso0().await;
-                let q = format!("token={token}");
-                let event = get_event("demoaws.sso.example", "/sso/login", &q, None);
-                before = self.consumed();
-                started = Instant::now();
-                let resp = send(&self.callcenter, &event).await;
-                assert!(
-                    resp.headers().get("set-cookie").is_some(),
-                    "{:?}",
-                    resp.status()
-                );
+                if matches!(flow, Flow::Sso0Mint) {
+                    return (self.callcenter.clone(), sso0_event(), 200);
+                }
+                let q = format!("token={}", self.sso0().await);
+                let event = get_event(tenant, "/sso/login", &q, None);
+                (self.callcenter.clone(), event, 302)
             }
         }
+    }
+
+    /// Prepares `flow`, then sends its request (measured): its duration and units.
+    async fn run(&mut self, flow: Flow) -> (Duration, Capacity3) {
+        let (router, event, status) = self.prepare(flow).await;
+        let before = self.consumed();
+        let started = Instant::now();
+        let resp = send(&router, &event).await;
         let elapsed = started.elapsed();
-        let after = self.consumed();
-        (elapsed, after.minus(before))
+        assert_eq!(resp.status(), status, "{flow:?}");
+        (elapsed, self.consumed().minus(before))
     }
 
     fn consumed(&self) -> Capacity3 {

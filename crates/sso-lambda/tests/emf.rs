@@ -8,10 +8,11 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use sso_core::signed_link::{Scheme, VendorSecret, sign};
 use sso_store::embedded::Embedded;
-use sso_store::{SecretBox, Store};
 use sso_web::metrics::Timed;
-use sso_web::{Clock, Platform, SystemClock};
+use sso_web::{Clock, SystemClock};
 use tower::ServiceExt;
+
+mod support;
 
 /// CloudWatch's units (`MetricDatum.Unit`).
 const UNITS: &[&str] = &[
@@ -91,21 +92,8 @@ fn check_emf(line: &str) -> Value {
 
 #[tokio::test]
 async fn the_metrics_of_real_api_gateway_events_parse_as_emf() {
-    let store = Store::new(
-        Arc::new(Timed::new(Arc::new(Embedded::in_memory().unwrap()))),
-        SecretBox::new([9; 32]),
-    );
-    store
-        .import("demo.toml", sso_cli::DEMO_DIRECTORY)
-        .await
-        .unwrap();
-    let config = sso_lambda::Config::from_lookup(|k| match k {
-        "SSO_TABLE" => Some("sso".into()),
-        "SSO_BASE_DOMAIN" => Some("sso.example".into()),
-        _ => None,
-    })
-    .unwrap();
-    let p = Platform::over(Arc::new(store), config.web(), Arc::new(SystemClock));
+    let backend = Arc::new(Timed::new(Arc::new(Embedded::in_memory().unwrap())));
+    let p = support::demo_platform(backend, Arc::new(SystemClock)).await;
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));
     let sink = lines.clone();
     let emf = sso_lambda::Emf {

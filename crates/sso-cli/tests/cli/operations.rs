@@ -3,12 +3,9 @@
 //! opens the table's sealed canary, and the Prometheus `/metrics` only for loopback.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Command, Output};
 
-use sso_store::testing::reported_port;
-
-use super::{Server, ok, serve_command, temp_dir};
+use super::{Server, ok, serve_command, spawn_server, temp_dir};
 
 const OLD: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const NEW: &str = "2222222222222222222222222222222222222222222222222222222222222222";
@@ -30,22 +27,7 @@ fn stderr(out: &Output) -> String {
 
 /// GET `url` with curl: "<status> <body>".
 fn curl_body(url: &str) -> String {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--noproxy",
-            "*",
-            "--max-time",
-            "30",
-            "-w",
-            " %{http_code}",
-            url,
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, status) = text.rsplit_once(' ').unwrap_or((&text, ""));
-    format!("{status} {body}{}", String::from_utf8_lossy(&out.stderr))
+    curl_with(url, &[])
 }
 
 #[test]
@@ -173,27 +155,13 @@ fn rotate_key_reseals_a_dynamodb_table_from_the_previous_key_to_the_current() {
     let _ = std::fs::remove_dir_all(&data);
 }
 
-/// `sso serve <args>` (no --demo) with `SSO_SECRET_KEY`, on the port it reports.
+/// `sso serve <args>` (no --demo unless given) with `SSO_SECRET_KEY`, on the port it reports.
 fn serve_plain(name: &str, args: &[&str]) -> (Server, u16) {
-    let data = temp_dir(name);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
-        .arg("serve")
-        .args(args)
-        .arg("--data")
-        .arg(&data)
-        .env("SSO_SECRET_KEY", NEW)
-        .env("SSO_LOG", "info")
-        .env_remove("SSO_METRICS_FROM")
-        .env_remove("SSO_TRUSTED_PROXIES")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (port, log) = reported_port(stderr, "\"listening\",\"port\":", Duration::from_secs(60));
-    let server = Server { child, data, log };
-    let port = port.unwrap_or_else(|| panic!("sso serve did not start:\n{}", server.log.text()));
-    (server, port)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sso"));
+    command.env("SSO_SECRET_KEY", NEW);
+    let mut all = vec!["serve"];
+    all.extend_from_slice(args);
+    spawn_server(name, command, &all)
 }
 
 #[test]
