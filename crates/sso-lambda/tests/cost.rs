@@ -4,6 +4,8 @@
 //! (`ReturnConsumedCapacity` on every call), and over the in-memory store for the handler's
 //! own time in process. Each flow is checked to stay inside ARCHITECTURE.md's budget.
 //! Prints one `COST {json}` line per flow (run with `--nocapture`).
+// The measurements are this test's output, for scripts/cost-model.
+#![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

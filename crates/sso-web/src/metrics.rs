@@ -55,12 +55,6 @@ fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
-fn push(v: &mut Vec<f64>, x: f64) {
-    if v.len() < MAX_SAMPLES {
-        v.push(x);
-    }
-}
-
 /// The `Outcome` dimension of an attempt: bounded (an errorID without its finer reason), so
 /// metrics never get a series per request value.
 pub fn outcome_label(o: &Outcome) -> String {
@@ -90,21 +84,23 @@ pub fn attempt(protocol: Protocol, outcome: &Outcome) {
 
 /// Records one store round trip.
 pub fn store_latency(d: Duration) {
-    let x = ms(d);
-    with(|r| {
-        r.store.count += 1;
-        r.store.sum_ms += x;
-        push(&mut r.pending_store, x);
-    });
+    record_timing(d, |r| (&mut r.store, &mut r.pending_store));
 }
 
 /// Records one Argon2id verification.
 pub fn argon2_time(d: Duration) {
+    record_timing(d, |r| (&mut r.argon2, &mut r.pending_argon2));
+}
+
+fn record_timing(d: Duration, which: fn(&mut Registry) -> (&mut Timing, &mut Vec<f64>)) {
     let x = ms(d);
     with(|r| {
-        r.argon2.count += 1;
-        r.argon2.sum_ms += x;
-        push(&mut r.pending_argon2, x);
+        let (total, pending) = which(r);
+        total.count += 1;
+        total.sum_ms += x;
+        if pending.len() < MAX_SAMPLES {
+            pending.push(x);
+        }
     });
 }
 

@@ -79,16 +79,17 @@ fn rotate_key_reseals_a_dynamodb_table_from_the_previous_key_to_the_current() {
     let endpoint = sso_store::testing::endpoint();
     let data = temp_dir("rotate-dynamo");
     let table = format!("rotate-{}", std::process::id());
+    let store = [
+        "--store",
+        "dynamodb",
+        "--endpoint-url",
+        endpoint,
+        "--table",
+        &table,
+    ];
     let dynamo = |key: Option<&str>, args: &[&str]| {
         let mut all = args.to_vec();
-        all.extend([
-            "--store",
-            "dynamodb",
-            "--endpoint-url",
-            endpoint,
-            "--table",
-            &table,
-        ]);
+        all.extend(store);
         sso_with_key(&data, key, &all)
     };
     ok(dynamo(None, &["create-table"]));
@@ -124,18 +125,7 @@ fn rotate_key_reseals_a_dynamodb_table_from_the_previous_key_to_the_current() {
     let serve = |name: &str, key: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_sso"));
         c.env("SSO_SECRET_KEY", key);
-        serve_command(
-            name,
-            c,
-            &[
-                "--store",
-                "dynamodb",
-                "--endpoint-url",
-                endpoint,
-                "--table",
-                &table,
-            ],
-        )
+        serve_command(name, c, &store)
     };
     let (_ready, port) = serve("ready-new", NEW);
     assert_eq!(
