@@ -7,8 +7,12 @@ serve it one API Gateway event and read its peak RSS (VmHWM) after answering. Re
 prints medians side by side with a hello-world lambda_http binary built with the same profile.
 
 Usage: measure_start.py RUNS NAME=PATH [NAME=PATH ...]
+A NAME ending in `+ssm` starts its binary with the key in SSM Parameter Store instead of the
+environment (SSO_SECRET_KEY_PARAMETER, read at init): MEASURE_SSM_ENDPOINT names a moto server
+(`python -m moto.server -p 5055`), where the parameter is put first as a SecureString.
 Only loopback is used; every loop is bounded.
 """
+import urllib.request
 import http.server
 import json
 import os
@@ -71,7 +75,22 @@ def peak_rss_kib(pid):
     return 0
 
 
-def run_once(path):
+SSM_PARAMETER = "/sso/measure/secret-key"
+
+
+def put_ssm_parameter(endpoint):
+    """PutParameter on moto (SSM's JSON protocol; moto routes by the credential scope)."""
+    body = json.dumps({"Name": SSM_PARAMETER, "Value": "00" * 32, "Type": "SecureString",
+                       "Overwrite": True}).encode()
+    req = urllib.request.Request(endpoint, data=body, method="POST", headers={
+        "Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "AmazonSSM.PutParameter",
+        "Authorization": "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/ssm/aws4_request, "
+                         "SignedHeaders=host, Signature=0"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()
+
+
+def run_once(path, ssm=None):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     Runtime.state = {"first_next": None, "served": False, "asked_again": threading.Event(), "response": None}
@@ -84,6 +103,10 @@ def run_once(path):
         "SSO_TABLE": "sso", "SSO_BASE_DOMAIN": "sso.example", "SSO_LOG": "warn",
         "SSO_SECRET_KEY": "00" * 32,
     }
+    if ssm:
+        del env["SSO_SECRET_KEY"]
+        env["SSO_SECRET_KEY_PARAMETER"] = SSM_PARAMETER
+        env["AWS_ENDPOINT_URL_SSM"] = ssm
     # provided.al2023 keeps its trust store in one bundle file; Debian adds a directory of
     # ~300 hashed links that rustls-native-certs would read one by one. Point at the bundle
     # so the figure is the Lambda one (override with the environment to measure otherwise).
@@ -112,7 +135,11 @@ def main():
     rows = []
     for spec in sys.argv[2:]:
         name, path = spec.split("=", 1)
-        results = [run_once(path) for _ in range(runs)]
+        ssm = None
+        if name.endswith("+ssm"):
+            ssm = os.environ["MEASURE_SSM_ENDPOINT"]
+            put_ssm_parameter(ssm)
+        results = [run_once(path, ssm) for _ in range(runs)]
         ready = statistics.median(r[0] for r in results)
         rss = max(r[1] for r in results)
         ok = all(r[2] for r in results)

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::header::ALLOW;
 use http::{HeaderValue, Method, StatusCode};
 use sso_store::Store;
@@ -81,6 +81,8 @@ impl App {
         }
         let listener = TcpListener::bind(config.listen).await?;
         let mut web = config.web.clone();
+        // The local server always holds a key (given, or the data directory's own).
+        web.check_sealed_canary = true;
         if web.public_port.is_none() && !web.https {
             web.public_port = Some(listener.local_addr()?.port());
         }
@@ -190,6 +192,9 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
     if req.method() == Method::CONNECT {
         return method_not_allowed();
     }
+    if req.uri().path() == "/metrics" {
+        return metrics(&hosts.config, req);
+    }
     let kind = host::classify_headers(req.headers(), &hosts.config);
     let target = match kind {
         // These answer in their own format on any host (a host that names no tenant is
@@ -198,6 +203,8 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
         _ if ANSWER_ON_EVERY_HOST.contains(&req.uri().path()) => hosts.tenant,
         HostKind::Tenant(_) => hosts.tenant,
         HostKind::Portal => hosts.portal,
+        // Readiness answers on any host: its handler needs no tenant.
+        HostKind::Unknown if req.uri().path() == "/readyz" => hosts.tenant,
         HostKind::Unknown if req.uri().path() == "/healthz" => {
             return if matches!(*req.method(), Method::GET | Method::HEAD) {
                 home::healthz().await
@@ -215,6 +222,29 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
 
 async fn not_found() -> Response {
     page::not_found()
+}
+
+/// Prometheus text of the counters EMF reports in Lambda ([`sso_web::metrics`]), only to the
+/// sources `SSO_METRICS_FROM` allows (loopback by default; the source is judged like any
+/// other request's, so a client behind a trusted proxy is the client, not the proxy).
+fn metrics(config: &WebConfig, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    let source = sso_web::ip::source_ip(&parts, config);
+    if !config.metrics_from.iter().any(|n| n.contains(&source)) {
+        return (StatusCode::FORBIDDEN, "forbidden\n").into_response();
+    }
+    if !matches!(parts.method, Method::GET | Method::HEAD) {
+        return method_not_allowed();
+    }
+    (
+        StatusCode::OK,
+        [
+            ("content-type", "text/plain; version=0.0.4"),
+            ("cache-control", "no-store"),
+        ],
+        sso_web::metrics::prometheus_text(),
+    )
+        .into_response()
 }
 
 fn method_not_allowed() -> Response {

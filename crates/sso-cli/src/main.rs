@@ -127,6 +127,14 @@ enum Command {
     /// Call the help-desk or call-center API as a partner and print the answer.
     #[command(subcommand)]
     Call(sso_cli::partner::CallCmd),
+    /// Re-seal every vendor secret (and the readiness canary) under the current key.
+    ///
+    /// With SSO_SECRET_KEY="NEW,OLD" (current, then previous) what OLD sealed is re-sealed
+    /// under NEW; then deploy NEW alone. An embedded store without SSO_SECRET_KEY gets a new
+    /// key of its own (the old one stays in secret.key.previous until all is re-sealed).
+    ///
+    /// Example: SSO_SECRET_KEY="$NEW,$OLD" sso rotate-key --store dynamodb --table sso
+    RotateKey,
     /// Create the DynamoDB table exactly as the SAM template declares it.
     ///
     /// Example: sso create-table --endpoint-url http://127.0.0.1:5000 --table sso
@@ -289,6 +297,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             Ok(())
         }
         Command::CreateTable => create_table(&cli.store).await,
+        Command::RotateKey => rotate_key(&cli.store, secret_key.as_deref()).await,
         Command::Admin(cmd) => {
             use sso_cli::admin;
             let store = admin_store(&cli.store, &secret_key).await?;
@@ -305,6 +314,28 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             }
         }
     }
+}
+
+async fn rotate_key(args: &StoreArgs, ring: Option<&str>) -> Result<(), CliError> {
+    let own_key = match (args.store, ring) {
+        (StoreKind::Embedded, None) => {
+            // Refused before any key file changes if a running server holds the store.
+            drop(stores::open(&args.choice(), None).await?);
+            stores::rotate_local_key(&args.data)?;
+            true
+        }
+        _ => false,
+    };
+    let store = stores::open(&args.choice(), ring).await?;
+    let done = store.reseal().await?;
+    if own_key {
+        stores::finish_local_rotation(&args.data)?;
+    }
+    eprintln!(
+        "re-sealed {} vendor(s) under the current key; {} already were",
+        done.vendors, done.current
+    );
+    Ok(())
 }
 
 async fn create_table(args: &StoreArgs) -> Result<(), CliError> {

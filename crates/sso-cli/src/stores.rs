@@ -41,8 +41,8 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
         StoreChoice::Embedded(dir) => {
             let backend = Embedded::open(dir)?;
             let key = match secret_key {
-                Some(k) => SecretBox::from_hex(k)?,
-                None => SecretBox::from_hex(&local_key(dir)?)?,
+                Some(k) => SecretBox::from_ring(k)?,
+                None => SecretBox::from_ring(&local_key(dir)?)?,
             };
             (Arc::new(backend), key)
         }
@@ -58,17 +58,19 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
                         .into(),
                 )
             })?;
-            let key = SecretBox::from_hex(key)?;
+            let key = SecretBox::from_ring(key)?;
             (Arc::new(dynamo(cfg).await), key)
         }
     };
+    // Every round trip timed for `/metrics` (sso_web::metrics).
+    let backend: Arc<dyn ItemBackend> = Arc::new(sso_web::metrics::Timed::new(backend));
     Ok(Store::new(backend, key))
 }
 
 /// The given key, or a new one that lives as long as the process (memory-only stores).
 fn given_or_new(secret_key: Option<&str>) -> Result<SecretBox, CliError> {
     Ok(match secret_key {
-        Some(k) => SecretBox::from_hex(k)?,
+        Some(k) => SecretBox::from_ring(k)?,
         None => SecretBox::from_hex(&SecretBox::generate_hex()?)?,
     })
 }
@@ -92,14 +94,54 @@ fn is_loopback(endpoint: Option<&str>) -> bool {
     host == "localhost" || host == "[::1]" || host.starts_with("127.")
 }
 
+/// The data directory's key ring: `secret.key`, and `secret.key.previous` while a rotation
+/// ([`rotate_local_key`]) has not finished re-sealing.
 fn local_key(dir: &Path) -> Result<String, CliError> {
-    let path = dir.join("secret.key");
+    let path = dir.join(KEY_FILE);
     if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(existing.trim().to_owned());
+        let current = existing.trim().to_owned();
+        return Ok(match std::fs::read_to_string(dir.join(PREVIOUS_KEY_FILE)) {
+            Ok(previous) => format!("{current},{}", previous.trim()),
+            Err(_) => current,
+        });
     }
     let key = SecretBox::generate_hex()?;
     write_private(&path, &key)?;
     Ok(key)
+}
+
+const KEY_FILE: &str = "secret.key";
+const PREVIOUS_KEY_FILE: &str = "secret.key.previous";
+
+/// Starts rotating a data directory's own key: the old key is kept as `secret.key.previous`
+/// before a new `secret.key` replaces it (by rename), so at every instant the files hold a
+/// ring that opens every record. An unfinished rotation (the previous file is still there)
+/// is resumed, not started again. [`finish_local_rotation`] drops the previous key.
+pub fn rotate_local_key(dir: &Path) -> Result<(), CliError> {
+    let previous = dir.join(PREVIOUS_KEY_FILE);
+    if previous.exists() {
+        return Ok(());
+    }
+    let old = std::fs::read_to_string(dir.join(KEY_FILE)).map_err(|e| {
+        CliError::Config(format!(
+            "{}: no key to rotate: {e}",
+            dir.join(KEY_FILE).display()
+        ))
+    })?;
+    write_private(&previous, old.trim())?;
+    let next = dir.join("secret.key.next");
+    let _ = std::fs::remove_file(&next);
+    write_private(&next, &SecretBox::generate_hex()?)?;
+    std::fs::rename(&next, dir.join(KEY_FILE))?;
+    Ok(())
+}
+
+/// Ends a local rotation once every record is sealed under the current key.
+pub fn finish_local_rotation(dir: &Path) -> Result<(), CliError> {
+    match std::fs::remove_file(dir.join(PREVIOUS_KEY_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(unix)]

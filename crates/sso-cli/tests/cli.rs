@@ -12,6 +12,8 @@ use sso_store::testing::{Transcript, reported_port};
 mod durability;
 #[path = "cli/hardening.rs"]
 mod hardening;
+#[path = "cli/operations.rs"]
+mod operations;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));
@@ -199,23 +201,35 @@ fn serve_command(name: &str, command: Command, flags: &[&str]) -> (Server, u16) 
     launch(command, temp_dir(name), false, flags)
 }
 
-/// `sso serve --demo …` and `flags` through `command`, on `data`: the one way every test here
-/// starts a server.
-fn launch(mut command: Command, data: PathBuf, keep_data: bool, flags: &[&str]) -> (Server, u16) {
+/// `sso serve --demo …` and `flags` through `command`, on `data`.
+fn launch(command: Command, data: PathBuf, keep_data: bool, flags: &[&str]) -> (Server, u16) {
+    let mut args = vec![
+        "serve",
+        "--demo",
+        "--single-tenant",
+        "demoaws",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(flags);
+    start(command, data, keep_data, &args)
+}
+
+/// Runs `command <args> --data <a fresh directory named after name>` (a `sso serve`).
+fn spawn_server(name: &str, command: Command, args: &[&str]) -> (Server, u16) {
+    start(command, temp_dir(name), false, args)
+}
+
+/// The one way every test here starts a server: `command <args> --data <data>`, its port
+/// learnt from its "listening" log line.
+fn start(mut command: Command, data: PathBuf, keep_data: bool, args: &[&str]) -> (Server, u16) {
     let mut child = command
-        .args([
-            "serve",
-            "--demo",
-            "--single-tenant",
-            "demoaws",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .args(flags)
+        .args(args)
         .arg("--data")
         .arg(&data)
         .env("SSO_LOG", "info")
         .env_remove("SSO_TRUSTED_PROXIES")
+        .env_remove("SSO_METRICS_FROM")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

@@ -7,8 +7,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod key_parameter;
+pub mod logs;
+
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::Request;
@@ -28,15 +32,19 @@ pub type Config = Settings;
 /// A configuration problem: the function refuses to start rather than serve wrongly.
 pub type ConfigError = SettingsError;
 
-/// JSON log lines for CloudWatch (no colours); level from `SSO_LOG` (default `info`).
+/// Flat JSON log lines for CloudWatch ([`logs`]); level from `SSO_LOG` (default `info`).
 pub fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let service = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| n != "bootstrap")
+        .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
+        .unwrap_or_else(|| "sso".to_owned());
     tracing_subscriber::fmt()
-        .json()
+        .event_format(logs::FlatJson { service })
         .with_env_filter(filter)
-        .with_ansi(false)
-        .without_time()
         .init();
 }
 
@@ -54,12 +62,20 @@ pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
             .await
         }
     };
-    let key = match &config.secret_key {
-        Some(k) => SecretBox::from_hex(k),
+    let ring = match (&config.secret_key, &config.secret_key_parameter) {
+        (Some(k), _) => Some(k.clone()),
+        (None, Some(name)) => Some(key_parameter::fetch(name).await?),
+        (None, None) => None,
+    };
+    let key = match &ring {
+        Some(k) => SecretBox::from_ring(k),
         None => SecretBox::generate_hex().and_then(|k| SecretBox::from_hex(&k)),
     }
     .map_err(|e| ConfigError::Invalid(sso_web::settings::SECRET_KEY, e.to_string()))?;
-    let store = Store::new(Arc::new(dynamo), key);
+    let store = Store::new(
+        Arc::new(sso_web::metrics::Timed::new(Arc::new(dynamo))),
+        key,
+    );
     Ok(Platform::over(
         Arc::new(store),
         config.web(),
@@ -67,14 +83,63 @@ pub async fn platform(config: &Config) -> Result<Platform, ConfigError> {
     ))
 }
 
+/// Where a function's EMF lines go: one call per line (stdout in a function).
+pub type MetricsOut = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The EMF namespace and the `Function` dimension, read once.
+#[derive(Clone)]
+pub struct Emf {
+    /// `SSO_METRICS_NAMESPACE` (default `SsoGateway`).
+    pub namespace: String,
+    /// `AWS_LAMBDA_FUNCTION_NAME`.
+    pub function: String,
+    /// Where the lines go.
+    pub out: MetricsOut,
+}
+
+impl Emf {
+    /// From the environment, writing to stdout (CloudWatch Logs extracts the metrics).
+    pub fn from_env() -> Self {
+        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+        #[allow(clippy::print_stdout)]
+        let out: MetricsOut = Arc::new(|line: &str| println!("{line}"));
+        Self {
+            namespace: var("SSO_METRICS_NAMESPACE", "SsoGateway"),
+            function: var("AWS_LAMBDA_FUNCTION_NAME", "local"),
+            out,
+        }
+    }
+}
+
 /// The router as a Lambda serves it: the API Gateway context applied first. (The router is
 /// nested as a fallback so the path is rewritten *before* it routes; a plain
 /// `Router::layer` would run after routing.)
 /// Paths the router does not know get the plain 404 page, as on the local server.
 pub fn wrap(router: Router) -> Router {
+    static EMF: OnceLock<Emf> = OnceLock::new();
+    wrap_with_metrics(router, EMF.get_or_init(Emf::from_env).clone())
+}
+
+/// [`wrap`], with the metrics of each request written as EMF lines to `emf` once it is
+/// answered (a function serves one request at a time, so what is pending is that request's).
+pub fn wrap_with_metrics(router: Router, emf: Emf) -> Router {
+    let flush = move |req: Request, next: Next| {
+        let emf = emf.clone();
+        async move {
+            let resp = next.run(req).await;
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            for line in sso_web::metrics::take_emf(&emf.namespace, &emf.function, now) {
+                (emf.out)(&line);
+            }
+            resp
+        }
+    };
     Router::new()
         .fallback_service(router.fallback(not_found))
         .layer(middleware::from_fn(api_gateway_context))
+        .layer(middleware::from_fn(flush))
 }
 
 async fn not_found() -> Response {
@@ -96,13 +161,17 @@ pub async fn serve(
     routes: impl FnOnce(Platform) -> Router,
     key: SecretKey,
 ) -> Result<(), lambda_http::Error> {
+    let started = Instant::now();
     let mut config = Config::from_env()?;
     if key == SecretKey::Required {
         config = config.requiring_secret_key()?;
     }
     init_tracing(&config);
     let platform = platform(&config).await?;
-    run(routes(platform)).await
+    let router = routes(platform);
+    // Reported with the first request's metrics.
+    sso_web::metrics::cold_start(started.elapsed());
+    run(router).await
 }
 
 /// Serves `router` as this Lambda function.
@@ -112,7 +181,16 @@ pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
 
 /// Takes the source IP from API Gateway's request context (never from a header) and removes
 /// a named stage from the path, so `/prod/signin.php` routes like `/signin.php`.
-async fn api_gateway_context(mut req: Request, next: Next) -> Response {
+async fn api_gateway_context(req: Request, next: Next) -> Response {
+    if let Some(c) = req.lambda_context_ref() {
+        logs::begin_request(c.request_id.clone(), c.xray_trace_id.clone());
+    }
+    let resp = gateway_context(req, next).await;
+    logs::end_request();
+    resp
+}
+
+async fn gateway_context(mut req: Request, next: Next) -> Response {
     let (ip, stage) = match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(c)) => (c.http.source_ip.clone(), c.stage.clone()),
         Some(RequestContext::ApiGatewayV1(c)) => (c.identity.source_ip.clone(), c.stage.clone()),

@@ -11,30 +11,15 @@ use serde_json::Value;
 use sso_core::helpdesk::password_digest;
 use sso_core::signed_link::{Scheme, VendorSecret, sign};
 use sso_store::embedded::Embedded;
-use sso_store::{SecretBox, Store};
 use sso_web::{Clock, ManualClock, Platform, SystemClock};
 use tower::ServiceExt;
 
+mod support;
+
 async fn platform() -> (Platform, Arc<ManualClock>) {
-    let store = Store::new(
-        Arc::new(Embedded::in_memory().unwrap()),
-        SecretBox::new([9; 32]),
-    );
-    store
-        .import("demo.toml", sso_cli::DEMO_DIRECTORY)
-        .await
-        .unwrap();
-    let config = sso_lambda::Config::from_lookup(|k| match k {
-        "SSO_TABLE" => Some("sso".into()),
-        "SSO_BASE_DOMAIN" => Some("sso.example".into()),
-        _ => None,
-    })
-    .unwrap();
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    (
-        Platform::over(Arc::new(store), config.web(), clock.clone()),
-        clock,
-    )
+    let backend = Arc::new(Embedded::in_memory().unwrap());
+    (support::demo_platform(backend, clock.clone()).await, clock)
 }
 
 async fn send(router: Router, event: &str) -> Response {

@@ -285,7 +285,8 @@ const AWS_ROOTS_PEM: &[u8] = include_bytes!("../certs/aws-roots.pem");
 /// environment) trusting only [`AWS_ROOTS_PEM`]. The default reads and parses the system's
 /// whole CA bundle (about 140 certificates) at start-up, a millisecond of every cold start
 /// spent on CAs this function can never meet; trusting fewer roots is also the narrower trust.
-fn aws_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+/// Shared by every AWS client a Lambda builds (DynamoDB, SSM).
+pub fn aws_https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     use aws_smithy_http_client::{Builder, ConnectorBuilder, proxy::ProxyConfig};
     Builder::new().build_with_connector_fn(move |settings, components| {

@@ -260,3 +260,12 @@ pub trait Audit: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<AuditPage, StoreError>;
 }
+
+/// Readiness: whether this instance can serve, beyond being alive.
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    /// The table answers (one read of the sealed canary) and, with `check_key`, the secret key
+    /// opens the canary (sealed by the first check of a deployment if it is absent):
+    /// [`StoreError::SecretKey`] when it does not, another error when the table fails.
+    async fn ready(&self, check_key: bool) -> Result<(), StoreError>;
+}

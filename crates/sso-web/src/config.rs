@@ -22,6 +22,19 @@ pub struct WebConfig {
     pub touch_interval: i64,
     /// Audit events go to the store as well as to the log (local default; opt-in in Lambda).
     pub audit_to_store: bool,
+    /// Readiness (`/readyz`) also proves the secret key opens the table's sealed canary (set
+    /// where a key was configured; a function that never opens sealed records has none).
+    pub check_sealed_canary: bool,
+    /// Sources allowed to read the local server's Prometheus `/metrics` (default loopback).
+    pub metrics_from: Vec<IpNet>,
+}
+
+/// Loopback, IPv4 and IPv6: who may read `/metrics` unless configured otherwise.
+pub fn loopback_nets() -> Vec<IpNet> {
+    ["127.0.0.0/8", "::1/128"]
+        .iter()
+        .filter_map(|n| n.parse().ok())
+        .collect()
 }
 
 impl Default for WebConfig {
@@ -34,6 +47,8 @@ impl Default for WebConfig {
             trusted_proxies: Vec::new(),
             touch_interval: 60,
             audit_to_store: true,
+            check_sealed_canary: false,
+            metrics_from: loopback_nets(),
         }
     }
 }

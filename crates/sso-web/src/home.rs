@@ -13,11 +13,12 @@ use crate::extract::TenantPage;
 use crate::page::{self, escape};
 use crate::{CurrentSession, PageError, Platform, cookies};
 
-/// `/` and `/healthz` for tenant hosts.
+/// `/`, `/healthz` and `/readyz` for tenant hosts.
 pub fn router(platform: Platform) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .with_state(platform)
 }
 
@@ -28,6 +29,38 @@ pub async fn healthz() -> Response {
         StatusCode::OK,
         [("content-type", "application/json")],
         "{\"status\":\"ok\"}",
+    )
+        .into_response()
+}
+
+/// Readiness, unlike [`healthz`]: the table answers (one eventually consistent read, half a
+/// read unit) and, where a key is configured, the key opens the sealed canary. `200
+/// {"status":"ready"}`, else `503 {"status":"not ready","reason":…}` naming which.
+pub async fn readyz(State(p): State<Platform>) -> Response {
+    let reason = match p.readiness.ready(p.config.check_sealed_canary).await {
+        Ok(()) => None,
+        Err(sso_store::StoreError::SecretKey) => {
+            Some("the secret key does not open the sealed canary")
+        }
+        Err(e) => {
+            crate::log_unavailable("/readyz", &e);
+            Some("the table is unreachable")
+        }
+    };
+    let (status, body) = match reason {
+        None => (StatusCode::OK, "{\"status\":\"ready\"}".to_owned()),
+        Some(r) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{{\"status\":\"not ready\",\"reason\":\"{r}\"}}"),
+        ),
+    };
+    (
+        status,
+        [
+            ("content-type", "application/json"),
+            ("cache-control", "no-store"),
+        ],
+        body,
     )
         .into_response()
 }

@@ -13,6 +13,7 @@
 //!   `SourceIp`); [`form`]: the bounded, strict form reader; [`login_form`]: the one sign-in
 //!   form page; [`audit`]: the one audit-event builder; [`Platform::redeem`]: the one
 //!   one-time-token redemption.
+//! - [`metrics`]: counters as CloudWatch EMF lines (Lambda) and Prometheus text (`/metrics`).
 //! - [`settings`]: every setting, read and checked once for the local server and the Lambdas.
 //! - [`PageError`] and [`log_unavailable`]: how a page fails, and the one place a store
 //!   failure's cause is logged.
@@ -32,6 +33,7 @@ pub mod home;
 pub mod host;
 pub mod ip;
 pub mod login_form;
+pub mod metrics;
 pub mod page;
 pub mod password_gate;
 mod platform;

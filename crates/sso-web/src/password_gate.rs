@@ -94,7 +94,10 @@ impl PasswordSlot {
     pub async fn verify(self, verifier: Option<String>, password: String) -> bool {
         tokio::task::spawn_blocking(move || {
             let _slot = self;
-            sso_store::password::verify(verifier.as_deref(), &password)
+            let started = std::time::Instant::now();
+            let ok = sso_store::password::verify(verifier.as_deref(), &password);
+            crate::metrics::argon2_time(started.elapsed());
+            ok
         })
         .await
         .unwrap_or(false)

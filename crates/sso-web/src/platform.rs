@@ -11,7 +11,9 @@ use sso_core::throttle::LockoutPolicy;
 use sso_store::model::{
     AuditEvent, Claims, NewSession, Outcome, Protocol, Redemption, Session, Tenant,
 };
-use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
+use sso_store::port::{
+    Audit, Directory, DirectoryAdmin, Readiness, ReplayGuard, Sessions, Throttle, Tokens,
+};
 use sso_store::{CachedDirectory, DIRECTORY_TTL};
 
 use crate::cookies::{self, SessionCookie};
@@ -47,12 +49,28 @@ pub enum Gate<T> {
 
 /// A store that implements every port trait (the adapters never name which store it is).
 pub trait StorePorts:
-    Directory + DirectoryAdmin + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static
+    Directory
+    + DirectoryAdmin
+    + Sessions
+    + Tokens
+    + ReplayGuard
+    + Throttle
+    + Audit
+    + Readiness
+    + 'static
 {
 }
 
 impl<S> StorePorts for S where
-    S: Directory + DirectoryAdmin + Sessions + Tokens + ReplayGuard + Throttle + Audit + 'static
+    S: Directory
+        + DirectoryAdmin
+        + Sessions
+        + Tokens
+        + ReplayGuard
+        + Throttle
+        + Audit
+        + Readiness
+        + 'static
 {
 }
 
@@ -75,6 +93,8 @@ pub struct Platform {
     pub throttle: Arc<dyn Throttle>,
     /// The audit trail (used when `config.audit_to_store`).
     pub audit: Arc<dyn Audit>,
+    /// The readiness check (`/readyz`).
+    pub readiness: Arc<dyn Readiness>,
     /// Argon2id checks: bounded, queued, shared fairly between sources.
     password_gate: Arc<PasswordGate>,
     /// Shared configuration.
@@ -197,7 +217,8 @@ impl Platform {
             tokens: store.clone(),
             replay: store.clone(),
             throttle: store.clone(),
-            audit: store,
+            audit: store.clone(),
+            readiness: store,
             config: Arc::new(config),
             clock,
             password_gate: Arc::new(PasswordGate::new(GateSizes::default())),
@@ -294,6 +315,7 @@ impl Platform {
     /// Records one audit event: always a structured log line (target `audit`), and the store
     /// when configured. A failure to store it is logged, never fatal to the sign-in.
     pub async fn record(&self, event: AuditEvent) {
+        crate::metrics::attempt(event.protocol, &event.outcome);
         tracing::info!(
             target: "audit",
             at = event.at,

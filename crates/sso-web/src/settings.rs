@@ -11,8 +11,13 @@ use crate::WebConfig;
 pub const BASE_DOMAIN: &str = "SSO_BASE_DOMAIN";
 /// `SSO_TABLE`: the DynamoDB table.
 pub const TABLE: &str = "SSO_TABLE";
-/// `SSO_SECRET_KEY`: 64 hex characters that seal vendor passwords at rest.
+/// `SSO_SECRET_KEY`: the key ring that seals vendor passwords at rest: 64 hex characters,
+/// or during a rotation `CURRENT,PREVIOUS` (the previous key only opens).
 pub const SECRET_KEY: &str = "SSO_SECRET_KEY";
+/// `SSO_SECRET_KEY_PARAMETER`: the name of an SSM Parameter Store `SecureString` holding the
+/// key ring (same format as [`SECRET_KEY`]); a Lambda reads it once per container at init,
+/// so the key is never in the function's environment.
+pub const SECRET_KEY_PARAMETER: &str = "SSO_SECRET_KEY_PARAMETER";
 /// `SSO_TRUSTED_PROXIES`: comma-separated CIDRs whose `X-Forwarded-For` is believed.
 pub const TRUSTED_PROXIES: &str = "SSO_TRUSTED_PROXIES";
 /// `SSO_AUDIT_TO_TABLE`: also store audit events in the table (`true` / `1`).
@@ -21,6 +26,9 @@ pub const AUDIT_TO_TABLE: &str = "SSO_AUDIT_TO_TABLE";
 pub const HTTPS: &str = "SSO_HTTPS";
 /// `SSO_SINGLE_TENANT`: serve this tenant on hosts that name none.
 pub const SINGLE_TENANT: &str = "SSO_SINGLE_TENANT";
+/// `SSO_METRICS_FROM`: comma-separated CIDRs that may read the local server's `/metrics`
+/// (default loopback only).
+pub const METRICS_FROM: &str = "SSO_METRICS_FROM";
 /// `SSO_LOG`: the log filter (`info`, `debug`, `sso_web=debug,info`…).
 pub const LOG: &str = "SSO_LOG";
 
@@ -54,8 +62,11 @@ pub struct Settings {
     pub base_domain: String,
     /// See [`TABLE`].
     pub table: String,
-    /// See [`SECRET_KEY`] (checked to be 64 hex characters).
+    /// See [`SECRET_KEY`] (checked to be one or two keys of 64 hex characters).
     pub secret_key: Option<String>,
+    /// See [`SECRET_KEY_PARAMETER`] (a Lambda fetches the ring from it when `secret_key` is
+    /// not given).
+    pub secret_key_parameter: Option<String>,
     /// See [`TRUSTED_PROXIES`].
     pub trusted_proxies: Vec<IpNet>,
     /// Audit events are stored as well as logged.
@@ -66,6 +77,8 @@ pub struct Settings {
     pub single_tenant: Option<String>,
     /// See [`LOG`].
     pub log: String,
+    /// See [`METRICS_FROM`].
+    pub metrics_from: Vec<IpNet>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -74,11 +87,13 @@ impl std::fmt::Debug for Settings {
             .field("base_domain", &self.base_domain)
             .field("table", &self.table)
             .field("secret_key", &self.secret_key.as_ref().map(|_| "***"))
+            .field("secret_key_parameter", &self.secret_key_parameter)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("audit_to_store", &self.audit_to_store)
             .field("https", &self.https)
             .field("single_tenant", &self.single_tenant)
             .field("log", &self.log)
+            .field("metrics_from", &self.metrics_from)
             .finish()
     }
 }
@@ -116,13 +131,14 @@ impl Settings {
         };
         let secret_key = get(SECRET_KEY);
         if let Some(k) = &secret_key {
-            sso_store::SecretBox::from_hex(k)
+            sso_store::SecretBox::from_ring(k)
                 .map_err(|e| SettingsError::Invalid(SECRET_KEY, e.to_string()))?;
         }
         Ok(Self {
             table: required_or(TABLE, "sso")?,
             base_domain: required_or(BASE_DOMAIN, "localhost")?,
             secret_key,
+            secret_key_parameter: get(SECRET_KEY_PARAMETER),
             trusted_proxies: parse_cidrs(
                 TRUSTED_PROXIES,
                 &get(TRUSTED_PROXIES).unwrap_or_default(),
@@ -132,6 +148,10 @@ impl Settings {
             // A deployed function serves only hosts that name their tenant.
             single_tenant: get(SINGLE_TENANT).filter(|_| local),
             log: get(LOG).unwrap_or_else(|| "info".to_owned()),
+            metrics_from: match get(METRICS_FROM) {
+                Some(v) => parse_cidrs(METRICS_FROM, &v)?,
+                None => crate::config::loopback_nets(),
+            },
         })
     }
 
@@ -145,12 +165,13 @@ impl Settings {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Insists on [`SECRET_KEY`]: whatever reads vendors cannot work without the key their
-    /// passwords were sealed with, so it refuses to start rather than fail every link.
+    /// Insists on [`SECRET_KEY`] or [`SECRET_KEY_PARAMETER`]: whatever reads vendors cannot
+    /// work without the key their passwords were sealed with, so it refuses to start rather
+    /// than fail every link.
     pub fn requiring_secret_key(self) -> Result<Self, SettingsError> {
-        match self.secret_key {
-            Some(_) => Ok(self),
-            None => Err(SettingsError::Missing(SECRET_KEY)),
+        match (&self.secret_key, &self.secret_key_parameter) {
+            (None, None) => Err(SettingsError::Missing(SECRET_KEY)),
+            _ => Ok(self),
         }
     }
 
@@ -163,6 +184,8 @@ impl Settings {
             single_tenant: self.single_tenant.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             audit_to_store: self.audit_to_store,
+            check_sealed_canary: self.secret_key.is_some() || self.secret_key_parameter.is_some(),
+            metrics_from: self.metrics_from.clone(),
             ..WebConfig::default()
         }
     }

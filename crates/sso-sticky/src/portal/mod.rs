@@ -36,6 +36,7 @@ pub fn router(platform: Platform) -> Router {
         .route("/groups/{group}/links", post(admin::link_platform))
         .route("/groups/{group}/agents/{username}", get(admin::activity))
         .route("/healthz", get(home::healthz))
+        .route("/readyz", get(home::readyz))
         .with_state(platform)
 }
 

@@ -15,17 +15,17 @@ use crate::model::{
 use crate::port::{Directory, DirectoryAdmin};
 
 /// Most items a directory listing returns.
-const LIST_LIMIT: usize = 1000;
+pub(super) const LIST_LIMIT: usize = 1000;
 
 /// A vendor as stored: secrets sealed.
 #[derive(Serialize, Deserialize)]
-struct VendorRecord {
+pub(super) struct VendorRecord {
     tenant: String,
     id: String,
     scheme: String,
-    secret: String,
+    pub(super) secret: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    previous_secret: Option<String>,
+    pub(super) previous_secret: Option<String>,
     max_age: i64,
     reference_offset: i64,
     max_future: i64,
@@ -84,7 +84,11 @@ impl Store {
         page.items.iter().map(decode).collect()
     }
 
-    fn vendor_from_record(&self, key: &Key, r: VendorRecord) -> Result<Vendor, StoreError> {
+    pub(super) fn vendor_from_record(
+        &self,
+        key: &Key,
+        r: VendorRecord,
+    ) -> Result<Vendor, StoreError> {
         let context = key.to_string();
         let corrupt = |reason: &str| StoreError::Corrupt {
             key: context.clone(),
@@ -239,7 +243,7 @@ fn put(item: Item) -> Write {
 }
 
 impl Store {
-    fn vendor_record(&self, v: &Vendor) -> Result<Item, StoreError> {
+    pub(super) fn vendor_record(&self, v: &Vendor) -> Result<Item, StoreError> {
         let key = keys::vendor(&v.tenant, &v.id);
         let context = key.to_string();
         let record = VendorRecord {

@@ -121,3 +121,9 @@ pub fn audit_subject_pk(tenant: &str, subject: &str) -> String {
 pub fn audit_sk(at: i64, unique: &str) -> String {
     format!("{:011}#{unique}", at.max(0))
 }
+
+/// The sealed canary: a known text sealed with the secret key, which readiness opens to prove
+/// the key this instance holds is the one the table's records were sealed with.
+pub fn canary() -> Key {
+    Key::new("CANARY", "SECRET_KEY")
+}

@@ -8,6 +8,8 @@ pub use directory::DirRecord;
 #[cfg(feature = "import")]
 pub(crate) use directory::parse_scheme;
 pub mod keys;
+mod rotation;
+pub use rotation::Resealed;
 mod state;
 
 use std::collections::HashMap;
