@@ -106,6 +106,15 @@ impl TestApp {
         format!("http://{label}.localhost:{}{path}", self.port)
     }
 
+    /// `GET <label>.localhost<path>` from a fresh client (no cookies), not followed.
+    pub async fn get_fresh(&self, label: &str, path: &str) -> reqwest::Response {
+        self.client()
+            .get(self.url(label, path))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A client with its own cookie jar that does not follow redirects and reaches every
     /// test host on loopback (whatever the system resolver thinks of `*.localhost`, and
     /// whatever proxy the environment names).

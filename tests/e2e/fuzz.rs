@@ -42,23 +42,14 @@ const DEMO_SECRETS: [&str; 12] = [
     "0707070707070707070707070707070707070707070707070707070707070707",
 ];
 
-/// Parameter names the endpoints read (and a few they do not).
+/// Parameter names the endpoints read (and a few they do not), beside `api.php`'s own
+/// ([`sso_activecampaign::params::NAMES`]).
 const PARAMS: &[&str] = &[
     "email",
     "clientID",
     "vendorid",
     "timestamp",
     "token",
-    "api_user",
-    "api_pass_h",
-    "api_pass",
-    "api_key",
-    "api_output",
-    "api_action",
-    "sso_addr",
-    "sso_user",
-    "sso_pass",
-    "sso_duration",
     "_ssot",
     "group_id",
     "client_subdomain",
@@ -275,7 +266,14 @@ enum Valid {
 
 fn name() -> impl Strategy<Value = Name> {
     prop_oneof![
-        9 => prop::sample::select(PARAMS).prop_map(Name::Known),
+        9 => prop::sample::select(
+            PARAMS
+                .iter()
+                .chain(&sso_activecampaign::params::NAMES)
+                .copied()
+                .collect::<Vec<_>>()
+        )
+        .prop_map(Name::Known),
         1 => "[a-zA-Z_%\\[\\]]{0,12}".prop_map(Name::Odd),
     ]
 }

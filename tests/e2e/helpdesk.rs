@@ -287,11 +287,8 @@ async fn a_token_opens_only_its_own_door_and_is_no_cookie(backend: Backend) {
     // GIVEN a help-desk token WHEN it is opened at the call-center door THEN it is refused
     // there and still works at its own.
     let elsewhere = app
-        .client()
-        .get(app.url("demoaws", &format!("/sso/login?token={token}")))
-        .send()
-        .await
-        .unwrap();
+        .get_fresh("demoaws", &format!("/sso/login?token={token}"))
+        .await;
     assert_eq!(elsewhere.status(), StatusCode::GONE);
     let browser = app.client();
     assert_eq!(redeem(&app, &browser, &token).await, "/admin/main.php");

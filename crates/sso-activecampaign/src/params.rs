@@ -9,7 +9,8 @@ use sso_web::form::decode_pairs;
 /// Largest accepted value, bytes.
 const MAX_VALUE_BYTES: usize = 1024;
 
-const NAMES: [&str; 10] = [
+/// Every parameter name `api.php` reads (anything else is ignored).
+pub const NAMES: [&str; 10] = [
     "api_user",
     "api_pass_h",
     "api_pass",

@@ -42,18 +42,6 @@ pub struct ServeConfig {
     pub limits: Limits,
 }
 
-impl std::fmt::Debug for ServeConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServeConfig")
-            .field("listen", &self.listen)
-            .field("web", &self.web)
-            .field("store", &self.store)
-            .field("demo", &self.demo)
-            .field("limits", &self.limits)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A built application with its bound listener.
 pub struct App {
     listener: TcpListener,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::StoreError;
-use crate::item::{Capacity, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
+use crate::item::{Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
 
 /// The deadline of one store call unless its backend names another: the embedded store's
 /// worst honest commit (a group of 256 writes and one fsync) is far below it.
@@ -76,12 +76,8 @@ impl ItemBackend for Bounded {
         self.within("query", self.inner.query(query)).await
     }
 
-    fn max_transaction_items(&self) -> usize {
-        self.inner.max_transaction_items()
-    }
-
-    fn consumed(&self) -> Capacity {
-        self.inner.consumed()
+    fn wrapped(&self) -> Option<&dyn ItemBackend> {
+        Some(&*self.inner)
     }
 
     fn call_timeout(&self) -> Duration {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::StoreError;
-use crate::item::{Capacity, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
+use crate::item::{Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
 
 /// When the fault strikes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,12 +247,8 @@ impl ItemBackend for Faulty {
         self.under(false, self.inner.query(query)).await
     }
 
-    fn max_transaction_items(&self) -> usize {
-        self.inner.max_transaction_items()
-    }
-
-    fn consumed(&self) -> Capacity {
-        self.inner.consumed()
+    fn wrapped(&self) -> Option<&dyn ItemBackend> {
+        Some(&*self.inner)
     }
 
     fn call_timeout(&self) -> Duration {

@@ -359,18 +359,28 @@ pub trait ItemBackend: Send + Sync {
     async fn transact(&self, writes: Vec<Write>) -> Result<WriteOutcome, StoreError>;
     /// Items of one partition in a sort-key range, paged.
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
+    /// The backend this one wraps, if it is a wrapper (deadlines, faults, timing): the
+    /// limits and measurements below are then the wrapped backend's unless overridden.
+    fn wrapped(&self) -> Option<&dyn ItemBackend> {
+        None
+    }
     /// Most writes one transaction may hold (DynamoDB: 100).
     fn max_transaction_items(&self) -> usize {
-        usize::MAX
+        self.wrapped()
+            .map_or(usize::MAX, ItemBackend::max_transaction_items)
     }
     /// Request units consumed so far by this handle (for cost measurements).
     fn consumed(&self) -> Capacity {
-        Capacity::default()
+        self.wrapped()
+            .map_or_else(Capacity::default, ItemBackend::consumed)
     }
     /// How long one call may take before the store answers "unavailable" (see
     /// [`crate::bounded`]): a backend with its own retry budget names one just above it.
     fn call_timeout(&self) -> std::time::Duration {
-        crate::bounded::STORE_CALL_TIMEOUT
+        self.wrapped().map_or(
+            crate::bounded::STORE_CALL_TIMEOUT,
+            ItemBackend::call_timeout,
+        )
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use sso_store::StoreError;
-use sso_store::item::{Capacity, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
+use sso_store::item::{Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
 use sso_store::model::{Outcome, Protocol};
 
 /// Kept so a burst of one request cannot grow a line without bound (EMF allows 100 values).
@@ -232,11 +232,8 @@ impl ItemBackend for Timed {
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         timed(self.inner.query(query)).await
     }
-    fn max_transaction_items(&self) -> usize {
-        self.inner.max_transaction_items()
-    }
-    fn consumed(&self) -> Capacity {
-        self.inner.consumed()
+    fn wrapped(&self) -> Option<&dyn ItemBackend> {
+        Some(&*self.inner)
     }
 }
 

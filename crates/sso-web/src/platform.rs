@@ -47,32 +47,27 @@ pub enum Gate<T> {
     Busy,
 }
 
-/// A store that implements every port trait (the adapters never name which store it is).
-pub trait StorePorts:
-    Directory
-    + DirectoryAdmin
-    + Sessions
-    + Tokens
-    + ReplayGuard
-    + Throttle
-    + Audit
-    + Readiness
-    + 'static
-{
+/// Declares [`StorePorts`] as the sum of the port traits, implemented for every type that has
+/// them all: the list is written once.
+macro_rules! store_ports {
+    ($($port:ident),+) => {
+        /// A store that implements every port trait (the adapters never name which store it is).
+        pub trait StorePorts: $($port +)+ 'static {}
+
+        impl<S> StorePorts for S where S: $($port +)+ 'static {}
+    };
 }
 
-impl<S> StorePorts for S where
-    S: Directory
-        + DirectoryAdmin
-        + Sessions
-        + Tokens
-        + ReplayGuard
-        + Throttle
-        + Audit
-        + Readiness
-        + 'static
-{
-}
+store_ports!(
+    Directory,
+    DirectoryAdmin,
+    Sessions,
+    Tokens,
+    ReplayGuard,
+    Throttle,
+    Audit,
+    Readiness
+);
 
 /// The store behind its port traits, the configuration and the clock. Cheap to clone.
 #[derive(Clone)]
