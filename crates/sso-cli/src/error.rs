@@ -12,6 +12,12 @@ pub enum CliError {
     /// The listener could not be bound, or a file could not be read.
     #[error("{0}")]
     Io(String),
+    /// A partner helper could not reach the server: the cause chain and a hint.
+    #[error("{0}")]
+    Transport(String),
+    /// The protocol answered with a refusal (`sso call`, `sso link --open|--check`): exit 3.
+    #[error("refused: {0}")]
+    Refused(String),
     /// A flag or environment variable is wrong.
     #[error("configuration: {0}")]
     Config(String),

@@ -286,16 +286,8 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             );
             Ok(())
         }
-        Command::Link(args) => {
-            println!("{}", sso_cli::partner::link(args)?);
-            Ok(())
-        }
-        Command::Call(cmd) => {
-            let (status, body) = sso_cli::partner::call(cmd).await?;
-            eprintln!("HTTP {status}");
-            println!("{body}");
-            Ok(())
-        }
+        Command::Link(args) => report(sso_cli::partner::link(args).await?),
+        Command::Call(cmd) => report(sso_cli::partner::call(cmd).await?),
         Command::CreateTable => create_table(&cli.store).await,
         Command::RotateKey => rotate_key(&cli.store, secret_key.as_deref()).await,
         Command::Admin(cmd) => {
@@ -313,6 +305,18 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 AdminCommand::Audit(args) => admin::audit(&store, args).await,
             }
         }
+    }
+}
+
+/// Prints a partner helper's outcome; a protocol refusal is an error of its own kind.
+fn report(outcome: sso_cli::partner::Outcome) -> Result<(), CliError> {
+    for line in &outcome.stderr {
+        eprintln!("{line}");
+    }
+    println!("{}", outcome.stdout.trim_end());
+    match outcome.refused {
+        Some(why) => Err(CliError::Refused(why)),
+        None => Ok(()),
     }
 }
 
@@ -363,6 +367,10 @@ async fn main() -> ExitCode {
     init_logging(&settings.log);
     match run(cli, settings).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e @ CliError::Refused(_)) => {
+            eprintln!("sso: {e}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("sso: {e}");
             ExitCode::FAILURE

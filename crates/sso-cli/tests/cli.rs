@@ -362,3 +362,167 @@ fn the_partner_helpers_work_against_a_running_server() {
     ));
     assert!(cc.contains("SSO_TOKEN_CREATED"), "{cc}");
 }
+
+/// Runs a partner helper; its exit code, stdout and stderr.
+fn partner(args: &[&str], stdin: &str) -> (Option<i32>, String, String) {
+    let out = sso(&temp_dir("partner"), args, stdin);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn partner_helpers_exit_non_zero_on_every_failure_and_say_why() {
+    let (server, port) = serve_with("partner-failures", &[]);
+    let local = format!("http://demoaws.localhost:{port}");
+    let helpdesk = |base: &str, output: &str, extra: &[&str], stdin: &str| {
+        let mut args = vec![
+            "call",
+            "helpdesk",
+            "--base-url",
+            base,
+            "--api-user",
+            "admin",
+            "--sso-user",
+            "joe",
+            "--sso-addr",
+            "127.0.0.1",
+            "--output",
+            output,
+        ];
+        args.extend_from_slice(extra);
+        partner(&args, stdin)
+    };
+    // A *.localhost name goes to loopback without --resolve, and --open redeems the _ssot.
+    let (code, out, err) = helpdesk(&local, "json", &["--open"], "test123\nacjoe123\n");
+    assert_eq!(code, Some(0), "{out}{err}\n{}", server.log.text());
+    assert!(
+        err.contains("opened the link: HTTP 302, session set"),
+        "{err}"
+    );
+    // result_code 0, in each output format: exit 3 and the protocol's message.
+    for output in ["json", "xml", "serialize"] {
+        let (code, _, err) = helpdesk(&local, output, &[], "test123\nwrong\n");
+        assert_eq!(code, Some(3), "{output}: {err}");
+        assert!(
+            err.contains("result_code 0: Login failed."),
+            "{output}: {err}"
+        );
+    }
+    // --verbose shows the request, never the secrets.
+    let (_, _, err) = helpdesk(&local, "json", &["--verbose"], "test123\nacjoe123\n");
+    let digest = "cc03e747a6afbbcbf8be7668acfebee5"; // md5("test123")
+    assert!(
+        err.contains("> POST ") && err.contains("api_user=admin"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(digest) && err.contains("api_pass_h=%28secret%29"),
+        "{err}"
+    );
+    // --resolve, curl's meaning, for a name this machine cannot resolve.
+    let partner_host = format!("http://sso.partner.invalid:{port}");
+    let resolve = format!("sso.partner.invalid:{port}:127.0.0.1");
+    let (code, _, err) = helpdesk(
+        &partner_host,
+        "json",
+        &["--resolve", &resolve],
+        "test123\nacjoe123\n",
+    );
+    // It reached the server, which serves no tenant on that host: api.php's own refusal.
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("result_code 0: Unknown account."), "{err}");
+    // Without it: the DNS failure, its cause, and the hint.
+    let (code, _, err) = helpdesk(&partner_host, "json", &[], "test123\nacjoe123\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("dns error") && err.contains("--resolve sso.partner.invalid"),
+        "{err}"
+    );
+    // Nothing listening: connection refused, and what to check.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://127.0.0.1:{}", closed.local_addr().unwrap().port());
+    drop(closed);
+    let (code, _, err) = helpdesk(&dead, "json", &[], "test123\nacjoe123\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("Connection refused") && err.contains("nothing listens"),
+        "{err}"
+    );
+
+    // /sso/0: success 0 is exit 3 with code and descriptor.
+    let callcenter = |key: &str| {
+        partner(
+            &[
+                "call",
+                "callcenter",
+                "--base-url",
+                &local,
+                "--username",
+                "agent1",
+                "--fullname",
+                "Agent One",
+                "--department",
+                "1",
+                "--open",
+            ],
+            key,
+        )
+    };
+    let (code, _, err) = callcenter("demo-platform-key\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.contains("opened the link: HTTP 302, session set"),
+        "{err}"
+    );
+    let (code, _, err) = callcenter("not-the-key\n");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("HTTP 401 INVALID_PLATFORM_KEY"), "{err}");
+
+    // A signed link: opened, refused with its errorID, or an HTTP 404 page.
+    let link = |base: &str, ts: &str| {
+        partner(
+            &[
+                "link",
+                "--base-url",
+                base,
+                "--vendor",
+                "1001",
+                "--client-id",
+                "1234",
+                "--open",
+                "--timestamp",
+                ts,
+            ],
+            "vendorpass\n",
+        )
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let (code, _, err) = link(&local, &now);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, url, err) = link(&local, "1600000000");
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("errorID 3: "), "{err}");
+    let (code, _, err) = link(&format!("http://nosuch.localhost:{port}"), &now);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("HTTP 404"), "{err}");
+
+    // --check explains a link offline: the layout, both clocks, never the digest.
+    let (code, report, err) = partner(&["link", "--check", url.trim()], "vendorpass\n");
+    assert_eq!(code, Some(3), "{report}{err}");
+    assert!(
+        report.contains("<clientID><timestamp><password>"),
+        "{report}"
+    );
+    assert!(report.contains("by Unix time") && report.contains("Central Standard Time"));
+    assert!(err.contains("errorID 3"), "{err}");
+    let (code, report, _) = partner(&["link", "--check", url.trim()], "wrongpass\n");
+    assert_eq!(code, Some(3));
+    assert!(report.contains("token: does not match"), "{report}");
+}

@@ -8,10 +8,12 @@
 //! Checks 4–6 (replay, client lookup, duplicate email) need the store and live in the adapter,
 //! which reports them with the same [`LinkError`].
 
+pub mod diagnose;
 mod error;
 pub mod request;
 pub mod sign;
 
+pub use diagnose::{Diagnosis, diagnose};
 pub use error::{ErrorId, LinkError};
 pub use request::{Identifier, LinkRequest, parse_request};
 pub use sign::{Scheme, SecretSet, SecretSlot, VendorSecret, sign, verify_token};
