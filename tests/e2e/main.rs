@@ -29,6 +29,8 @@ mod faults;
 mod fuzz;
 mod hardening;
 mod helpdesk;
+mod openapi;
+mod partner_kit;
 mod php_golden;
 mod redaction;
 mod signed_link;

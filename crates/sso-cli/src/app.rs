@@ -183,6 +183,9 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
     if req.uri().path() == "/metrics" {
         return metrics(&hosts.config, req);
     }
+    if req.uri().path() == "/openapi.json" {
+        return openapi(req.method());
+    }
     let kind = host::classify_headers(req.headers(), &hosts.config);
     let target = match kind {
         // These answer in their own format on any host (a host that names no tenant is
@@ -231,6 +234,23 @@ fn metrics(config: &WebConfig, req: Request) -> Response {
             ("cache-control", "no-store"),
         ],
         sso_web::metrics::prometheus_text(),
+    )
+        .into_response()
+}
+
+/// The partner API's OpenAPI document (`docs/openapi.json`), on every host of the local
+/// server: partners point their tooling (Swagger UI, schemathesis, code generators) at it.
+fn openapi(method: &Method) -> Response {
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return method_not_allowed();
+    }
+    (
+        StatusCode::OK,
+        [
+            ("content-type", "application/json"),
+            ("cache-control", "public, max-age=300"),
+        ],
+        crate::OPENAPI,
     )
         .into_response()
 }

@@ -20,3 +20,7 @@ pub use listener::Limits;
 
 /// The pinned demo directory (`sso serve --demo`): the checked-in import file.
 pub const DEMO_DIRECTORY: &str = include_str!("../../sso-store/import/demo.toml");
+
+/// The OpenAPI 3.1 document of the partner-facing surface, served at `/openapi.json` and
+/// held against the router by `tests/e2e/openapi.rs`.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");

@@ -80,6 +80,41 @@ pub enum CallCenterError {
 }
 
 impl CallCenterError {
+    /// One of each refusal (fields named by example), for documents and tests that must
+    /// cover every code and descriptor: the match below stops compiling when a variant is
+    /// added, until it is listed here too.
+    pub fn every() -> [Self; 11] {
+        let every = [
+            Self::UnknownPlatform,
+            Self::InvalidPlatformKey,
+            Self::IpNotWhitelisted,
+            Self::RateLimited,
+            Self::MethodNotAllowed,
+            Self::InvalidRequest,
+            Self::MissingField("username"),
+            Self::InvalidField("department_id"),
+            Self::DepartmentNotFound,
+            Self::CampaignNotFound,
+            Self::Unavailable,
+        ];
+        for e in &every {
+            match e {
+                Self::UnknownPlatform
+                | Self::InvalidPlatformKey
+                | Self::IpNotWhitelisted
+                | Self::RateLimited
+                | Self::MethodNotAllowed
+                | Self::InvalidRequest
+                | Self::MissingField(_)
+                | Self::InvalidField(_)
+                | Self::DepartmentNotFound
+                | Self::CampaignNotFound
+                | Self::Unavailable => {}
+            }
+        }
+        every
+    }
+
     /// The HTTP status, which is also the body's `code`.
     pub fn code(&self) -> u16 {
         match self {
