@@ -67,7 +67,9 @@ impl App {
             let summary = store.import("demo.toml", DEMO_DIRECTORY).await?;
             tracing::info!(records = summary.records, "demo directory imported");
         }
-        let listener = TcpListener::bind(config.listen).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| listen_error(config.listen, &e))?;
         let mut web = config.web.clone();
         // The local server always holds a key (given, or the data directory's own).
         web.check_sealed_canary = true;
@@ -143,6 +145,20 @@ impl App {
     }
 }
 
+/// A bind failure that names the address, and says what to do when it is taken.
+fn listen_error(addr: SocketAddr, e: &std::io::Error) -> CliError {
+    let hint = match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "; another process listens there (another `sso serve`?): stop it or pick another \
+             address with --listen"
+        }
+        std::io::ErrorKind::PermissionDenied => "; ports below 1024 need privileges",
+        std::io::ErrorKind::AddrNotAvailable => "; that address is not one of this machine's",
+        _ => "",
+    };
+    CliError::Io(format!("cannot listen on {addr}: {e}{hint}"))
+}
+
 /// Every adapter behind the `Host` dispatcher, with the per-request middleware and the
 /// default body timeout.
 pub fn router(platform: Platform) -> Router {
@@ -203,12 +219,26 @@ async fn dispatch(State(hosts): State<Hosts>, req: Request) -> Response {
                 method_not_allowed()
             };
         }
+        HostKind::Unknown if req.uri().path() == "/" => return host_routing(&hosts.config),
         HostKind::Unknown => return page::not_found(),
     };
     match target.oneshot(req).await {
         Ok(resp) => resp,
         Err(never) => match never {},
     }
+}
+
+/// `/` on a host that names no tenant (the bare address a newcomer opens first): still the
+/// 404 of an unknown host, but saying how hosts are routed. It names no tenant.
+fn host_routing(config: &WebConfig) -> Response {
+    let base = page::escape(&config.base_domain);
+    page::page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        &format!(
+            "<h1>Not found</h1><p>This gateway routes by host name: each tenant is served at              <code>&lt;tenant&gt;.{base}</code> and the agent portal at <code>my.{base}</code>.              This host names no tenant.</p>"
+        ),
+    )
 }
 
 async fn not_found() -> Response {

@@ -75,8 +75,8 @@ enum Command {
     ///
     /// Example: sso serve --demo   (then open http://demoaws.localhost:8080/login)
     Serve {
-        /// Address to listen on.
-        #[arg(long, env = "SSO_LISTEN", default_value = "127.0.0.1:8080")]
+        /// Address to listen on: IP:PORT, or HOST:PORT (e.g. localhost:8080, resolved once).
+        #[arg(long, env = "SSO_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_addr)]
         listen: SocketAddr,
         /// Tenants are <tenant>.<base-domain>, the portal my.<base-domain>.
         #[arg(long, env = "SSO_BASE_DOMAIN", default_value = "localhost")]
@@ -174,6 +174,51 @@ enum AdminCommand {
     Audit(sso_cli::admin::AuditArgs),
 }
 
+/// `--listen`: an address, or a name and port resolved here (IPv4 first, as browsers try
+/// `localhost`), so `localhost:8080` works as it does in every other server.
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let addrs: Vec<SocketAddr> = s
+        .to_socket_addrs()
+        .map_err(|e| format!("{s}: expected IP:PORT or HOST:PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
+}
+
+/// What a newcomer needs after `sso serve --demo`: where each tenant and the portal are, and
+/// the demo's sign-ins (DEMO.md; public demo data, printed only with --demo).
+async fn print_demo_banner(app: &App, base_domain: &str, https: bool) -> Result<(), CliError> {
+    use sso_store::port::DirectoryAdmin;
+    let scheme = if https { "https" } else { "http" };
+    let port = app.port();
+    let origin = |label: &str| format!("{scheme}://{label}.{base_domain}:{port}");
+    println!("sso serve --demo: listening on port {port}; hosts are routed by name:");
+    for t in app.store().list_tenants().await? {
+        if t.enabled {
+            println!("  tenant {:<12} {}", t.name, origin(&t.name));
+        }
+    }
+    println!("  agent portal        {}", origin("my"));
+    println!("demo sign-ins (shared/spec/DEMO.md):");
+    println!("  signed link     vendor 1001 / vendorpass, clientID 1234 (see README)");
+    println!("  sign-in form    client@example.com / clientpass at {}/login", origin("demoaws"));
+    println!("  help desk API   admin / test123 (API key demo-api-key), user joe / acjoe123");
+    println!("  call center     Platform-Key demo-platform-key, from loopback");
+    println!("  portal          agent1 / agentpass; administrator admin@example.com / adminpass");
+    if base_domain == "localhost" {
+        println!("  (browsers resolve *.localhost themselves; for curl add --resolve HOST:{port}:127.0.0.1)");
+    }
+    Ok(())
+}
+
 /// Whole seconds, at least one (a zero timeout would refuse every client).
 fn secs() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(1..=86_400)
@@ -246,6 +291,8 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Serve {
             listen,
             demo,
+            base_domain,
+            https,
             header_timeout_secs,
             body_timeout_secs,
             idle_timeout_secs,
@@ -272,6 +319,9 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             };
             let app = App::build(config).await?;
             tracing::info!(port = app.port(), "listening");
+            if demo {
+                print_demo_banner(&app, &base_domain, https).await?;
+            }
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Import { file } => {

@@ -526,3 +526,67 @@ fn partner_helpers_exit_non_zero_on_every_failure_and_say_why() {
     assert_eq!(code, Some(3));
     assert!(report.contains("token: does not match"), "{report}");
 }
+
+#[test]
+fn the_cli_follows_the_conventions_a_newcomer_expects() {
+    // A mistyped command gets a suggestion.
+    let typo = sso(&temp_dir("typo"), &["tenent", "list"], "");
+    assert!(!typo.status.success());
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("'tenant'"));
+
+    // --listen takes a host name; --demo prints where everything is and the demo sign-ins.
+    let data = temp_dir("conventions");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
+        .args(["serve", "--demo", "--listen", "localhost:0", "--data"])
+        .arg(&data)
+        .env("SSO_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (port, log) = reported_port(stderr, "\"listening\",\"port\":", Duration::from_secs(60));
+    let port = port.unwrap_or_else(|| panic!("not started:\n{}", log.text()));
+    let mut banner = String::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    while !banner.contains("administrator") {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut out, &mut line).unwrap() == 0 {
+            break;
+        }
+        banner.push_str(&line);
+    }
+    assert!(
+        banner.contains(&format!("tenant demoaws      http://demoaws.localhost:{port}")),
+        "{banner}"
+    );
+    assert!(banner.contains(&format!("http://my.localhost:{port}")), "{banner}");
+    assert!(banner.contains("Platform-Key demo-platform-key"), "{banner}");
+
+    // The bare address explains host routing (and is still the 404 of a host with no tenant).
+    let bare = output_text(Command::new("curl").args([
+        "-sS",
+        "--noproxy",
+        "*",
+        "-w",
+        "%{http_code}",
+        &format!("http://127.0.0.1:{port}/"),
+    ]));
+    assert!(bare.contains("routes by host name") && bare.ends_with("404"), "{bare}");
+
+    // A taken address is named, with what to do.
+    let taken = sso(
+        &temp_dir("taken"),
+        &["serve", "--listen", &format!("127.0.0.1:{port}")],
+        "",
+    );
+    assert!(!taken.status.success());
+    let err = String::from_utf8_lossy(&taken.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on 127.0.0.1:{port}")) && err.contains("--listen"),
+        "{err}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
