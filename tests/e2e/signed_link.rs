@@ -317,6 +317,7 @@ async fn the_failure_url_keeps_an_existing_query(backend: Backend) {
         failure_url: Some("https://partner.example/fail.php?lang=de".into()),
         logout_url: None,
         enabled: true,
+        test_mode: false,
     };
     app.store.put_vendor(&vendor).await.unwrap();
     let now = app.clock.now();

@@ -454,6 +454,7 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
                     failure_url,
                     logout_url,
                     enabled: true,
+                    test_mode: false,
                 })
                 .await?;
         }
@@ -461,7 +462,8 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
             for v in store.list_vendors(&tenant).await? {
                 print_json(
                     &serde_json::json!({"id": v.id, "enabled": v.enabled, "rotating": v.secrets.previous.is_some(),
-                    "reusable": v.reusable, "failure_url": v.failure_url, "logout_url": v.logout_url}),
+                    "reusable": v.reusable, "failure_url": v.failure_url, "logout_url": v.logout_url,
+                    "test_mode": v.test_mode}),
                 );
             }
         }

@@ -13,6 +13,7 @@ pub mod listener;
 pub mod partner;
 mod secrets;
 pub mod stores;
+pub mod test_mode;
 
 pub use app::{App, ServeConfig};
 pub use error::CliError;

@@ -127,6 +127,12 @@ enum Command {
     /// Call the help-desk or call-center API as a partner and print the answer.
     #[command(subcommand)]
     Call(sso_cli::partner::CallCmd),
+    /// Turn a vendor's integration test mode on or off: a refused signed link then lands on
+    /// a page that says which check failed and why (never the expected digest). Refused on a
+    /// vendor whose links signed clients in within 30 days, unless --force.
+    ///
+    /// Example: sso test-mode --tenant acme --vendor 1001 on
+    TestMode(sso_cli::test_mode::TestModeArgs),
     /// Re-seal every vendor secret (and the readiness canary) under the current key.
     ///
     /// With SSO_SECRET_KEY="NEW,OLD" (current, then previous) what OLD sealed is re-sealed
@@ -209,12 +215,17 @@ async fn print_demo_banner(app: &App, base_domain: &str, https: bool) -> Result<
     println!("  agent portal        {}", origin("my"));
     println!("demo sign-ins (shared/spec/DEMO.md):");
     println!("  signed link     vendor 1001 / vendorpass, clientID 1234 (see README)");
-    println!("  sign-in form    client@example.com / clientpass at {}/login", origin("demoaws"));
+    println!(
+        "  sign-in form    client@example.com / clientpass at {}/login",
+        origin("demoaws")
+    );
     println!("  help desk API   admin / test123 (API key demo-api-key), user joe / acjoe123");
     println!("  call center     Platform-Key demo-platform-key, from loopback");
     println!("  portal          agent1 / agentpass; administrator admin@example.com / adminpass");
     if base_domain == "localhost" {
-        println!("  (browsers resolve *.localhost themselves; for curl add --resolve HOST:{port}:127.0.0.1)");
+        println!(
+            "  (browsers resolve *.localhost themselves; for curl add --resolve HOST:{port}:127.0.0.1)"
+        );
     }
     Ok(())
 }
@@ -339,6 +350,14 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Link(args) => report(sso_cli::partner::link(args).await?),
         Command::Call(cmd) => report(sso_cli::partner::call(cmd).await?),
         Command::CreateTable => create_table(&cli.store).await,
+        Command::TestMode(args) => {
+            let store = admin_store(&cli.store, &secret_key).await?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            println!("{}", sso_cli::test_mode::run(&store, args, now).await?);
+            Ok(())
+        }
         Command::RotateKey => rotate_key(&cli.store, secret_key.as_deref()).await,
         Command::Admin(cmd) => {
             use sso_cli::admin;

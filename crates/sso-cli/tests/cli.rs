@@ -557,11 +557,19 @@ fn the_cli_follows_the_conventions_a_newcomer_expects() {
         banner.push_str(&line);
     }
     assert!(
-        banner.contains(&format!("tenant demoaws      http://demoaws.localhost:{port}")),
+        banner.contains(&format!(
+            "tenant demoaws      http://demoaws.localhost:{port}"
+        )),
         "{banner}"
     );
-    assert!(banner.contains(&format!("http://my.localhost:{port}")), "{banner}");
-    assert!(banner.contains("Platform-Key demo-platform-key"), "{banner}");
+    assert!(
+        banner.contains(&format!("http://my.localhost:{port}")),
+        "{banner}"
+    );
+    assert!(
+        banner.contains("Platform-Key demo-platform-key"),
+        "{banner}"
+    );
 
     // The bare address explains host routing (and is still the 404 of a host with no tenant).
     let bare = output_text(Command::new("curl").args([
@@ -572,7 +580,10 @@ fn the_cli_follows_the_conventions_a_newcomer_expects() {
         "%{http_code}",
         &format!("http://127.0.0.1:{port}/"),
     ]));
-    assert!(bare.contains("routes by host name") && bare.ends_with("404"), "{bare}");
+    assert!(
+        bare.contains("routes by host name") && bare.ends_with("404"),
+        "{bare}"
+    );
 
     // A taken address is named, with what to do.
     let taken = sso(
@@ -588,5 +599,106 @@ fn the_cli_follows_the_conventions_a_newcomer_expects() {
     );
     let _ = child.kill();
     let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn a_vendor_in_test_mode_gets_refused_links_explained_and_live_vendors_need_force() {
+    let data = temp_dir("test-mode");
+    drop(launch(
+        Command::new(env!("CARGO_BIN_EXE_sso")),
+        data.clone(),
+        true,
+        &[],
+    ));
+    let switch = |args: &str| {
+        sso_words(
+            &data,
+            &format!("test-mode --tenant demoaws --vendor 1001 {args}"),
+            "",
+        )
+    };
+    let on = ok(switch("on"));
+    assert!(on.contains("test_mode false -> true"), "{on}");
+    let nosuch = sso_words(&data, "test-mode --tenant demoaws --vendor 999 on", "");
+    assert!(
+        String::from_utf8_lossy(&nosuch.stderr).contains("tenant `demoaws` has no vendor `999`")
+    );
+
+    let (server, port) = launch(
+        Command::new(env!("CARGO_BIN_EXE_sso")),
+        data.clone(),
+        true,
+        &[],
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let link = |ts: &str, pw: &str| {
+        ok(sso(
+            &temp_dir("test-mode-link"),
+            &[
+                "link",
+                "--base-url",
+                &base,
+                "--vendor",
+                "1001",
+                "--client-id",
+                "1234",
+                "--timestamp",
+                ts,
+            ],
+            &format!("{pw}\n"),
+        ))
+        .trim()
+        .to_owned()
+    };
+    let curl_page = |url: &str| {
+        output_text(Command::new("curl").args(["-sS", "--noproxy", "*", "-w", "%{http_code}", url]))
+    };
+    // A wrong password: the page names the check and the layout, never the right digest.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    let page = curl_page(&link(&now, "not-the-password"));
+    let right = link(&now, "vendorpass");
+    let right_token = right.rsplit("token=").next().unwrap();
+    assert!(page.ends_with("400"), "{page}");
+    assert!(
+        page.contains("Signed link refused (test mode)") && page.contains("token: does not match"),
+        "{page}"
+    );
+    assert!(
+        page.contains("&lt;clientID&gt;&lt;timestamp&gt;&lt;password&gt;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(right_token) && !page.contains("vendorpass"),
+        "{page}"
+    );
+    // An old link: its age on both clocks.
+    let stale = curl_page(&link("1600000000", "vendorpass"));
+    assert!(
+        stale.contains("by Unix time") && stale.contains("Central Standard Time"),
+        "{stale}"
+    );
+    // A good link still signs in.
+    assert!(
+        curl_status(&right).starts_with("302 "),
+        "{}",
+        server.log.text()
+    );
+    drop(server);
+
+    // Now the vendor has live traffic: turning test mode on needs --force.
+    ok(switch("off"));
+    let refused = switch("on");
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("has live traffic") && why.contains("--force"),
+        "{why}"
+    );
+    assert!(ok(switch("on --force")).contains("false -> true"));
     let _ = std::fs::remove_dir_all(&data);
 }

@@ -98,6 +98,8 @@ struct VendorIn {
     failure_url: Option<String>,
     logout_url: Option<String>,
     enabled: Option<bool>,
+    #[serde(default)]
+    test_mode: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -365,6 +367,7 @@ impl ImportFile {
                     failure_url: v.failure_url.clone(),
                     logout_url: v.logout_url.clone(),
                     enabled: v.enabled.unwrap_or(true),
+                    test_mode: v.test_mode,
                 }));
             }
         }

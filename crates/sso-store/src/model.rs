@@ -104,6 +104,9 @@ pub struct Vendor {
     pub logout_url: Option<String>,
     /// A disabled vendor is answered as unknown.
     pub enabled: bool,
+    /// Integration test mode: a refused link lands on a page that says which check failed
+    /// and why (never the expected digest) instead of the failure URL. Off by default.
+    pub test_mode: bool,
 }
 
 /// A client of the signed-link protocol.

@@ -26,6 +26,15 @@ pub enum Error {
         /// Where the browser goes.
         location: String,
     },
+    /// A link of a vendor in test mode was refused (already audited): 400, a page saying
+    /// which check failed and why (`sso_core::signed_link::diagnose`, no digest).
+    #[error("signed link refused in test mode ({reason})")]
+    TestMode {
+        /// The explanation, a line each.
+        lines: Vec<String>,
+        /// Why.
+        reason: LinkError,
+    },
     /// The standard login page refused a sign-in: the form again, with a notice.
     #[error(transparent)]
     SignInRefused(#[from] FormAgain),
@@ -41,6 +50,20 @@ impl IntoResponse for Error {
         match self {
             Error::Page(e) => e.into_response(),
             Error::LinkRefused { location, .. } => page::redirect(&location, &[]),
+            Error::TestMode { lines, .. } => {
+                let items: String = lines
+                    .iter()
+                    .map(|l| format!("<li>{}</li>", page::escape(l)))
+                    .collect();
+                page::page(
+                    http::StatusCode::BAD_REQUEST,
+                    "Signed link refused (test mode)",
+                    &format!(
+                        "<h1>Signed link refused (test mode)</h1><p>This vendor is in test \
+                         mode: the checks of the link, in order.</p><ul>{items}</ul>"
+                    ),
+                )
+            }
             Error::SignInRefused(form) => form.into_response(),
             Error::Unavailable(e) => e.into_unavailable_page("signed_link"),
         }

@@ -39,12 +39,16 @@ pub async fn handle(
     }
     let form = match read_form(&parts.method, &parts.headers, parts.uri.query(), body).await {
         Ok(form) => form,
-        Err(e) => return Err(refuse(&p, &tenant, None, lenient_vendor(&[]), e, source_ip).await),
+        Err(e) => {
+            let at = Refusal::new(&tenant, None, source_ip);
+            return Err(refuse(&p, at, lenient_vendor(&[]), e, &[]).await);
+        }
     };
     let req = match signed_link::parse_request(&form) {
         Ok(r) => r,
         Err(e) => {
-            return Err(refuse(&p, &tenant, None, lenient_vendor(&form), e, source_ip).await);
+            let at = Refusal::new(&tenant, None, source_ip);
+            return Err(refuse(&p, at, lenient_vendor(&form), e, &form).await);
         }
     };
     let audit = |outcome| {
@@ -69,15 +73,10 @@ pub async fn handle(
             audit(Outcome::SameBrowser).await;
             Ok(page::redirect(&tenant.home_path, &[]))
         }
-        Ok(Checked::Refused(e)) => Err(refuse(
-            &p,
-            &tenant,
-            Some(&req),
-            vendor_for_failure(vendor, &req),
-            e,
-            source_ip,
-        )
-        .await),
+        Ok(Checked::Refused(e)) => {
+            let at = Refusal::new(&tenant, Some(&req), source_ip);
+            Err(refuse(&p, at, vendor_for_failure(vendor, &req), e, &form).await)
+        }
         Err(e) => {
             audit(Outcome::Unavailable).await;
             Err(e.into())
@@ -258,14 +257,37 @@ pub fn failure_location(
 }
 
 /// A refused link: audited, then the redirect to the vendor's failure URL (or the login page).
+/// Where a refusal happened: the tenant, the parsed request (if it parsed) and the source.
+struct Refusal<'a> {
+    tenant: &'a Tenant,
+    req: Option<&'a LinkRequest>,
+    source_ip: IpAddr,
+}
+
+impl<'a> Refusal<'a> {
+    fn new(tenant: &'a Tenant, req: Option<&'a LinkRequest>, source_ip: IpAddr) -> Self {
+        Self {
+            tenant,
+            req,
+            source_ip,
+        }
+    }
+}
+
+/// Audits a refused link and chooses its answer: the failure redirect, or for a vendor in
+/// test mode the page that explains it (`form` is what the link carried).
 async fn refuse(
     p: &Platform,
-    tenant: &Tenant,
-    req: Option<&LinkRequest>,
+    at: Refusal<'_>,
     vendor: VendorRef,
     e: LinkError,
-    source_ip: IpAddr,
+    form: &[u8],
 ) -> Error {
+    let Refusal {
+        tenant,
+        req,
+        source_ip,
+    } = at;
     let id = e.error_id();
     // The vendor named, even by a request too malformed to parse: its audit line and its
     // failure URL.
@@ -283,11 +305,10 @@ async fn refuse(
         .attempt(Protocol::SignedLink, &tenant.name, source_ip)
         .issuer(vendor_id)
         .subject(identifier.map_or("", |i| i.as_str()));
-    let failure_url = match vendor {
-        VendorRef::Known(v) => v.failure_url,
+    let vendor = match vendor {
+        VendorRef::Known(v) => Some(*v),
         VendorRef::Id(Some(vid)) => match p.directory.vendor(&tenant.name, &vid).await {
-            Ok(Some(v)) if v.enabled => v.failure_url,
-            Ok(_) => None,
+            Ok(v) => v.filter(|v| v.enabled),
             Err(err) => {
                 attempt.record(Outcome::Unavailable).await;
                 return err.into();
@@ -301,9 +322,26 @@ async fn refuse(
             reason: e.reason().to_owned(),
         })
         .await;
-    Error::LinkRefused {
-        location: failure_location(failure_url.as_deref(), identifier, id),
-        reason: e,
+    match vendor {
+        Some(v) if v.test_mode => {
+            let keys = VendorKeys {
+                scheme: v.scheme,
+                secrets: v.secrets.clone(),
+                policy: v.policy,
+                enabled: v.enabled,
+            };
+            let mut lines = signed_link::diagnose(form, &keys, p.now()).lines;
+            lines.push(format!(
+                "The server refused it: {e} (errorID {}). Out of test mode the browser goes to {}.",
+                id.code(),
+                v.failure_url.as_deref().unwrap_or("this tenant's /login")
+            ));
+            Error::TestMode { lines, reason: e }
+        }
+        v => Error::LinkRefused {
+            location: failure_location(v.and_then(|v| v.failure_url).as_deref(), identifier, id),
+            reason: e,
+        },
     }
 }
 

@@ -33,6 +33,8 @@ pub(super) struct VendorRecord {
     failure_url: Option<String>,
     logout_url: Option<String>,
     enabled: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    test_mode: bool,
 }
 
 /// An API key or Platform-Key pointer record.
@@ -110,6 +112,7 @@ impl Store {
             failure_url: r.failure_url,
             logout_url: r.logout_url,
             enabled: r.enabled,
+            test_mode: r.test_mode,
         })
     }
 }
@@ -262,6 +265,7 @@ impl Store {
             failure_url: v.failure_url.clone(),
             logout_url: v.logout_url.clone(),
             enabled: v.enabled,
+            test_mode: v.test_mode,
         };
         record_item(key, &record)
     }
