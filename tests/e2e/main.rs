@@ -33,4 +33,5 @@ mod openapi;
 mod partner_kit;
 mod php_golden;
 mod redaction;
+mod scanner_safe;
 mod signed_link;

@@ -61,7 +61,10 @@ pub fn router(platform: Platform) -> Router {
     Router::new()
         .route("/api.php", get(api::handle).post(api::handle))
         .route("/admin/api.php", get(api::handle).post(api::handle))
-        .route("/admin/main.php", get(main_page::handle))
+        .route(
+            "/admin/main.php",
+            get(main_page::handle).post(main_page::handle),
+        )
         .route("/admin/login", get(login::show).post(login::submit))
         .route("/admin/logout", get(logout::handle).post(logout::handle))
         .with_state(state)

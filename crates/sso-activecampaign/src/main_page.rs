@@ -1,11 +1,13 @@
 //! `GET /admin/main.php[?_ssot=TOKEN]`: the `_ssot` redemption, and the signed-in page.
 
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode};
 use sso_store::model::Protocol;
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::form::query_value;
+use sso_web::one_time_link::{self, LinkRequest};
 use sso_web::{Door, home, page};
 
 use crate::error::Error;
@@ -19,12 +21,27 @@ pub async fn handle(
     method: Method,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
+    body: Body,
 ) -> Result<Response, Error> {
     let p = &state.platform;
-    if let Some(token) = query_value(query.as_deref(), "_ssot") {
+    let ssot = query_value(query.as_deref(), "_ssot");
+    if ssot.is_some() || method == Method::POST {
         if method == Method::HEAD {
             return Ok(page::page(StatusCode::OK, "Help desk", ""));
         }
+        let read = one_time_link::read(
+            &method,
+            &headers,
+            query.as_deref(),
+            body,
+            "_ssot",
+            "/admin/main.php",
+            tenant.scanner_safe_links,
+        );
+        let token = match read.await {
+            LinkRequest::Confirm(page) => return Ok(page),
+            LinkRequest::Consume(token) => token,
+        };
         // One conditional write turns the token into the session, bound to `sso_addr`
         // unless the account switched the binding off. Any refusal is the same answer.
         let door = Door {
@@ -33,7 +50,7 @@ pub async fn handle(
             bound_to: tenant.helpdesk_ip_binding.then(|| source_ip.to_string()),
             reusable: tenant.helpdesk_token_reusable,
         };
-        return match p.redeem(&tenant, door, Some(&token), source_ip).await? {
+        return match p.redeem(&tenant, door, token.as_deref(), source_ip).await? {
             Some(cookie) => Ok(page::redirect("/admin/main.php", &[cookie])),
             None => Err(Error::BadToken),
         };

@@ -47,15 +47,16 @@ pub async fn run(store: &Store, args: TestModeArgs, now: i64) -> Result<String, 
         .await?
         .ok_or_else(|| CliError::Config(format!("tenant `{tenant}` has no vendor `{id}`")))?;
     let on = matches!(args.switch, Switch::On);
-    if on && !args.force {
-        if let Some((count, latest)) = live_sign_ins(store, tenant, id, now).await? {
-            return Err(CliError::Config(format!(
-                "vendor `{id}` of tenant `{tenant}` has live traffic: {count} sign-in(s) in the \
-                 last 30 days, the latest {} s ago; test mode would show its users why their \
-                 links fail. Pass --force to turn it on anyway",
-                now - latest
-            )));
-        }
+    if on
+        && !args.force
+        && let Some((count, latest)) = live_sign_ins(store, tenant, id, now).await?
+    {
+        return Err(CliError::Config(format!(
+            "vendor `{id}` of tenant `{tenant}` has live traffic: {count} sign-in(s) in the \
+             last 30 days, the latest {} s ago; test mode would show its users why their \
+             links fail. Pass --force to turn it on anyway",
+            now - latest
+        )));
     }
     let before = vendor.test_mode;
     vendor.test_mode = on;

@@ -41,7 +41,7 @@ pub fn router(platform: Platform) -> Router {
         // Any method: the checks answer in JSON (another method than POST gets 405
         // METHOD_NOT_ALLOWED after the key, address and rate checks), never a bare 405.
         .route("/sso/0", any(api::handle))
-        .route("/sso/login", get(login::handle))
+        .route("/sso/login", get(login::handle).post(login::handle))
         .with_state(state)
 }
 

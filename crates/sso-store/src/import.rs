@@ -71,6 +71,8 @@ struct TenantIn {
     #[serde(default)]
     portal_groups: Vec<u64>,
     enabled: Option<bool>,
+    #[serde(default)]
+    scanner_safe_links: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -320,6 +322,7 @@ impl ImportFile {
             tenant.login_url_secs = t.login_url_secs.unwrap_or(tenant.login_url_secs);
             tenant.portal_groups = t.portal_groups;
             tenant.enabled = t.enabled.unwrap_or(true);
+            tenant.scanner_safe_links = t.scanner_safe_links;
             out.push(DirRecord::Tenant(tenant));
         }
         for (i, v) in self.vendor.into_iter().enumerate() {

@@ -45,6 +45,11 @@ pub struct Tenant {
     /// A disabled tenant is answered as unknown.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// One-time links (`/sso/login?token=`, `/admin/main.php?_ssot=`) answer a GET with a
+    /// page that posts the token back, and only that POST consumes it, so mail and chat link
+    /// scanners that fetch URLs do not burn them (`sso_web::one_time_link`). Off by default.
+    #[serde(default)]
+    pub scanner_safe_links: bool,
 }
 
 fn default_home() -> String {
@@ -79,6 +84,7 @@ impl Tenant {
             login_url_secs: default_login_url(),
             portal_groups: Vec::new(),
             enabled: true,
+            scanner_safe_links: false,
         }
     }
 }

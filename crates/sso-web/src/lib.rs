@@ -34,6 +34,7 @@ pub mod host;
 pub mod ip;
 pub mod login_form;
 pub mod metrics;
+pub mod one_time_link;
 pub mod page;
 pub mod password_gate;
 mod platform;
