@@ -17,7 +17,7 @@ use crate::{CliError, secrets};
 /// Tenants (platforms).
 #[derive(Subcommand)]
 pub enum TenantCmd {
-    /// Add a tenant, or change the settings given of an existing one.  Example: sso tenant add acme --departments 1,2 --campaigns 1,2,3 --portal-groups 21
+    /// Add a tenant (an existing one is refused: change it with `update`).  Example: sso tenant add acme --departments 1,2 --campaigns 1,2,3 --portal-groups 21
     Add {
         /// Host label (`<name>.<base-domain>`).
         name: String,
@@ -33,11 +33,37 @@ pub enum TenantCmd {
         /// Help-desk `_ssot` tokens reusable until they expire.
         #[arg(long)]
         helpdesk_reusable: bool,
+        /// Overwrite the record if it exists (without this, an existing id is refused).
+        #[arg(long)]
+        replace: bool,
     },
-    /// List tenants.  Example: sso tenant list
+    /// Change only the settings given; prints the tenant before → after.
+    /// Example: sso tenant update acme --helpdesk-reusable false
+    Update {
+        /// Host label.
+        name: String,
+        /// Call-center department ids.
+        #[arg(long, value_delimiter = ',')]
+        departments: Option<Vec<u64>>,
+        /// Call-center campaign ids.
+        #[arg(long, value_delimiter = ',')]
+        campaigns: Option<Vec<u64>>,
+        /// Portal groups whose administrators may link this platform.
+        #[arg(long, value_delimiter = ',')]
+        portal_groups: Option<Vec<u64>>,
+        /// Help-desk `_ssot` tokens reusable until they expire (true or false).
+        #[arg(long)]
+        helpdesk_reusable: Option<bool>,
+    },
+    /// List tenants, every setting.  Example: sso tenant list
     List,
     /// Disable a tenant (its hosts answer as unknown).  Example: sso tenant disable acme
     Disable {
+        /// Host label.
+        name: String,
+    },
+    /// Enable a disabled tenant.  Example: sso tenant enable acme
+    Enable {
         /// Host label.
         name: String,
     },
@@ -69,6 +95,9 @@ pub enum VendorCmd {
         /// Registered logout URL (https).
         #[arg(long)]
         logout_url: Option<String>,
+        /// Overwrite the record if it exists (without this, an existing id is refused).
+        #[arg(long)]
+        replace: bool,
     },
     /// List a tenant's vendors.  Example: sso vendor list --tenant acme
     List {
@@ -85,6 +114,8 @@ pub enum VendorCmd {
         #[arg(long)]
         id: String,
     },
+    /// Enable a disabled vendor.  Example: sso vendor enable --tenant acme --id 1001
+    Enable(TenantAndId),
     /// Start a rotation: the new password (stdin) becomes current, the old one stays valid.
     /// Example: echo "$NEW" | sso vendor rotate-secret --tenant acme --id 1001
     RotateSecret {
@@ -138,6 +169,9 @@ pub enum ClientCmd {
         /// Only these vendors may sign the client in (repeatable).
         #[arg(long = "allowed-vendor")]
         allowed_vendors: Vec<String>,
+        /// Overwrite the record if it exists (without this, an existing id is refused).
+        #[arg(long)]
+        replace: bool,
     },
     /// List a tenant's clients.  Example: sso client list --tenant acme
     List {
@@ -147,6 +181,8 @@ pub enum ClientCmd {
     },
     /// Disable a client.  Example: sso client disable --tenant acme --id 1234
     Disable(TenantAndId),
+    /// Enable a disabled client.  Example: sso client enable --tenant acme --id 1234
+    Enable(TenantAndId),
 }
 
 /// Help-desk users (password from stdin).
@@ -169,6 +205,9 @@ pub enum HelpdeskCmd {
         /// The account's primary admin (never signed in by SSO).
         #[arg(long)]
         primary_admin: bool,
+        /// Overwrite the record if it exists (without this, an existing id is refused).
+        #[arg(long)]
+        replace: bool,
     },
     /// Give an API-rights user an API key (read from stdin; stored as SHA-256).
     /// Example: echo "$KEY" | sso helpdesk-user add-api-key --tenant acme --username admin
@@ -195,6 +234,15 @@ pub enum HelpdeskCmd {
         #[arg(long)]
         username: String,
     },
+    /// Enable a disabled user.  Example: sso helpdesk-user enable --tenant acme --username joe
+    Enable {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Call-center Platform-Keys (the key is read from stdin and stored as SHA-256).
@@ -211,9 +259,12 @@ pub enum PlatformKeyCmd {
         /// The call-center partner it belongs to.
         #[arg(long)]
         partner: String,
-        /// Allowed address or CIDR range (repeatable; v4 or v6).
+        /// Allowed address or CIDR range (repeatable; v4 or v6; no host bits).
         #[arg(long = "allow", required = true)]
         allow: Vec<String>,
+        /// Replace the key of this id if it exists (the old key stops working).
+        #[arg(long)]
+        replace: bool,
     },
     /// List keys (never the key itself).  Example: sso platform-key list --tenant acme
     List {
@@ -230,6 +281,15 @@ pub enum PlatformKeyCmd {
         #[arg(long)]
         key_id: String,
     },
+    /// Enable a disabled key.  Example: sso platform-key enable --tenant acme --key-id cc1
+    Enable {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Name of the key.
+        #[arg(long)]
+        key_id: String,
+    },
 }
 
 /// Portal groups.
@@ -243,6 +303,9 @@ pub enum GroupCmd {
         /// Display name.
         #[arg(long, default_value = "")]
         name: String,
+        /// Rename an existing group (its links are kept).
+        #[arg(long)]
+        replace: bool,
     },
     /// Link a platform and its department.  Example: sso group link --id 21 --tenant acme --department 1
     Link {
@@ -280,6 +343,9 @@ pub enum AgentCmd {
         /// Full name.
         #[arg(long)]
         fullname: String,
+        /// Overwrite the record if it exists (without this, an existing id is refused).
+        #[arg(long)]
+        replace: bool,
     },
     /// List a group's agents.  Example: sso agent list --group 21
     List {
@@ -289,6 +355,15 @@ pub enum AgentCmd {
     },
     /// Disable an agent.  Example: sso agent disable --group 21 --username agent1
     Disable {
+        /// Portal group id.
+        #[arg(long)]
+        group: u64,
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
+    /// Enable a disabled agent.  Example: sso agent enable --group 21 --username agent1
+    Enable {
         /// Portal group id.
         #[arg(long)]
         group: u64,
@@ -306,14 +381,23 @@ pub enum AdministratorCmd {
         /// Email address.
         #[arg(long)]
         email: String,
-        /// Groups managed (repeatable).
+        /// Groups managed (repeatable; each must exist).
         #[arg(long = "group", required = true)]
         groups: Vec<u64>,
+        /// Overwrite the record if it exists (without this, an existing id is refused).
+        #[arg(long)]
+        replace: bool,
     },
     /// List administrators.  Example: sso administrator list
     List,
     /// Disable an administrator.  Example: sso administrator disable --email a@example.com
     Disable {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled administrator.  Example: sso administrator enable --email a@example.com
+    Enable {
         /// Email address.
         #[arg(long)]
         email: String,
@@ -348,12 +432,39 @@ fn not_found(what: &str) -> CliError {
     CliError::Config(format!("{what} not found"))
 }
 
-/// The record a command names, or "<what> not found".
+/// An `add` of a record that exists: refused, so a typo'd id never overwrites a record.
+fn exists(what: &str) -> CliError {
+    CliError::Config(format!(
+        "{what} already exists; add --replace to overwrite it on purpose"
+    ))
+}
+
+/// The record a command names, or "<what> not found" (`what` names the tenant and id).
 async fn named<T>(
     lookup: impl Future<Output = Result<Option<T>, StoreError>>,
     what: &str,
 ) -> Result<T, CliError> {
     lookup.await?.ok_or_else(|| not_found(what))
+}
+
+/// The tenant a command names, which must exist (a list of a tenant that is not there is an
+/// error, not an empty answer).
+async fn tenant_named(store: &Store, name: &str) -> Result<Tenant, CliError> {
+    named(store.tenant(name), &format!("tenant `{name}`")).await
+}
+
+/// Refuses an add over an existing record unless `--replace`; says which it will be.
+fn added_or_replaced(existing: bool, replace: bool, what: &str) -> Result<&'static str, CliError> {
+    match (existing, replace) {
+        (true, false) => Err(exists(what)),
+        (true, true) => Ok("replaced"),
+        (false, _) => Ok("added"),
+    }
+}
+
+/// Every write says what it changed, on stderr (stdout stays for records).
+fn changed(line: &str) {
+    eprintln!("{line}");
 }
 
 fn hash(pw: &str) -> Result<String, CliError> {
@@ -366,6 +477,10 @@ fn print_json(v: &serde_json::Value) {
     let _ = std::io::Write::write_all(&mut std::io::stdout(), format!("{line}\n").as_bytes());
 }
 
+fn tenant_json(t: &Tenant) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}
+
 /// Runs a tenant command.
 pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
     match cmd {
@@ -375,12 +490,30 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
             campaigns,
             portal_groups,
             helpdesk_reusable,
+            replace,
         } => {
             sso_store::import::check_tenant_name(&name)?;
-            let mut t = store
-                .tenant(&name)
-                .await?
-                .unwrap_or_else(|| Tenant::new(&name));
+            let what = format!("tenant `{name}`");
+            let verb = added_or_replaced(store.tenant(&name).await?.is_some(), replace, &what)?;
+            let mut t = Tenant::new(&name);
+            t.departments = departments.unwrap_or_default();
+            t.campaigns = campaigns.unwrap_or_default();
+            t.portal_groups = portal_groups.unwrap_or_default();
+            check_groups(store, &t.portal_groups, &format!("{what}: --portal-groups")).await?;
+            t.helpdesk_token_reusable = helpdesk_reusable;
+            store.put_tenant(&t).await?;
+            changed(&format!("{verb} {what}: {}", tenant_json(&t)));
+        }
+        TenantCmd::Update {
+            name,
+            departments,
+            campaigns,
+            portal_groups,
+            helpdesk_reusable,
+        } => {
+            let what = format!("tenant `{name}`");
+            let before = tenant_named(store, &name).await?;
+            let mut t = before.clone();
             if let Some(d) = departments {
                 t.departments = d;
             }
@@ -388,32 +521,67 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
                 t.campaigns = c;
             }
             if let Some(g) = portal_groups {
+                check_groups(store, &g, &format!("{what}: --portal-groups")).await?;
                 t.portal_groups = g;
             }
-            t.helpdesk_token_reusable = helpdesk_reusable;
-            t.enabled = true;
-            store.put_tenant(&t).await?;
+            if let Some(r) = helpdesk_reusable {
+                t.helpdesk_token_reusable = r;
+            }
+            if t == before {
+                changed(&format!("{what} unchanged"));
+            } else {
+                store.put_tenant(&t).await?;
+                changed(&format!(
+                    "updated {what}: {} → {}",
+                    tenant_json(&before),
+                    tenant_json(&t)
+                ));
+            }
         }
         TenantCmd::List => {
             for t in store.list_tenants().await? {
-                print_json(
-                    &serde_json::json!({"name": t.name, "enabled": t.enabled, "departments": t.departments, "campaigns": t.campaigns}),
-                );
+                print_json(&tenant_json(&t));
             }
         }
-        TenantCmd::Disable { name } => {
-            let mut t = named(store.tenant(&name), "tenant").await?;
-            t.enabled = false;
-            store.put_tenant(&t).await?;
+        TenantCmd::Disable { name } => set_tenant_enabled(store, &name, false).await?,
+        TenantCmd::Enable { name } => set_tenant_enabled(store, &name, true).await?,
+    }
+    Ok(())
+}
+
+async fn set_tenant_enabled(store: &Store, name: &str, enabled: bool) -> Result<(), CliError> {
+    let mut t = tenant_named(store, name).await?;
+    t.enabled = enabled;
+    store.put_tenant(&t).await?;
+    changed(&format!("{} tenant `{name}`", on_off(enabled)));
+    Ok(())
+}
+
+fn on_off(enabled: bool) -> &'static str {
+    if enabled { "enabled" } else { "disabled" }
+}
+
+/// Every group id given must name a portal group (`at` says where they were given).
+async fn check_groups(store: &Store, ids: &[u64], at: &str) -> Result<(), CliError> {
+    for id in ids {
+        if store.group(*id).await?.is_none() {
+            return Err(CliError::Config(format!("{at}: group {id} not found")));
         }
     }
     Ok(())
 }
 
+fn vendor_json(v: &Vendor) -> serde_json::Value {
+    serde_json::json!({"id": v.id, "enabled": v.enabled, "rotating": v.secrets.previous.is_some(),
+    "reusable": v.reusable, "failure_url": v.failure_url, "logout_url": v.logout_url})
+}
+
 /// Runs a vendor command.
 pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
+    let what = |tenant: &str, id: &str| format!("vendor `{id}` of tenant `{tenant}`");
     let get = |tenant: String, id: String| async move {
-        named(store.vendor(&tenant, &id), "vendor").await
+        tenant_named(store, &tenant).await?;
+        named(store.vendor(&tenant, &id), &what(&tenant, &id)).await
     };
     match cmd {
         VendorCmd::Add {
@@ -424,51 +592,68 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
             reusable,
             failure_url,
             logout_url,
+            replace,
         } => {
-            named(store.tenant(&tenant), "tenant").await?;
+            tenant_named(store, &tenant).await?;
+            let desc = what(&tenant, &id);
+            let verb =
+                added_or_replaced(store.vendor(&tenant, &id).await?.is_some(), replace, &desc)?;
             let scheme = match scheme.as_str() {
                 "md5" => Scheme::Md5,
                 "hmac-sha256" => Scheme::HmacSha256,
-                _ => return Err(CliError::Config("--scheme is md5 or hmac-sha256".into())),
+                _ => {
+                    return Err(CliError::Config(format!(
+                        "{desc}: --scheme is md5 or hmac-sha256"
+                    )));
+                }
             };
             let policy = match expiry.as_str() {
                 "cst" => ExpiryPolicy::default(),
                 "strict-utc" => ExpiryPolicy::strict_utc(),
-                _ => return Err(CliError::Config("--expiry is cst or strict-utc".into())),
+                _ => {
+                    return Err(CliError::Config(format!(
+                        "{desc}: --expiry is cst or strict-utc"
+                    )));
+                }
             };
             for (flag, url) in [
                 ("--failure-url", &failure_url),
                 ("--logout-url", &logout_url),
             ] {
-                sso_store::import::check_url(flag.into(), url)?;
+                sso_store::import::check_url(format!("{desc}: {flag}"), url)?;
             }
             let pw = secrets::read("vendor password")?;
-            store
-                .put_vendor(&Vendor {
-                    tenant,
-                    id,
-                    scheme,
-                    secrets: SecretSet::single(VendorSecret::new(pw)),
-                    policy,
-                    reusable,
-                    failure_url,
-                    logout_url,
-                    enabled: true,
-                })
-                .await?;
+            let v = Vendor {
+                tenant,
+                id,
+                scheme,
+                secrets: SecretSet::single(VendorSecret::new(pw)),
+                policy,
+                reusable,
+                failure_url,
+                logout_url,
+                enabled: true,
+            };
+            store.put_vendor(&v).await?;
+            changed(&format!("{verb} {desc}: {}", vendor_json(&v)));
         }
         VendorCmd::List { tenant } => {
+            tenant_named(store, &tenant).await?;
             for v in store.list_vendors(&tenant).await? {
-                print_json(
-                    &serde_json::json!({"id": v.id, "enabled": v.enabled, "rotating": v.secrets.previous.is_some(),
-                    "reusable": v.reusable, "failure_url": v.failure_url, "logout_url": v.logout_url}),
-                );
+                print_json(&vendor_json(&v));
             }
         }
         VendorCmd::Disable { tenant, id } => {
             let mut v = get(tenant, id).await?;
             v.enabled = false;
             store.put_vendor(&v).await?;
+            changed(&format!("disabled {}", what(&v.tenant, &v.id)));
+        }
+        VendorCmd::Enable(TenantAndId { tenant, id }) => {
+            let mut v = get(tenant, id).await?;
+            v.enabled = true;
+            store.put_vendor(&v).await?;
+            changed(&format!("enabled {}", what(&v.tenant, &v.id)));
         }
         VendorCmd::RotateSecret { tenant, id } => {
             let mut v = get(tenant, id).await?;
@@ -478,19 +663,32 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
                 current: VendorSecret::new(new),
             };
             store.put_vendor(&v).await?;
-            eprintln!("both passwords are valid until `sso vendor retire-secret`");
+            changed(&format!(
+                "rotating the password of {}: both passwords are valid until `sso vendor retire-secret`",
+                what(&v.tenant, &v.id)
+            ));
         }
         VendorCmd::RetireSecret { tenant, id } => {
             let mut v = get(tenant, id).await?;
             v.secrets.previous = None;
             store.put_vendor(&v).await?;
+            changed(&format!(
+                "retired the previous password of {}",
+                what(&v.tenant, &v.id)
+            ));
         }
     }
     Ok(())
 }
 
+fn client_json(c: &Client) -> serde_json::Value {
+    serde_json::json!({"client_id": c.client_id, "email": c.email, "enabled": c.enabled,
+    "password": c.verifier.is_some(), "allowed_vendors": c.allowed_vendors})
+}
+
 /// Runs a client command.
 pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
+    let what = |tenant: &str, id: &str| format!("client `{id}` of tenant `{tenant}`");
     match cmd {
         ClientCmd::Add {
             tenant,
@@ -498,43 +696,74 @@ pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
             email,
             password,
             allowed_vendors,
+            replace,
         } => {
-            named(store.tenant(&tenant), "tenant").await?;
+            tenant_named(store, &tenant).await?;
+            let desc = what(&tenant, &id);
+            let verb =
+                added_or_replaced(store.client(&tenant, &id).await?.is_some(), replace, &desc)?;
+            check_email(format!("{desc}: --email"), &email)?;
+            for v in &allowed_vendors {
+                if store.vendor(&tenant, v).await?.is_none() {
+                    return Err(CliError::Config(format!(
+                        "{desc}: --allowed-vendor: vendor `{v}` of tenant `{tenant}` not found"
+                    )));
+                }
+            }
             let verifier = if password {
                 Some(hash(&secrets::read("client password")?)?)
             } else {
                 None
             };
-            store
-                .put_client(&Client {
-                    tenant,
-                    client_id: id,
-                    email,
-                    verifier,
-                    allowed_vendors,
-                    enabled: true,
-                })
-                .await?;
+            let c = Client {
+                tenant,
+                client_id: id,
+                email,
+                verifier,
+                allowed_vendors,
+                enabled: true,
+            };
+            store.put_client(&c).await?;
+            changed(&format!("{verb} {desc}: {}", client_json(&c)));
         }
         ClientCmd::List { tenant } => {
+            tenant_named(store, &tenant).await?;
             for c in store.list_clients(&tenant).await? {
-                print_json(
-                    &serde_json::json!({"client_id": c.client_id, "email": c.email, "enabled": c.enabled, "allowed_vendors": c.allowed_vendors}),
-                );
+                print_json(&client_json(&c));
             }
         }
         ClientCmd::Disable(TenantAndId { tenant, id }) => {
-            let mut c = named(store.client(&tenant, &id), "client").await?;
+            let mut c = named(store.client(&tenant, &id), &what(&tenant, &id)).await?;
             c.enabled = false;
             store.put_client(&c).await?;
             sign_out_everywhere(store, &tenant, &id).await?;
+            changed(&format!(
+                "disabled {} and ended its sessions",
+                what(&tenant, &id)
+            ));
+        }
+        ClientCmd::Enable(TenantAndId { tenant, id }) => {
+            let mut c = named(store.client(&tenant, &id), &what(&tenant, &id)).await?;
+            c.enabled = true;
+            store.put_client(&c).await?;
+            changed(&format!("enabled {}", what(&tenant, &id)));
         }
     }
     Ok(())
 }
 
+fn check_email(at: String, email: &str) -> Result<(), CliError> {
+    Ok(sso_store::validate::check_email(at, email)?)
+}
+
+fn helpdesk_json(u: &HelpdeskUser) -> serde_json::Value {
+    serde_json::json!({"username": u.username, "id": u.id, "api_rights": u.api_rights,
+    "primary_admin": u.primary_admin, "enabled": u.enabled})
+}
+
 /// Runs a help-desk user command.
 pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
+    let what = |tenant: &str, u: &str| format!("help-desk user `{u}` of tenant `{tenant}`");
     match cmd {
         HelpdeskCmd::Add {
             tenant,
@@ -542,8 +771,12 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
             id,
             api_rights,
             primary_admin,
+            replace,
         } => {
-            named(store.tenant(&tenant), "tenant").await?;
+            tenant_named(store, &tenant).await?;
+            let desc = what(&tenant, &username);
+            let existing = store.helpdesk_user(&tenant, &username).await?.is_some();
+            let verb = added_or_replaced(existing, replace, &desc)?;
             let pw = secrets::read("password")?;
             let user = HelpdeskUser {
                 tenant,
@@ -557,55 +790,96 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
                 enabled: true,
             };
             store.put_helpdesk_user(&user).await?;
+            changed(&format!("{verb} {desc}: {}", helpdesk_json(&user)));
         }
         HelpdeskCmd::AddApiKey { tenant, username } => {
-            let u = named(store.helpdesk_user(&tenant, &username), "user").await?;
+            let desc = what(&tenant, &username);
+            let u = named(store.helpdesk_user(&tenant, &username), &desc).await?;
             if !u.api_rights {
-                return Err(CliError::Config(
-                    "only a user with API rights may hold an API key".into(),
-                ));
+                return Err(CliError::Config(format!(
+                    "{desc}: only a user with API rights may hold an API key"
+                )));
             }
             let key = secrets::read("API key")?;
             store
                 .put_helpdesk_api_key(&tenant, &StorageKey::of_secret(&key), &username)
                 .await?;
+            changed(&format!("added an API key for {desc}"));
         }
         HelpdeskCmd::List { tenant } => {
+            tenant_named(store, &tenant).await?;
             for u in store.list_helpdesk_users(&tenant).await? {
-                print_json(
-                    &serde_json::json!({"username": u.username, "id": u.id, "api_rights": u.api_rights,
-                    "primary_admin": u.primary_admin, "enabled": u.enabled}),
-                );
+                print_json(&helpdesk_json(&u));
             }
         }
         HelpdeskCmd::Disable { tenant, username } => {
-            let mut u = named(store.helpdesk_user(&tenant, &username), "user").await?;
+            let desc = what(&tenant, &username);
+            let mut u = named(store.helpdesk_user(&tenant, &username), &desc).await?;
             u.enabled = false;
             store.put_helpdesk_user(&u).await?;
             sign_out_everywhere(store, &tenant, &username).await?;
+            changed(&format!("disabled {desc} and ended its sessions"));
+        }
+        HelpdeskCmd::Enable { tenant, username } => {
+            let desc = what(&tenant, &username);
+            let mut u = named(store.helpdesk_user(&tenant, &username), &desc).await?;
+            u.enabled = true;
+            store.put_helpdesk_user(&u).await?;
+            changed(&format!("enabled {desc}"));
         }
     }
     Ok(())
 }
 
+fn platform_key_json(k: &PlatformKey) -> serde_json::Value {
+    serde_json::json!({"key_id": k.key_id, "partner": k.partner, "allow": k.allow_list, "enabled": k.enabled})
+}
+
+/// The key of this id on a tenant, with the hash it is stored under.
+async fn platform_key_by_id(
+    store: &Store,
+    tenant: &str,
+    key_id: &str,
+) -> Result<Option<(StorageKey, PlatformKey)>, CliError> {
+    let found = store
+        .list_platform_keys(tenant)
+        .await?
+        .into_iter()
+        .find(|(_, k)| k.key_id == key_id);
+    match found {
+        Some((hash_hex, k)) => {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(&hash_hex, &mut bytes).map_err(|_| {
+                CliError::Config(format!(
+                    "Platform-Key `{key_id}` of tenant `{tenant}` is stored under a bad hash"
+                ))
+            })?;
+            Ok(Some((StorageKey::from_bytes(bytes), k)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// Runs a Platform-Key command.
 pub async fn platform_key(store: &Store, cmd: PlatformKeyCmd) -> Result<(), CliError> {
+    let what = |tenant: &str, id: &str| format!("Platform-Key `{id}` of tenant `{tenant}`");
     match cmd {
         PlatformKeyCmd::Add {
             tenant,
             key_id,
             partner,
             allow,
+            replace,
         } => {
-            named(store.tenant(&tenant), "tenant").await?;
+            tenant_named(store, &tenant).await?;
+            let desc = what(&tenant, &key_id);
+            let old = platform_key_by_id(store, &tenant, &key_id).await?;
+            let verb = added_or_replaced(old.is_some(), replace, &desc)?;
             for a in &allow {
-                if a.parse::<std::net::IpAddr>().is_err() && a.parse::<ipnet::IpNet>().is_err() {
-                    return Err(CliError::Config(format!(
-                        "--allow {a}: not an IP address or CIDR range"
-                    )));
-                }
+                sso_store::validate::check_allow_entry(format!("{desc}: --allow"), a)?;
             }
             let key = secrets::read("Platform-Key")?;
+            let hash = StorageKey::of_secret(&key);
             let record = PlatformKey {
                 tenant,
                 key_id,
@@ -613,62 +887,97 @@ pub async fn platform_key(store: &Store, cmd: PlatformKeyCmd) -> Result<(), CliE
                 allow_list: allow,
                 enabled: true,
             };
-            store
-                .put_platform_key(&StorageKey::of_secret(&key), &record)
-                .await?;
+            store.put_platform_key(&hash, &record).await?;
+            // One key id names one key: the replaced key stops working.
+            if let Some((old_hash, _)) = old.filter(|(h, _)| *h != hash) {
+                store.delete_platform_key(&record.tenant, &old_hash).await?;
+            }
+            changed(&format!("{verb} {desc}: {}", platform_key_json(&record)));
         }
         PlatformKeyCmd::List { tenant } => {
+            tenant_named(store, &tenant).await?;
             for (_, k) in store.list_platform_keys(&tenant).await? {
-                print_json(
-                    &serde_json::json!({"key_id": k.key_id, "partner": k.partner, "allow": k.allow_list, "enabled": k.enabled}),
-                );
+                print_json(&platform_key_json(&k));
             }
         }
         PlatformKeyCmd::Disable { tenant, key_id } => {
-            let (hash_hex, mut k) = store
-                .list_platform_keys(&tenant)
-                .await?
-                .into_iter()
-                .find(|(_, k)| k.key_id == key_id)
-                .ok_or_else(|| not_found("Platform-Key"))?;
-            let mut bytes = [0u8; 32];
-            hex::decode_to_slice(&hash_hex, &mut bytes).map_err(|_| not_found("Platform-Key"))?;
-            k.enabled = false;
-            store
-                .put_platform_key(&StorageKey::from_bytes(bytes), &k)
-                .await?;
+            set_platform_key_enabled(store, &tenant, &key_id, false).await?;
+        }
+        PlatformKeyCmd::Enable { tenant, key_id } => {
+            set_platform_key_enabled(store, &tenant, &key_id, true).await?;
         }
     }
+    Ok(())
+}
+
+async fn set_platform_key_enabled(
+    store: &Store,
+    tenant: &str,
+    key_id: &str,
+    enabled: bool,
+) -> Result<(), CliError> {
+    let desc = format!("Platform-Key `{key_id}` of tenant `{tenant}`");
+    tenant_named(store, tenant).await?;
+    // Every key stored under this id (a store written before ids were unique may hold two).
+    let mut found = false;
+    for (hash_hex, mut k) in store.list_platform_keys(tenant).await? {
+        if k.key_id != key_id {
+            continue;
+        }
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(&hash_hex, &mut bytes)
+            .map_err(|_| CliError::Config(format!("{desc} is stored under a bad hash")))?;
+        k.enabled = enabled;
+        store
+            .put_platform_key(&StorageKey::from_bytes(bytes), &k)
+            .await?;
+        found = true;
+    }
+    if !found {
+        return Err(not_found(&desc));
+    }
+    changed(&format!("{} {desc}", on_off(enabled)));
     Ok(())
 }
 
 /// Runs a group command.
 pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
     match cmd {
-        GroupCmd::Add { id, name } => {
-            let links = store.group(id).await?.map(|g| g.links).unwrap_or_default();
+        GroupCmd::Add { id, name, replace } => {
+            let desc = format!("group {id}");
+            let old = store.group(id).await?;
+            let verb = added_or_replaced(old.is_some(), replace, &desc)?;
+            let links = old.map(|g| g.links).unwrap_or_default();
             store.put_group(&Group { id, name, links }).await?;
+            changed(&format!("{verb} {desc}"));
         }
         GroupCmd::Link {
             id,
             tenant,
             department,
         } => {
-            let mut t = named(store.tenant(&tenant), "tenant").await?;
+            let mut t = tenant_named(store, &tenant).await?;
             if !t.departments.contains(&department) {
                 return Err(CliError::Config(format!(
-                    "tenant {tenant} has no department {department}"
+                    "tenant `{tenant}` has no department {department} (it has {:?})",
+                    t.departments
                 )));
             }
-            let mut g = named(store.group(id), "group").await?;
+            let mut g = named(store.group(id), &format!("group {id}")).await?;
             // The operator links on the platform's behalf: that is its consent (`/pop` checks).
             if !t.portal_groups.contains(&id) {
                 t.portal_groups.push(id);
                 store.put_tenant(&t).await?;
             }
             g.links.retain(|l| l.tenant != tenant);
-            g.links.push(GroupLink { tenant, department });
+            g.links.push(GroupLink {
+                tenant: tenant.clone(),
+                department,
+            });
             store.put_group(&g).await?;
+            changed(&format!(
+                "linked group {id} to tenant `{tenant}` (department {department})"
+            ));
         }
         GroupCmd::List => {
             for g in store.list_groups().await? {
@@ -681,9 +990,10 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
             }
         }
         GroupCmd::Disable { id } => {
-            let mut g = named(store.group(id), "group").await?;
+            let mut g = named(store.group(id), &format!("group {id}")).await?;
             g.links.clear();
             store.put_group(&g).await?;
+            changed(&format!("disabled group {id}: unlinked every platform"));
         }
     }
     Ok(())
@@ -691,13 +1001,18 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
 
 /// Runs an agent command.
 pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
+    let what = |group: u64, u: &str| format!("agent `{u}` of group {group}");
     match cmd {
         AgentCmd::Add {
             group,
             username,
             fullname,
+            replace,
         } => {
-            named(store.group(group), "group").await?;
+            named(store.group(group), &format!("group {group}")).await?;
+            let desc = what(group, &username);
+            let existing = store.agent(group, &username).await?.is_some();
+            let verb = added_or_replaced(existing, replace, &desc)?;
             let verifier = hash(&secrets::read("agent password")?)?;
             store
                 .put_agent(&Agent {
@@ -708,8 +1023,10 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
                     enabled: true,
                 })
                 .await?;
+            changed(&format!("{verb} {desc}"));
         }
         AgentCmd::List { group } => {
+            named(store.group(group), &format!("group {group}")).await?;
             for a in store.list_agents(group).await? {
                 print_json(
                     &serde_json::json!({"username": a.username, "fullname": a.fullname, "enabled": a.enabled}),
@@ -717,7 +1034,8 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
             }
         }
         AgentCmd::Disable { group, username } => {
-            let mut a = named(store.agent(group, &username), "agent").await?;
+            let desc = what(group, &username);
+            let mut a = named(store.agent(group, &username), &desc).await?;
             a.enabled = false;
             store.put_agent(&a).await?;
             sign_out_everywhere(store, "my", &username).await?;
@@ -729,6 +1047,14 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
             for link in linked {
                 sign_out_everywhere(store, &link.tenant, &username).await?;
             }
+            changed(&format!("disabled {desc} and ended its sessions"));
+        }
+        AgentCmd::Enable { group, username } => {
+            let desc = what(group, &username);
+            let mut a = named(store.agent(group, &username), &desc).await?;
+            a.enabled = true;
+            store.put_agent(&a).await?;
+            changed(&format!("enabled {desc}"));
         }
     }
     Ok(())
@@ -736,17 +1062,28 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
 
 /// Runs an administrator command.
 pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), CliError> {
+    let what = |email: &str| format!("administrator `{email}`");
     match cmd {
-        AdministratorCmd::Add { email, groups } => {
+        AdministratorCmd::Add {
+            email,
+            groups,
+            replace,
+        } => {
+            let desc = what(&email);
+            check_email(format!("{desc}: --email"), &email)?;
+            check_groups(store, &groups, &format!("{desc}: --group")).await?;
+            let existing = store.administrator(&email).await?.is_some();
+            let verb = added_or_replaced(existing, replace, &desc)?;
             let verifier = hash(&secrets::read("administrator password")?)?;
             store
                 .put_administrator(&Administrator {
                     email,
                     verifier,
-                    groups,
+                    groups: groups.clone(),
                     enabled: true,
                 })
                 .await?;
+            changed(&format!("{verb} {desc} (groups {groups:?})"));
         }
         AdministratorCmd::List => {
             for a in store.list_administrators().await? {
@@ -756,10 +1093,19 @@ pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), C
             }
         }
         AdministratorCmd::Disable { email } => {
-            let mut a = named(store.administrator(&email), "administrator").await?;
+            let desc = what(&email);
+            let mut a = named(store.administrator(&email), &desc).await?;
             a.enabled = false;
             store.put_administrator(&a).await?;
             sign_out_everywhere(store, "my", &a.email).await?;
+            changed(&format!("disabled {desc} and ended its sessions"));
+        }
+        AdministratorCmd::Enable { email } => {
+            let desc = what(&email);
+            let mut a = named(store.administrator(&email), &desc).await?;
+            a.enabled = true;
+            store.put_administrator(&a).await?;
+            changed(&format!("enabled {desc}"));
         }
     }
     Ok(())

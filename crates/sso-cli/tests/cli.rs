@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use sso_store::testing::{Transcript, reported_port};
 
+#[path = "cli/admin.rs"]
+mod admin;
 #[path = "cli/durability.rs"]
 mod durability;
 #[path = "cli/hardening.rs"]

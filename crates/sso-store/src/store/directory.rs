@@ -349,6 +349,22 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a Platform-Key by its hash: `platform-key add --replace` drops the key it
+    /// replaces, so one key id never names two keys.
+    pub async fn delete_platform_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+    ) -> Result<(), StoreError> {
+        self.backend
+            .write(Write::Delete {
+                key: keys::platform_key(tenant, key),
+                cond: Cond::Always,
+            })
+            .await?;
+        Ok(())
+    }
+
     /// Writes one directory record.
     pub async fn put_record_of(&self, record: &DirRecord) -> Result<(), StoreError> {
         let writes = self.writes_for(record).await?;

@@ -1,0 +1,233 @@
+//! Operator-grade administration through the real `sso` binary, on both stores: an `add`
+//! never overwrites silently, an `update` changes only what it is given, every write says
+//! what changed, every error names the record, and bad values are refused.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use super::temp_dir;
+
+const KEY: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+
+/// Runs `sso` commands (words split at spaces) against one store.
+struct Operator {
+    data: PathBuf,
+    /// Extra flags naming the store (empty: the embedded store under `data`).
+    store: Vec<String>,
+}
+
+impl Operator {
+    fn embedded(name: &str) -> Self {
+        Self {
+            data: temp_dir(name),
+            store: vec![],
+        }
+    }
+
+    fn dynamodb(name: &str) -> Self {
+        let endpoint = sso_store::testing::endpoint();
+        let table = format!("{name}-{}", std::process::id());
+        let op = Self {
+            data: temp_dir(name),
+            store: ["--store", "dynamodb", "--endpoint-url", endpoint, "--table"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .chain([table])
+                .collect(),
+        };
+        op.ok("create-table", "");
+        op
+    }
+
+    fn run(&self, words: &str, stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
+            .args(words.split(' '))
+            .arg("--data")
+            .arg(&self.data)
+            .args(&self.store)
+            .env("SSO_LOG", "warn")
+            .env("SSO_SECRET_KEY", KEY)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// Succeeds: (stdout, stderr).
+    fn ok(&self, words: &str, stdin: &str) -> (String, String) {
+        let out = self.run(words, stdin);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "`sso {words}` failed: {err}");
+        (String::from_utf8(out.stdout).unwrap(), err)
+    }
+
+    /// Fails, saying each of `said`.
+    fn refused(&self, words: &str, stdin: &str, said: &[&str]) {
+        let out = self.run(words, stdin);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "`sso {words}` succeeded");
+        for s in said {
+            assert!(err.contains(s), "`sso {words}`: {err:?} does not say {s:?}");
+        }
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+fn no_silent_overwrite_and_named_errors(op: &Operator) {
+    // GIVEN a tenant with settings and a vendor with a failure URL.
+    let (_, said) = op.ok(
+        "tenant add acme --departments 1,2,3 --campaigns 1 --helpdesk-reusable",
+        "",
+    );
+    assert!(said.contains("added tenant `acme`"), "{said}");
+    op.ok(
+        "vendor add --tenant acme --id 1001 --failure-url https://p.example/f",
+        "first\n",
+    );
+
+    // WHEN the same ids are added again THEN they are refused, naming tenant and id, and
+    // nothing changed.
+    op.refused(
+        "vendor add --tenant acme --id 1001",
+        "other\n",
+        &["vendor `1001` of tenant `acme` already exists", "--replace"],
+    );
+    let (vendors, _) = op.ok("vendor list --tenant acme", "");
+    assert!(vendors.contains("https://p.example/f"), "{vendors}");
+    op.refused("tenant add acme", "", &["tenant `acme` already exists"]);
+    let (tenants, _) = op.ok("tenant list", "");
+    for setting in [
+        "\"departments\":[1,2,3]",
+        "\"helpdesk_token_reusable\":true",
+        "\"helpdesk_ip_binding\":true",
+        "\"session_idle_secs\"",
+    ] {
+        assert!(tenants.contains(setting), "{setting} in {tenants}");
+    }
+    // --replace overwrites on purpose, and says so.
+    let (_, said) = op.ok("vendor add --tenant acme --id 1001 --replace", "other\n");
+    assert!(
+        said.contains("replaced vendor `1001` of tenant `acme`"),
+        "{said}"
+    );
+
+    // An update changes only the flags given and prints before → after.
+    let (_, said) = op.ok("tenant update acme --campaigns 1,2", "");
+    assert!(
+        said.contains("updated tenant `acme`") && said.contains('→'),
+        "{said}"
+    );
+    let (tenants, _) = op.ok("tenant list", "");
+    assert!(
+        tenants.contains("\"departments\":[1,2,3]")
+            && tenants.contains("\"campaigns\":[1,2]")
+            && tenants.contains("\"helpdesk_token_reusable\":true"),
+        "{tenants}"
+    );
+
+    // A Platform-Key id names one key: a second add is refused, --replace swaps the key.
+    op.ok(
+        "platform-key add --tenant acme --key-id cc1 --partner p --allow 10.0.0.0/8",
+        "key-one\n",
+    );
+    op.refused(
+        "platform-key add --tenant acme --key-id cc1 --partner p --allow 10.0.0.0/8",
+        "key-two\n",
+        &["Platform-Key `cc1` of tenant `acme` already exists"],
+    );
+    op.ok(
+        "platform-key add --tenant acme --key-id cc1 --partner p --allow 10.0.0.0/8 --replace",
+        "key-two\n",
+    );
+    let (keys, _) = op.ok("platform-key list --tenant acme", "");
+    assert_eq!(keys.lines().count(), 1, "{keys}");
+    let (_, said) = op.ok("platform-key disable --tenant acme --key-id cc1", "");
+    assert!(said.contains("disabled Platform-Key `cc1`"), "{said}");
+    let (keys, _) = op.ok("platform-key list --tenant acme", "");
+    assert!(keys.contains("\"enabled\":false"), "{keys}");
+    op.ok("platform-key enable --tenant acme --key-id cc1", "");
+    let (keys, _) = op.ok("platform-key list --tenant acme", "");
+    assert!(keys.contains("\"enabled\":true"), "{keys}");
+
+    // Disable and enable again.
+    op.ok("vendor disable --tenant acme --id 1001", "");
+    op.ok("vendor enable --tenant acme --id 1001", "");
+    let (vendors, _) = op.ok("vendor list --tenant acme", "");
+    assert!(vendors.contains("\"enabled\":true"), "{vendors}");
+
+    // Errors name what they looked for; a list of a missing tenant is an error.
+    op.refused(
+        "vendor disable --tenant acme --id 9999",
+        "",
+        &["vendor `9999` of tenant `acme` not found"],
+    );
+    op.refused(
+        "vendor list --tenant nosuch",
+        "",
+        &["tenant `nosuch` not found"],
+    );
+    op.refused(
+        "client list --tenant nosuch",
+        "",
+        &["tenant `nosuch` not found"],
+    );
+
+    // Validation: emails, group references, CIDRs with host bits set.
+    op.ok("group add --id 21 --name Team", "");
+    op.refused("group add --id 21", "", &["group 21 already exists"]);
+    op.refused(
+        "administrator add --email a@example.com --group 999",
+        "pw\n",
+        &["group 999 not found"],
+    );
+    op.refused(
+        "administrator add --email not-an-email --group 21",
+        "pw\n",
+        &["`not-an-email` is not an email address"],
+    );
+    op.refused(
+        "client add --tenant acme --id 1 --email nope",
+        "",
+        &["client `1` of tenant `acme`", "not an email address"],
+    );
+    op.refused(
+        "platform-key add --tenant acme --key-id cc2 --partner p --allow 10.0.0.1/8",
+        "k\n",
+        &["did you mean 10.0.0.0/8"],
+    );
+    op.refused(
+        "group link --id 21 --tenant acme --department 7",
+        "",
+        &["tenant `acme` has no department 7"],
+    );
+    op.ok("administrator add --email a@example.com --group 21", "pw\n");
+    op.refused(
+        "administrator add --email a@example.com --group 21",
+        "pw\n",
+        &["administrator `a@example.com` already exists"],
+    );
+}
+
+#[test]
+fn admin_commands_never_overwrite_silently_on_the_embedded_store() {
+    no_silent_overwrite_and_named_errors(&Operator::embedded("admin-embedded"));
+}
+
+#[test]
+fn admin_commands_never_overwrite_silently_on_dynamodb() {
+    no_silent_overwrite_and_named_errors(&Operator::dynamodb("admin-dynamo"));
+}
