@@ -10,7 +10,7 @@ use sso_store::model::{
     Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
 use sso_store::port::{Audit, Directory, DirectoryAdmin, Sessions};
-use sso_store::{Store, StoreError, password};
+use sso_store::{DirRecord, Store, StoreError, password};
 
 use crate::{CliError, secrets};
 
@@ -67,6 +67,16 @@ pub enum TenantCmd {
         /// Host label.
         name: String,
     },
+    /// Delete a tenant; refused while it has vendors, clients, help-desk users, Platform-Keys
+    /// or group links, unless --force (which deletes those and unlinks the groups).
+    /// Example: sso tenant delete acme --force
+    Delete {
+        /// Host label.
+        name: String,
+        /// Delete even though other records depend on it (they are deleted or unlinked too).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Signed-link vendors. Passwords are read from stdin.
@@ -116,6 +126,19 @@ pub enum VendorCmd {
     },
     /// Enable a disabled vendor.  Example: sso vendor enable --tenant acme --id 1001
     Enable(TenantAndId),
+    /// Delete a vendor; refused while a client names it in its allowed vendors, unless --force.
+    /// Example: sso vendor delete --tenant acme --id 1001
+    Delete {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Its id.
+        #[arg(long)]
+        id: String,
+        /// Delete even though other records depend on it (they are deleted or unlinked too).
+        #[arg(long)]
+        force: bool,
+    },
     /// Start a rotation: the new password (stdin) becomes current, the old one stays valid.
     /// Example: echo "$NEW" | sso vendor rotate-secret --tenant acme --id 1001
     RotateSecret {
@@ -183,6 +206,8 @@ pub enum ClientCmd {
     Disable(TenantAndId),
     /// Enable a disabled client.  Example: sso client enable --tenant acme --id 1234
     Enable(TenantAndId),
+    /// Delete a client (and end its sessions).  Example: sso client delete --tenant acme --id 1234
+    Delete(TenantAndId),
 }
 
 /// Help-desk users (password from stdin).
@@ -243,6 +268,15 @@ pub enum HelpdeskCmd {
         #[arg(long)]
         username: String,
     },
+    /// Delete a user (and end its sessions).  Example: sso helpdesk-user delete --tenant acme --username joe
+    Delete {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Call-center Platform-Keys (the key is read from stdin and stored as SHA-256).
@@ -290,6 +324,15 @@ pub enum PlatformKeyCmd {
         #[arg(long)]
         key_id: String,
     },
+    /// Delete a key.  Example: sso platform-key delete --tenant acme --key-id cc1
+    Delete {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Name of the key.
+        #[arg(long)]
+        key_id: String,
+    },
 }
 
 /// Portal groups.
@@ -326,6 +369,17 @@ pub enum GroupCmd {
         /// Its id.
         #[arg(long)]
         id: u64,
+    },
+    /// Delete a group; refused while it has agents, administrators or consenting tenants,
+    /// unless --force (which deletes its agents and removes it from the others).
+    /// Example: sso group delete --id 21 --force
+    Delete {
+        /// Its id.
+        #[arg(long)]
+        id: u64,
+        /// Delete even though other records depend on it (they are deleted or unlinked too).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -371,6 +425,15 @@ pub enum AgentCmd {
         #[arg(long)]
         username: String,
     },
+    /// Delete an agent (and end its sessions).  Example: sso agent delete --group 21 --username agent1
+    Delete {
+        /// Portal group id.
+        #[arg(long)]
+        group: u64,
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Portal administrators (password from stdin).
@@ -398,6 +461,12 @@ pub enum AdministratorCmd {
     },
     /// Enable a disabled administrator.  Example: sso administrator enable --email a@example.com
     Enable {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Delete an administrator (and end its sessions).  Example: sso administrator delete --email a@example.com
+    Delete {
         /// Email address.
         #[arg(long)]
         email: String,
@@ -545,8 +614,81 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
         }
         TenantCmd::Disable { name } => set_tenant_enabled(store, &name, false).await?,
         TenantCmd::Enable { name } => set_tenant_enabled(store, &name, true).await?,
+        TenantCmd::Delete { name, force } => delete_tenant(store, &name, force).await?,
     }
     Ok(())
+}
+
+/// Refuses a delete while `dependants` is not empty, unless forced.
+fn refuse_dependants(what: &str, dependants: &[String], force: bool) -> Result<(), CliError> {
+    if dependants.is_empty() || force {
+        return Ok(());
+    }
+    Err(CliError::Config(format!(
+        "{what} is still used by {}; delete those first or add --force",
+        dependants.join(", ")
+    )))
+}
+
+async fn delete_tenant(store: &Store, name: &str, force: bool) -> Result<(), CliError> {
+    let what = format!("tenant `{name}`");
+    let t = tenant_named(store, name).await?;
+    let vendors = store.list_vendors(name).await?;
+    let clients = store.list_clients(name).await?;
+    let users = store.list_helpdesk_users(name).await?;
+    let pkeys = store.list_platform_keys(name).await?;
+    let groups: Vec<Group> = store
+        .list_groups()
+        .await?
+        .into_iter()
+        .filter(|g| g.links.iter().any(|l| l.tenant == name))
+        .collect();
+    let mut dependants = Vec::new();
+    for (n, kind) in [
+        (vendors.len(), "vendor(s)"),
+        (clients.len(), "client(s)"),
+        (users.len(), "help-desk user(s)"),
+        (pkeys.len(), "Platform-Key(s)"),
+        (groups.len(), "group link(s)"),
+    ] {
+        if n > 0 {
+            dependants.push(format!("{n} {kind}"));
+        }
+    }
+    refuse_dependants(&what, &dependants, force)?;
+    for v in vendors {
+        store.delete_record_of(&DirRecord::Vendor(v)).await?;
+    }
+    for c in clients {
+        store.delete_record_of(&DirRecord::Client(c)).await?;
+    }
+    for u in users {
+        store.delete_record_of(&DirRecord::HelpdeskUser(u)).await?;
+    }
+    for (hash_hex, k) in pkeys {
+        let key = hash_of(&hash_hex, &what)?;
+        store.delete_platform_key(&k.tenant, &key).await?;
+    }
+    for mut g in groups {
+        g.links.retain(|l| l.tenant != name);
+        store.put_group(&g).await?;
+    }
+    store.delete_record_of(&DirRecord::Tenant(t)).await?;
+    if dependants.is_empty() {
+        changed(&format!("deleted {what}"));
+    } else {
+        changed(&format!("deleted {what} with {}", dependants.join(", ")));
+    }
+    Ok(())
+}
+
+/// The storage key of a listed Platform-Key's hex hash.
+fn hash_of(hash_hex: &str, what: &str) -> Result<StorageKey, CliError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hash_hex, &mut bytes).map_err(|_| {
+        CliError::Config(format!("{what}: a Platform-Key is stored under a bad hash"))
+    })?;
+    Ok(StorageKey::from_bytes(bytes))
 }
 
 async fn set_tenant_enabled(store: &Store, name: &str, enabled: bool) -> Result<(), CliError> {
@@ -655,6 +797,20 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
             store.put_vendor(&v).await?;
             changed(&format!("enabled {}", what(&v.tenant, &v.id)));
         }
+        VendorCmd::Delete { tenant, id, force } => {
+            let desc = what(&tenant, &id);
+            let v = get(tenant.clone(), id.clone()).await?;
+            let users: Vec<String> = store
+                .list_clients(&tenant)
+                .await?
+                .into_iter()
+                .filter(|c| c.allowed_vendors.contains(&id))
+                .map(|c| format!("client `{}`", c.client_id))
+                .collect();
+            refuse_dependants(&desc, &users, force)?;
+            store.delete_record_of(&DirRecord::Vendor(v)).await?;
+            changed(&format!("deleted {desc}"));
+        }
         VendorCmd::RotateSecret { tenant, id } => {
             let mut v = get(tenant, id).await?;
             let new = secrets::read("new vendor password")?;
@@ -748,6 +904,15 @@ pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
             store.put_client(&c).await?;
             changed(&format!("enabled {}", what(&tenant, &id)));
         }
+        ClientCmd::Delete(TenantAndId { tenant, id }) => {
+            let c = named(store.client(&tenant, &id), &what(&tenant, &id)).await?;
+            store.delete_record_of(&DirRecord::Client(c)).await?;
+            sign_out_everywhere(store, &tenant, &id).await?;
+            changed(&format!(
+                "deleted {} and ended its sessions",
+                what(&tenant, &id)
+            ));
+        }
     }
     Ok(())
 }
@@ -827,6 +992,13 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
             store.put_helpdesk_user(&u).await?;
             changed(&format!("enabled {desc}"));
         }
+        HelpdeskCmd::Delete { tenant, username } => {
+            let desc = what(&tenant, &username);
+            let u = named(store.helpdesk_user(&tenant, &username), &desc).await?;
+            store.delete_record_of(&DirRecord::HelpdeskUser(u)).await?;
+            sign_out_everywhere(store, &tenant, &username).await?;
+            changed(&format!("deleted {desc} and ended its sessions"));
+        }
     }
     Ok(())
 }
@@ -905,6 +1077,23 @@ pub async fn platform_key(store: &Store, cmd: PlatformKeyCmd) -> Result<(), CliE
         }
         PlatformKeyCmd::Enable { tenant, key_id } => {
             set_platform_key_enabled(store, &tenant, &key_id, true).await?;
+        }
+        PlatformKeyCmd::Delete { tenant, key_id } => {
+            let desc = what(&tenant, &key_id);
+            tenant_named(store, &tenant).await?;
+            let mut found = false;
+            for (hash_hex, k) in store.list_platform_keys(&tenant).await? {
+                if k.key_id == key_id {
+                    store
+                        .delete_platform_key(&tenant, &hash_of(&hash_hex, &desc)?)
+                        .await?;
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(not_found(&desc));
+            }
+            changed(&format!("deleted {desc}"));
         }
     }
     Ok(())
@@ -995,6 +1184,56 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
             store.put_group(&g).await?;
             changed(&format!("disabled group {id}: unlinked every platform"));
         }
+        GroupCmd::Delete { id, force } => delete_group(store, id, force).await?,
+    }
+    Ok(())
+}
+
+async fn delete_group(store: &Store, id: u64, force: bool) -> Result<(), CliError> {
+    let what = format!("group {id}");
+    let g = named(store.group(id), &what).await?;
+    let agents = store.list_agents(id).await?;
+    let admins: Vec<Administrator> = store
+        .list_administrators()
+        .await?
+        .into_iter()
+        .filter(|a| a.groups.contains(&id))
+        .collect();
+    let tenants: Vec<Tenant> = store
+        .list_tenants()
+        .await?
+        .into_iter()
+        .filter(|t| t.portal_groups.contains(&id))
+        .collect();
+    let mut dependants = Vec::new();
+    for (n, kind) in [
+        (agents.len(), "agent(s)"),
+        (admins.len(), "administrator(s)"),
+        (tenants.len(), "tenant(s) consenting to it"),
+    ] {
+        if n > 0 {
+            dependants.push(format!("{n} {kind}"));
+        }
+    }
+    refuse_dependants(&what, &dependants, force)?;
+    for a in agents {
+        let username = a.username.clone();
+        store.delete_record_of(&DirRecord::Agent(a)).await?;
+        sign_out_everywhere(store, "my", &username).await?;
+    }
+    for mut a in admins {
+        a.groups.retain(|g| *g != id);
+        store.put_administrator(&a).await?;
+    }
+    for mut t in tenants {
+        t.portal_groups.retain(|g| *g != id);
+        store.put_tenant(&t).await?;
+    }
+    store.delete_record_of(&DirRecord::Group(g)).await?;
+    if dependants.is_empty() {
+        changed(&format!("deleted {what}"));
+    } else {
+        changed(&format!("deleted {what} with {}", dependants.join(", ")));
     }
     Ok(())
 }
@@ -1056,6 +1295,13 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
             store.put_agent(&a).await?;
             changed(&format!("enabled {desc}"));
         }
+        AgentCmd::Delete { group, username } => {
+            let desc = what(group, &username);
+            let a = named(store.agent(group, &username), &desc).await?;
+            store.delete_record_of(&DirRecord::Agent(a)).await?;
+            sign_out_everywhere(store, "my", &username).await?;
+            changed(&format!("deleted {desc} and ended its portal session"));
+        }
     }
     Ok(())
 }
@@ -1106,6 +1352,14 @@ pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), C
             a.enabled = true;
             store.put_administrator(&a).await?;
             changed(&format!("enabled {desc}"));
+        }
+        AdministratorCmd::Delete { email } => {
+            let desc = what(&email);
+            let a = named(store.administrator(&email), &desc).await?;
+            let email = a.email.clone();
+            store.delete_record_of(&DirRecord::Administrator(a)).await?;
+            sign_out_everywhere(store, "my", &email).await?;
+            changed(&format!("deleted {desc} and ended its sessions"));
         }
     }
     Ok(())

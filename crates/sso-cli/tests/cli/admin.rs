@@ -222,6 +222,92 @@ fn no_silent_overwrite_and_named_errors(op: &Operator) {
     );
 }
 
+fn delete_refuses_while_others_depend_unless_forced(op: &Operator) {
+    // GIVEN a tenant with a vendor a client depends on, and a group with an agent, an
+    // administrator and the tenant's consent.
+    op.ok("group add --id 5 --name G", "");
+    op.ok("tenant add beta --departments 1 --portal-groups 5", "");
+    op.ok("vendor add --tenant beta --id 7", "vp\n");
+    op.ok(
+        "client add --tenant beta --id 1 --email c@example.com --allowed-vendor 7",
+        "",
+    );
+    op.ok("group link --id 5 --tenant beta --department 1", "");
+    op.ok("agent add --group 5 --username ag --fullname Ag", "pw\n");
+    op.ok(
+        "administrator add --email boss@example.com --group 5",
+        "pw\n",
+    );
+
+    // WHEN records others depend on are deleted THEN it is refused, naming what depends.
+    op.refused(
+        "vendor delete --tenant beta --id 7",
+        "",
+        &[
+            "vendor `7` of tenant `beta` is still used by client `1`",
+            "--force",
+        ],
+    );
+    op.refused(
+        "group delete --id 5",
+        "",
+        &["group 5 is still used by 1 agent(s), 1 administrator(s)"],
+    );
+    op.refused(
+        "tenant delete beta",
+        "",
+        &["tenant `beta` is still used by 1 vendor(s), 1 client(s)"],
+    );
+    // Leaves first: a client and an agent go without --force.
+    let (_, said) = op.ok("client delete --tenant beta --id 1", "");
+    assert!(
+        said.contains("deleted client `1` of tenant `beta`"),
+        "{said}"
+    );
+    let (clients, _) = op.ok("client list --tenant beta", "");
+    assert!(clients.is_empty(), "{clients}");
+    op.ok("vendor delete --tenant beta --id 7", "");
+    op.refused(
+        "vendor delete --tenant beta --id 7",
+        "",
+        &["vendor `7` of tenant `beta` not found"],
+    );
+    // --force takes the group with its agents and out of the administrator and the tenant.
+    let (_, said) = op.ok("group delete --id 5 --force", "");
+    assert!(said.contains("deleted group 5 with 1 agent(s)"), "{said}");
+    let (groups, _) = op.ok("group list", "");
+    assert!(groups.is_empty(), "{groups}");
+    let (admins, _) = op.ok("administrator list", "");
+    assert!(admins.contains("\"groups\":[]"), "{admins}");
+    let (tenants, _) = op.ok("tenant list", "");
+    assert!(tenants.contains("\"portal_groups\":[]"), "{tenants}");
+    op.ok("administrator delete --email boss@example.com", "");
+    let (admins, _) = op.ok("administrator list", "");
+    assert!(admins.is_empty(), "{admins}");
+    // A tenant with nothing left goes without --force; one with records needs it.
+    op.ok(
+        "platform-key add --tenant beta --key-id k --partner p --allow 127.0.0.1",
+        "pk\n",
+    );
+    op.ok(
+        "helpdesk-user add --tenant beta --username u --id 3",
+        "pw\n",
+    );
+    op.refused(
+        "tenant delete beta",
+        "",
+        &["1 help-desk user(s), 1 Platform-Key(s)"],
+    );
+    op.ok("tenant delete beta --force", "");
+    op.refused(
+        "vendor list --tenant beta",
+        "",
+        &["tenant `beta` not found"],
+    );
+    let (tenants, _) = op.ok("tenant list", "");
+    assert!(tenants.is_empty(), "{tenants}");
+}
+
 #[test]
 fn admin_commands_never_overwrite_silently_on_the_embedded_store() {
     no_silent_overwrite_and_named_errors(&Operator::embedded("admin-embedded"));
@@ -230,4 +316,14 @@ fn admin_commands_never_overwrite_silently_on_the_embedded_store() {
 #[test]
 fn admin_commands_never_overwrite_silently_on_dynamodb() {
     no_silent_overwrite_and_named_errors(&Operator::dynamodb("admin-dynamo"));
+}
+
+#[test]
+fn delete_refuses_while_others_depend_on_the_embedded_store() {
+    delete_refuses_while_others_depend_unless_forced(&Operator::embedded("delete-embedded"));
+}
+
+#[test]
+fn delete_refuses_while_others_depend_on_dynamodb() {
+    delete_refuses_while_others_depend_unless_forced(&Operator::dynamodb("delete-dynamo"));
 }

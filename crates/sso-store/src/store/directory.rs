@@ -349,6 +349,32 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes one directory record and the index items kept with it (a client's email
+    /// entry, a group's or an administrator's listing copy), as one transaction. What
+    /// depends on the record is the caller's to check (`sso <kind> delete` refuses while
+    /// anything does, unless `--force`).
+    pub async fn delete_record_of(&self, record: &DirRecord) -> Result<(), StoreError> {
+        let mut doomed = vec![record.key()];
+        match record {
+            DirRecord::Client(c) => {
+                doomed.push(keys::email_index(&c.tenant, &c.email, &c.client_id));
+            }
+            DirRecord::Group(g) => doomed.push(Key::new("GROUPS", format!("{:020}", g.id))),
+            DirRecord::Administrator(a) => {
+                doomed.push(Key::new("ADMINS", a.email.to_lowercase()));
+            }
+            _ => {}
+        }
+        let writes = doomed
+            .into_iter()
+            .map(|key| Write::Delete {
+                key,
+                cond: Cond::Always,
+            })
+            .collect();
+        self.apply_writes(vec![writes]).await
+    }
+
     /// Removes a Platform-Key by its hash: `platform-key add --replace` drops the key it
     /// replaces, so one key id never names two keys.
     pub async fn delete_platform_key(
