@@ -57,6 +57,11 @@ pub enum TenantCmd {
     },
     /// List tenants, every setting.  Example: sso tenant list
     List,
+    /// Show one tenant, every setting.  Example: sso tenant show acme
+    Show {
+        /// Host label.
+        name: String,
+    },
     /// Disable a tenant (its hosts answer as unknown).  Example: sso tenant disable acme
     Disable {
         /// Host label.
@@ -126,6 +131,27 @@ pub enum VendorCmd {
     },
     /// Enable a disabled vendor.  Example: sso vendor enable --tenant acme --id 1001
     Enable(TenantAndId),
+    /// Show one vendor (never its password).  Example: sso vendor show --tenant acme --id 1001
+    Show(TenantAndId),
+    /// Change only the settings given; prints the vendor before → after.
+    /// Example: sso vendor update --tenant acme --id 1001 --logout-url https://p.example/bye
+    Update {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Its id.
+        #[arg(long)]
+        id: String,
+        /// Links may be used more than once (true or false).
+        #[arg(long)]
+        reusable: Option<bool>,
+        /// Registered failure URL (https; empty to remove).
+        #[arg(long)]
+        failure_url: Option<String>,
+        /// Registered logout URL (https; empty to remove).
+        #[arg(long)]
+        logout_url: Option<String>,
+    },
     /// Delete a vendor; refused while a client names it in its allowed vendors, unless --force.
     /// Example: sso vendor delete --tenant acme --id 1001
     Delete {
@@ -206,6 +232,8 @@ pub enum ClientCmd {
     Disable(TenantAndId),
     /// Enable a disabled client.  Example: sso client enable --tenant acme --id 1234
     Enable(TenantAndId),
+    /// Show one client (never its password).  Example: sso client show --tenant acme --id 1234
+    Show(TenantAndId),
     /// Delete a client (and end its sessions).  Example: sso client delete --tenant acme --id 1234
     Delete(TenantAndId),
 }
@@ -261,6 +289,15 @@ pub enum HelpdeskCmd {
     },
     /// Enable a disabled user.  Example: sso helpdesk-user enable --tenant acme --username joe
     Enable {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
+    /// Show one user.  Example: sso helpdesk-user show --tenant acme --username joe
+    Show {
         /// Tenant (host label).
         #[arg(long)]
         tenant: String,
@@ -324,6 +361,15 @@ pub enum PlatformKeyCmd {
         #[arg(long)]
         key_id: String,
     },
+    /// Show one key (never the key).  Example: sso platform-key show --tenant acme --key-id cc1
+    Show {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Name of the key.
+        #[arg(long)]
+        key_id: String,
+    },
     /// Delete a key.  Example: sso platform-key delete --tenant acme --key-id cc1
     Delete {
         /// Tenant (host label).
@@ -364,6 +410,12 @@ pub enum GroupCmd {
     },
     /// List groups.  Example: sso group list
     List,
+    /// Show one group.  Example: sso group show --id 21
+    Show {
+        /// Its id.
+        #[arg(long)]
+        id: u64,
+    },
     /// Disable a group (unlink every platform).  Example: sso group disable --id 21
     Disable {
         /// Its id.
@@ -425,6 +477,15 @@ pub enum AgentCmd {
         #[arg(long)]
         username: String,
     },
+    /// Show one agent.  Example: sso agent show --group 21 --username agent1
+    Show {
+        /// Portal group id.
+        #[arg(long)]
+        group: u64,
+        /// Username.
+        #[arg(long)]
+        username: String,
+    },
     /// Delete an agent (and end its sessions).  Example: sso agent delete --group 21 --username agent1
     Delete {
         /// Portal group id.
@@ -461,6 +522,12 @@ pub enum AdministratorCmd {
     },
     /// Enable a disabled administrator.  Example: sso administrator enable --email a@example.com
     Enable {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Show one administrator.  Example: sso administrator show --email a@example.com
+    Show {
         /// Email address.
         #[arg(long)]
         email: String,
@@ -607,6 +674,7 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
                 ));
             }
         }
+        TenantCmd::Show { name } => print_json(&tenant_json(&tenant_named(store, &name).await?)),
         TenantCmd::List => {
             for t in store.list_tenants().await? {
                 print_json(&tenant_json(&t));
@@ -797,6 +865,40 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
             store.put_vendor(&v).await?;
             changed(&format!("enabled {}", what(&v.tenant, &v.id)));
         }
+        VendorCmd::Show(TenantAndId { tenant, id }) => {
+            print_json(&vendor_json(&get(tenant, id).await?));
+        }
+        VendorCmd::Update {
+            tenant,
+            id,
+            reusable,
+            failure_url,
+            logout_url,
+        } => {
+            let desc = what(&tenant, &id);
+            let before = get(tenant, id).await?;
+            let mut v = before.clone();
+            if let Some(r) = reusable {
+                v.reusable = r;
+            }
+            for (flag, given, slot) in [
+                ("--failure-url", failure_url, &mut v.failure_url),
+                ("--logout-url", logout_url, &mut v.logout_url),
+            ] {
+                if let Some(url) = given {
+                    let url = Some(url).filter(|u| !u.is_empty());
+                    sso_store::import::check_url(format!("{desc}: {flag}"), &url)?;
+                    *slot = url;
+                }
+            }
+            let (was, now) = (vendor_json(&before), vendor_json(&v));
+            if was == now {
+                changed(&format!("{desc} unchanged"));
+            } else {
+                store.put_vendor(&v).await?;
+                changed(&format!("updated {desc}: {was} → {now}"));
+            }
+        }
         VendorCmd::Delete { tenant, id, force } => {
             let desc = what(&tenant, &id);
             let v = get(tenant.clone(), id.clone()).await?;
@@ -904,6 +1006,11 @@ pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
             store.put_client(&c).await?;
             changed(&format!("enabled {}", what(&tenant, &id)));
         }
+        ClientCmd::Show(TenantAndId { tenant, id }) => {
+            tenant_named(store, &tenant).await?;
+            let c = named(store.client(&tenant, &id), &what(&tenant, &id)).await?;
+            print_json(&client_json(&c));
+        }
         ClientCmd::Delete(TenantAndId { tenant, id }) => {
             let c = named(store.client(&tenant, &id), &what(&tenant, &id)).await?;
             store.delete_record_of(&DirRecord::Client(c)).await?;
@@ -992,6 +1099,13 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
             store.put_helpdesk_user(&u).await?;
             changed(&format!("enabled {desc}"));
         }
+        HelpdeskCmd::Show { tenant, username } => {
+            tenant_named(store, &tenant).await?;
+            let desc = what(&tenant, &username);
+            print_json(&helpdesk_json(
+                &named(store.helpdesk_user(&tenant, &username), &desc).await?,
+            ));
+        }
         HelpdeskCmd::Delete { tenant, username } => {
             let desc = what(&tenant, &username);
             let u = named(store.helpdesk_user(&tenant, &username), &desc).await?;
@@ -1077,6 +1191,13 @@ pub async fn platform_key(store: &Store, cmd: PlatformKeyCmd) -> Result<(), CliE
         }
         PlatformKeyCmd::Enable { tenant, key_id } => {
             set_platform_key_enabled(store, &tenant, &key_id, true).await?;
+        }
+        PlatformKeyCmd::Show { tenant, key_id } => {
+            tenant_named(store, &tenant).await?;
+            let (_, k) = platform_key_by_id(store, &tenant, &key_id)
+                .await?
+                .ok_or_else(|| not_found(&what(&tenant, &key_id)))?;
+            print_json(&platform_key_json(&k));
         }
         PlatformKeyCmd::Delete { tenant, key_id } => {
             let desc = what(&tenant, &key_id);
@@ -1170,13 +1291,13 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
         }
         GroupCmd::List => {
             for g in store.list_groups().await? {
-                let links: Vec<String> = g
-                    .links
-                    .iter()
-                    .map(|l| format!("{}:{}", l.tenant, l.department))
-                    .collect();
-                print_json(&serde_json::json!({"id": g.id, "name": g.name, "links": links}));
+                print_json(&group_json(&g));
             }
+        }
+        GroupCmd::Show { id } => {
+            print_json(&group_json(
+                &named(store.group(id), &format!("group {id}")).await?,
+            ));
         }
         GroupCmd::Disable { id } => {
             let mut g = named(store.group(id), &format!("group {id}")).await?;
@@ -1187,6 +1308,15 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
         GroupCmd::Delete { id, force } => delete_group(store, id, force).await?,
     }
     Ok(())
+}
+
+fn group_json(g: &Group) -> serde_json::Value {
+    let links: Vec<String> = g
+        .links
+        .iter()
+        .map(|l| format!("{}:{}", l.tenant, l.department))
+        .collect();
+    serde_json::json!({"id": g.id, "name": g.name, "links": links})
 }
 
 async fn delete_group(store: &Store, id: u64, force: bool) -> Result<(), CliError> {
@@ -1295,6 +1425,12 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
             store.put_agent(&a).await?;
             changed(&format!("enabled {desc}"));
         }
+        AgentCmd::Show { group, username } => {
+            let a = named(store.agent(group, &username), &what(group, &username)).await?;
+            print_json(
+                &serde_json::json!({"username": a.username, "fullname": a.fullname, "enabled": a.enabled}),
+            );
+        }
         AgentCmd::Delete { group, username } => {
             let desc = what(group, &username);
             let a = named(store.agent(group, &username), &desc).await?;
@@ -1352,6 +1488,12 @@ pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), C
             a.enabled = true;
             store.put_administrator(&a).await?;
             changed(&format!("enabled {desc}"));
+        }
+        AdministratorCmd::Show { email } => {
+            let a = named(store.administrator(&email), &what(&email)).await?;
+            print_json(
+                &serde_json::json!({"email": a.email, "groups": a.groups, "enabled": a.enabled}),
+            );
         }
         AdministratorCmd::Delete { email } => {
             let desc = what(&email);

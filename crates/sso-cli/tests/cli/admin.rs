@@ -308,6 +308,60 @@ fn delete_refuses_while_others_depend_unless_forced(op: &Operator) {
     assert!(tenants.is_empty(), "{tenants}");
 }
 
+fn show_and_update_one_record(op: &Operator) {
+    op.ok("tenant add gamma --departments 4", "");
+    op.ok(
+        "vendor add --tenant gamma --id 1002 --failure-url https://p.example/fail",
+        "sekret-pw\n",
+    );
+    let (shown, _) = op.ok("vendor show --tenant gamma --id 1002", "");
+    assert!(
+        shown.contains("https://p.example/fail") && !shown.contains("sekret-pw"),
+        "{shown}"
+    );
+    // Only the flag given changes; before → after is printed, never the password.
+    let (_, said) = op.ok(
+        "vendor update --tenant gamma --id 1002 --logout-url https://p.example/bye",
+        "",
+    );
+    assert!(
+        said.contains("updated vendor `1002` of tenant `gamma`")
+            && said.contains("\"logout_url\":null")
+            && said.contains("\"logout_url\":\"https://p.example/bye\"")
+            && !said.contains("sekret-pw"),
+        "{said}"
+    );
+    let (shown, _) = op.ok("vendor show --tenant gamma --id 1002", "");
+    assert!(
+        shown.contains("https://p.example/fail") && shown.contains("https://p.example/bye"),
+        "{shown}"
+    );
+    op.refused(
+        "vendor update --tenant gamma --id 1002 --failure-url http://p.example/x",
+        "",
+        &["vendor `1002` of tenant `gamma`: --failure-url"],
+    );
+    let (shown, _) = op.ok("tenant show gamma", "");
+    assert!(shown.contains("\"departments\":[4]"), "{shown}");
+    op.refused("tenant show nosuch", "", &["tenant `nosuch` not found"]);
+    op.refused(
+        "client show --tenant gamma --id 1",
+        "",
+        &["client `1` of tenant `gamma` not found"],
+    );
+    op.refused("group show --id 3", "", &["group 3 not found"]);
+}
+
+#[test]
+fn show_and_update_on_the_embedded_store() {
+    show_and_update_one_record(&Operator::embedded("show-embedded"));
+}
+
+#[test]
+fn show_and_update_on_dynamodb() {
+    show_and_update_one_record(&Operator::dynamodb("show-dynamo"));
+}
+
 #[test]
 fn admin_commands_never_overwrite_silently_on_the_embedded_store() {
     no_silent_overwrite_and_named_errors(&Operator::embedded("admin-embedded"));
