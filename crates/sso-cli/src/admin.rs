@@ -10,7 +10,7 @@ use sso_store::model::{
     Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
 use sso_store::port::{Audit, Directory, DirectoryAdmin, Sessions};
-use sso_store::{DirRecord, Store, StoreError, password};
+use sso_store::{DirRecord, Store, StoreError, VendorSummary, password};
 
 use crate::{CliError, secrets};
 
@@ -781,8 +781,8 @@ async fn check_groups(store: &Store, ids: &[u64], at: &str) -> Result<(), CliErr
     Ok(())
 }
 
-fn vendor_json(v: &Vendor) -> serde_json::Value {
-    serde_json::json!({"id": v.id, "enabled": v.enabled, "rotating": v.secrets.previous.is_some(),
+fn vendor_json(v: &VendorSummary) -> serde_json::Value {
+    serde_json::json!({"id": v.id, "enabled": v.enabled, "rotating": v.rotating, "scheme": v.scheme,
     "reusable": v.reusable, "failure_url": v.failure_url, "logout_url": v.logout_url})
 }
 
@@ -845,11 +845,11 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
                 enabled: true,
             };
             store.put_vendor(&v).await?;
-            changed(&format!("{verb} {desc}: {}", vendor_json(&v)));
+            changed(&format!("{verb} {desc}: {}", vendor_json(&(&v).into())));
         }
         VendorCmd::List { tenant } => {
             tenant_named(store, &tenant).await?;
-            for v in store.list_vendors(&tenant).await? {
+            for v in store.vendor_summaries(&tenant).await? {
                 print_json(&vendor_json(&v));
             }
         }
@@ -866,7 +866,9 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
             changed(&format!("enabled {}", what(&v.tenant, &v.id)));
         }
         VendorCmd::Show(TenantAndId { tenant, id }) => {
-            print_json(&vendor_json(&get(tenant, id).await?));
+            tenant_named(store, &tenant).await?;
+            let v = named(store.vendor_summary(&tenant, &id), &what(&tenant, &id)).await?;
+            print_json(&vendor_json(&v));
         }
         VendorCmd::Update {
             tenant,
@@ -891,7 +893,7 @@ pub async fn vendor(store: &Store, cmd: VendorCmd) -> Result<(), CliError> {
                     *slot = url;
                 }
             }
-            let (was, now) = (vendor_json(&before), vendor_json(&v));
+            let (was, now) = (vendor_json(&(&before).into()), vendor_json(&(&v).into()));
             if was == now {
                 changed(&format!("{desc} unchanged"));
             } else {

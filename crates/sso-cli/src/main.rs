@@ -208,11 +208,52 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+impl AdminCommand {
+    /// Whether the command only reads: then it needs no secret key and creates no store.
+    fn read_only(&self) -> bool {
+        use sso_cli::admin::*;
+        matches!(
+            self,
+            AdminCommand::Tenant(TenantCmd::List | TenantCmd::Show { .. })
+                | AdminCommand::Vendor(VendorCmd::List { .. } | VendorCmd::Show(_))
+                | AdminCommand::Client(ClientCmd::List { .. } | ClientCmd::Show(_))
+                | AdminCommand::HelpdeskUser(HelpdeskCmd::List { .. } | HelpdeskCmd::Show { .. })
+                | AdminCommand::PlatformKey(
+                    PlatformKeyCmd::List { .. } | PlatformKeyCmd::Show { .. }
+                )
+                | AdminCommand::Group(GroupCmd::List | GroupCmd::Show { .. })
+                | AdminCommand::Agent(AgentCmd::List { .. } | AgentCmd::Show { .. })
+                | AdminCommand::Administrator(
+                    AdministratorCmd::List | AdministratorCmd::Show { .. }
+                )
+                | AdminCommand::Audit(_)
+        )
+    }
+}
+
+/// The store an admin command works on. An embedded store that does not exist yet is never
+/// created silently: a read-only command refuses, naming the path; a write says where it is
+/// creating it (a mistyped or forgotten --data would otherwise start an empty directory).
 async fn admin_store(
     args: &StoreArgs,
     secret_key: &Option<String>,
+    reading: bool,
 ) -> Result<sso_store::Store, CliError> {
-    stores::open(&args.choice(), secret_key.as_deref()).await
+    if matches!(args.store, StoreKind::Embedded) && !stores::embedded_exists(&args.data) {
+        let at = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
+        if reading {
+            return Err(CliError::Config(format!(
+                "no store at {}: pass --data DIR (or set SSO_DATA), or create one with `sso import FILE`",
+                at.display()
+            )));
+        }
+        eprintln!("creating a new embedded store at {}", at.display());
+    }
+    if reading {
+        stores::open_reading(&args.choice(), secret_key.as_deref()).await
+    } else {
+        stores::open(&args.choice(), secret_key.as_deref()).await
+    }
 }
 
 /// Every setting, read once: `serve`'s flags (which clap also fills from their environment
@@ -277,7 +318,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
-            let store = stores::open(&cli.store.choice(), secret_key.as_deref()).await?;
+            let store = admin_store(&cli.store, &secret_key, false).await?;
             let summary = store.import(&file.display().to_string(), &text).await?;
             eprintln!(
                 "imported {} records from {}",
@@ -300,7 +341,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::RotateKey => rotate_key(&cli.store, secret_key.as_deref()).await,
         Command::Admin(cmd) => {
             use sso_cli::admin;
-            let store = admin_store(&cli.store, &secret_key).await?;
+            let store = admin_store(&cli.store, &secret_key, cmd.read_only()).await?;
             match cmd {
                 AdminCommand::Tenant(cmd) => admin::tenant(&store, cmd).await,
                 AdminCommand::Vendor(cmd) => admin::vendor(&store, cmd).await,

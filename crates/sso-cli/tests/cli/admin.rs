@@ -41,13 +41,22 @@ impl Operator {
     }
 
     fn run(&self, words: &str, stdin: &str) -> Output {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sso"))
+        self.run_with(words, stdin, Some(KEY))
+    }
+
+    /// [`Operator::run`] with `SSO_SECRET_KEY` set to `key`, or unset.
+    fn run_with(&self, words: &str, stdin: &str, key: Option<&str>) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sso"));
+        match key {
+            Some(k) => command.env("SSO_SECRET_KEY", k),
+            None => command.env_remove("SSO_SECRET_KEY"),
+        };
+        let mut child = command
             .args(words.split(' '))
             .arg("--data")
             .arg(&self.data)
             .args(&self.store)
             .env("SSO_LOG", "warn")
-            .env("SSO_SECRET_KEY", KEY)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -350,6 +359,89 @@ fn show_and_update_one_record(op: &Operator) {
         &["client `1` of tenant `gamma` not found"],
     );
     op.refused("group show --id 3", "", &["group 3 not found"]);
+}
+
+fn reading_needs_no_secret_key(op: &Operator) {
+    op.ok("tenant add delta", "");
+    op.ok("vendor add --tenant delta --id 1001", "vp\n");
+    for read in [
+        "tenant list",
+        "tenant show delta",
+        "vendor list --tenant delta",
+        "vendor show --tenant delta --id 1001",
+        "client list --tenant delta",
+        "group list",
+        "audit --tenant delta",
+    ] {
+        let out = op.run_with(read, "", None);
+        assert!(
+            out.status.success(),
+            "`sso {read}` without SSO_SECRET_KEY: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if read.starts_with("vendor") {
+            assert!(String::from_utf8_lossy(&out.stdout).contains("\"id\":\"1001\""));
+        }
+    }
+}
+
+#[test]
+fn read_only_commands_need_no_secret_key_on_dynamodb() {
+    let op = Operator::dynamodb("reading-dynamo");
+    reading_needs_no_secret_key(&op);
+    // A write still does: it would seal with a key nobody keeps.
+    let out = op.run_with("vendor add --tenant delta --id 1002", "vp\n", None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SSO_SECRET_KEY is required"));
+}
+
+#[test]
+fn read_only_commands_need_no_secret_key_on_the_embedded_store() {
+    reading_needs_no_secret_key(&Operator::embedded("reading-embedded"));
+}
+
+#[test]
+fn a_missing_store_is_never_created_silently() {
+    let op = Operator::embedded("missing-store");
+    let out = op.run_with("tenant list", "", None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("no store at") && err.contains(&*op.data.to_string_lossy()),
+        "{err}"
+    );
+    assert!(!op.data.exists(), "a read created the data directory");
+    let (_, said) = op.ok("tenant add acme", "");
+    assert!(
+        said.contains("creating a new embedded store at")
+            && said.contains(&*op.data.to_string_lossy()),
+        "{said}"
+    );
+    let (_, said) = op.ok("tenant add other", "");
+    assert!(!said.contains("creating"), "{said}");
+}
+
+#[test]
+fn a_missing_table_says_to_run_create_table() {
+    let op = Operator {
+        data: temp_dir("no-table"),
+        store: [
+            "--store",
+            "dynamodb",
+            "--endpoint-url",
+            sso_store::testing::endpoint(),
+            "--table",
+            "no-such-table",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect(),
+    };
+    op.refused(
+        "tenant list",
+        "",
+        &["ResourceNotFoundException", "sso create-table"],
+    );
 }
 
 #[test]

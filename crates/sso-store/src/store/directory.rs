@@ -35,6 +35,78 @@ pub(super) struct VendorRecord {
     enabled: bool,
 }
 
+/// A vendor without its passwords, read without opening them: what `sso vendor list` and
+/// `show` print, so reading the directory never needs the secret key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VendorSummary {
+    /// Its tenant.
+    pub tenant: String,
+    /// Its id.
+    pub id: String,
+    /// `md5` or `hmac-sha256`.
+    pub scheme: String,
+    /// A previous password is still valid (a rotation is under way).
+    pub rotating: bool,
+    /// Links may be used more than once.
+    pub reusable: bool,
+    /// Registered failure URL.
+    pub failure_url: Option<String>,
+    /// Registered logout URL.
+    pub logout_url: Option<String>,
+    /// Whether it may sign clients in.
+    pub enabled: bool,
+}
+
+impl From<&Vendor> for VendorSummary {
+    fn from(v: &Vendor) -> Self {
+        Self {
+            tenant: v.tenant.clone(),
+            id: v.id.clone(),
+            scheme: scheme_name(v.scheme).into(),
+            rotating: v.secrets.previous.is_some(),
+            reusable: v.reusable,
+            failure_url: v.failure_url.clone(),
+            logout_url: v.logout_url.clone(),
+            enabled: v.enabled,
+        }
+    }
+}
+
+impl From<VendorRecord> for VendorSummary {
+    fn from(r: VendorRecord) -> Self {
+        Self {
+            rotating: r.previous_secret.is_some(),
+            tenant: r.tenant,
+            id: r.id,
+            scheme: r.scheme,
+            reusable: r.reusable,
+            failure_url: r.failure_url,
+            logout_url: r.logout_url,
+            enabled: r.enabled,
+        }
+    }
+}
+
+impl Store {
+    /// A tenant's vendors, passwords left sealed (no secret key needed).
+    pub async fn vendor_summaries(&self, tenant: &str) -> Result<Vec<VendorSummary>, StoreError> {
+        let records: Vec<VendorRecord> = self
+            .list_records(keys::tenant_pk(tenant), "VENDOR#")
+            .await?;
+        Ok(records.into_iter().map(VendorSummary::from).collect())
+    }
+
+    /// One vendor, password left sealed (no secret key needed).
+    pub async fn vendor_summary(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<VendorSummary>, StoreError> {
+        let record: Option<VendorRecord> = self.get_record(keys::vendor(tenant, id)).await?;
+        Ok(record.map(VendorSummary::from))
+    }
+}
+
 /// An API key or Platform-Key pointer record.
 #[derive(Serialize, Deserialize)]
 struct ApiKeyRecord {
