@@ -234,6 +234,22 @@ pub enum ClientCmd {
     Enable(TenantAndId),
     /// Show one client (never its password).  Example: sso client show --tenant acme --id 1234
     Show(TenantAndId),
+    /// Change only the settings given; prints the client before → after.
+    /// Example: sso client update --tenant acme --id 1234 --email new@example.com
+    Update {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Its id.
+        #[arg(long)]
+        id: String,
+        /// Email address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Only these vendors may sign the client in (comma-separated; empty for any).
+        #[arg(long, value_delimiter = ',')]
+        allowed_vendors: Option<Vec<String>>,
+    },
     /// Delete a client (and end its sessions).  Example: sso client delete --tenant acme --id 1234
     Delete(TenantAndId),
 }
@@ -295,6 +311,22 @@ pub enum HelpdeskCmd {
         /// Username.
         #[arg(long)]
         username: String,
+    },
+    /// Change only the settings given; prints the user before → after.
+    /// Example: sso helpdesk-user update --tenant acme --username joe --api-rights true
+    Update {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// May call api.php (true or false).
+        #[arg(long)]
+        api_rights: Option<bool>,
+        /// The account's primary admin (true or false).
+        #[arg(long)]
+        primary_admin: Option<bool>,
     },
     /// Show one user.  Example: sso helpdesk-user show --tenant acme --username joe
     Show {
@@ -361,6 +393,22 @@ pub enum PlatformKeyCmd {
         #[arg(long)]
         key_id: String,
     },
+    /// Change only the settings given; prints the key's record before → after.
+    /// Example: sso platform-key update --tenant acme --key-id cc1 --allow 203.0.113.0/24,10.0.0.0/8
+    Update {
+        /// Tenant (host label).
+        #[arg(long)]
+        tenant: String,
+        /// Name of the key.
+        #[arg(long)]
+        key_id: String,
+        /// The call-center partner it belongs to.
+        #[arg(long)]
+        partner: Option<String>,
+        /// Allowed addresses or CIDR ranges (comma-separated; replaces the list).
+        #[arg(long, value_delimiter = ',')]
+        allow: Option<Vec<String>>,
+    },
     /// Show one key (never the key).  Example: sso platform-key show --tenant acme --key-id cc1
     Show {
         /// Tenant (host label).
@@ -410,6 +458,15 @@ pub enum GroupCmd {
     },
     /// List groups.  Example: sso group list
     List,
+    /// Rename a group; prints it before → after.  Example: sso group update --id 21 --name "Day shift"
+    Update {
+        /// Its id.
+        #[arg(long)]
+        id: u64,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+    },
     /// Show one group.  Example: sso group show --id 21
     Show {
         /// Its id.
@@ -477,6 +534,19 @@ pub enum AgentCmd {
         #[arg(long)]
         username: String,
     },
+    /// Change the full name; prints the agent before → after.
+    /// Example: sso agent update --group 21 --username agent1 --fullname "Agent Uno"
+    Update {
+        /// Portal group id.
+        #[arg(long)]
+        group: u64,
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Full name.
+        #[arg(long)]
+        fullname: String,
+    },
     /// Show one agent.  Example: sso agent show --group 21 --username agent1
     Show {
         /// Portal group id.
@@ -525,6 +595,16 @@ pub enum AdministratorCmd {
         /// Email address.
         #[arg(long)]
         email: String,
+    },
+    /// Change the groups managed; prints the administrator before → after.
+    /// Example: sso administrator update --email a@example.com --groups 21,22
+    Update {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Groups managed (comma-separated; each must exist).
+        #[arg(long, value_delimiter = ',', required = true)]
+        groups: Vec<u64>,
     },
     /// Show one administrator.  Example: sso administrator show --email a@example.com
     Show {
@@ -595,6 +675,16 @@ fn added_or_replaced(existing: bool, replace: bool, what: &str) -> Result<&'stat
         (true, false) => Err(exists(what)),
         (true, true) => Ok("replaced"),
         (false, _) => Ok("added"),
+    }
+}
+
+/// Says what an update changes: before → after (views never hold a secret), or that
+/// nothing did.
+fn report_update(what: &str, before: &serde_json::Value, after: &serde_json::Value) {
+    if before == after {
+        changed(&format!("{what} unchanged"));
+    } else {
+        changed(&format!("updated {what}: {before} → {after}"));
     }
 }
 
@@ -1008,6 +1098,36 @@ pub async fn client(store: &Store, cmd: ClientCmd) -> Result<(), CliError> {
             store.put_client(&c).await?;
             changed(&format!("enabled {}", what(&tenant, &id)));
         }
+        ClientCmd::Update {
+            tenant,
+            id,
+            email,
+            allowed_vendors,
+        } => {
+            let desc = what(&tenant, &id);
+            tenant_named(store, &tenant).await?;
+            let before = named(store.client(&tenant, &id), &desc).await?;
+            let mut c = before.clone();
+            if let Some(e) = email {
+                check_email(format!("{desc}: --email"), &e)?;
+                c.email = e;
+            }
+            if let Some(list) = allowed_vendors {
+                let list: Vec<String> = list.into_iter().filter(|v| !v.is_empty()).collect();
+                for v in &list {
+                    if store.vendor_summary(&tenant, v).await?.is_none() {
+                        return Err(CliError::Config(format!(
+                            "{desc}: --allowed-vendors: vendor `{v}` of tenant `{tenant}` not found"
+                        )));
+                    }
+                }
+                c.allowed_vendors = list;
+            }
+            if c != before {
+                store.put_client(&c).await?;
+            }
+            report_update(&desc, &client_json(&before), &client_json(&c));
+        }
         ClientCmd::Show(TenantAndId { tenant, id }) => {
             tenant_named(store, &tenant).await?;
             let c = named(store.client(&tenant, &id), &what(&tenant, &id)).await?;
@@ -1101,6 +1221,27 @@ pub async fn helpdesk(store: &Store, cmd: HelpdeskCmd) -> Result<(), CliError> {
             store.put_helpdesk_user(&u).await?;
             changed(&format!("enabled {desc}"));
         }
+        HelpdeskCmd::Update {
+            tenant,
+            username,
+            api_rights,
+            primary_admin,
+        } => {
+            let desc = what(&tenant, &username);
+            tenant_named(store, &tenant).await?;
+            let before = named(store.helpdesk_user(&tenant, &username), &desc).await?;
+            let mut u = before.clone();
+            if let Some(a) = api_rights {
+                u.api_rights = a;
+            }
+            if let Some(p) = primary_admin {
+                u.primary_admin = p;
+            }
+            if u != before {
+                store.put_helpdesk_user(&u).await?;
+            }
+            report_update(&desc, &helpdesk_json(&before), &helpdesk_json(&u));
+        }
         HelpdeskCmd::Show { tenant, username } => {
             tenant_named(store, &tenant).await?;
             let desc = what(&tenant, &username);
@@ -1193,6 +1334,32 @@ pub async fn platform_key(store: &Store, cmd: PlatformKeyCmd) -> Result<(), CliE
         }
         PlatformKeyCmd::Enable { tenant, key_id } => {
             set_platform_key_enabled(store, &tenant, &key_id, true).await?;
+        }
+        PlatformKeyCmd::Update {
+            tenant,
+            key_id,
+            partner,
+            allow,
+        } => {
+            let desc = what(&tenant, &key_id);
+            tenant_named(store, &tenant).await?;
+            let (hash, before) = platform_key_by_id(store, &tenant, &key_id)
+                .await?
+                .ok_or_else(|| not_found(&desc))?;
+            let mut k = before.clone();
+            if let Some(p) = partner {
+                k.partner = p;
+            }
+            if let Some(list) = allow {
+                for a in &list {
+                    sso_store::validate::check_allow_entry(format!("{desc}: --allow"), a)?;
+                }
+                k.allow_list = list;
+            }
+            if k != before {
+                store.put_platform_key(&hash, &k).await?;
+            }
+            report_update(&desc, &platform_key_json(&before), &platform_key_json(&k));
         }
         PlatformKeyCmd::Show { tenant, key_id } => {
             tenant_named(store, &tenant).await?;
@@ -1295,6 +1462,18 @@ pub async fn group(store: &Store, cmd: GroupCmd) -> Result<(), CliError> {
             for g in store.list_groups().await? {
                 print_json(&group_json(&g));
             }
+        }
+        GroupCmd::Update { id, name } => {
+            let desc = format!("group {id}");
+            let before = named(store.group(id), &desc).await?;
+            let g = Group {
+                name,
+                ..before.clone()
+            };
+            if g != before {
+                store.put_group(&g).await?;
+            }
+            report_update(&desc, &group_json(&before), &group_json(&g));
         }
         GroupCmd::Show { id } => {
             print_json(&group_json(
@@ -1427,6 +1606,21 @@ pub async fn agent(store: &Store, cmd: AgentCmd) -> Result<(), CliError> {
             store.put_agent(&a).await?;
             changed(&format!("enabled {desc}"));
         }
+        AgentCmd::Update {
+            group,
+            username,
+            fullname,
+        } => {
+            let desc = what(group, &username);
+            let before = named(store.agent(group, &username), &desc).await?;
+            let view = |a: &Agent| serde_json::json!({"username": a.username, "fullname": a.fullname, "enabled": a.enabled});
+            let mut a = before.clone();
+            a.fullname = fullname;
+            if a != before {
+                store.put_agent(&a).await?;
+            }
+            report_update(&desc, &view(&before), &view(&a));
+        }
         AgentCmd::Show { group, username } => {
             let a = named(store.agent(group, &username), &what(group, &username)).await?;
             print_json(
@@ -1490,6 +1684,18 @@ pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), C
             a.enabled = true;
             store.put_administrator(&a).await?;
             changed(&format!("enabled {desc}"));
+        }
+        AdministratorCmd::Update { email, groups } => {
+            let desc = what(&email);
+            let before = named(store.administrator(&email), &desc).await?;
+            check_groups(store, &groups, &format!("{desc}: --groups")).await?;
+            let view = |a: &Administrator| serde_json::json!({"email": a.email, "groups": a.groups, "enabled": a.enabled});
+            let mut a = before.clone();
+            a.groups = groups;
+            if a != before {
+                store.put_administrator(&a).await?;
+            }
+            report_update(&desc, &view(&before), &view(&a));
         }
         AdministratorCmd::Show { email } => {
             let a = named(store.administrator(&email), &what(&email)).await?;

@@ -359,6 +359,84 @@ fn show_and_update_one_record(op: &Operator) {
         &["client `1` of tenant `gamma` not found"],
     );
     op.refused("group show --id 3", "", &["group 3 not found"]);
+
+    // Every kind's update changes only what it is given.
+    op.ok(
+        "client add --tenant gamma --id 5 --email old@example.com --allowed-vendor 1002",
+        "",
+    );
+    let (_, said) = op.ok(
+        "client update --tenant gamma --id 5 --email new@example.com",
+        "",
+    );
+    assert!(
+        said.contains("old@example.com") && said.contains("new@example.com"),
+        "{said}"
+    );
+    let (shown, _) = op.ok("client show --tenant gamma --id 5", "");
+    assert!(
+        shown.contains("new@example.com") && shown.contains("\"allowed_vendors\":[\"1002\"]"),
+        "{shown}"
+    );
+    op.refused(
+        "client update --tenant gamma --id 5 --email nope",
+        "",
+        &["client `5` of tenant `gamma`: --email"],
+    );
+    op.ok(
+        "helpdesk-user add --tenant gamma --username joe --id 2",
+        "pw\n",
+    );
+    op.ok(
+        "helpdesk-user update --tenant gamma --username joe --api-rights true",
+        "",
+    );
+    let (shown, _) = op.ok("helpdesk-user show --tenant gamma --username joe", "");
+    assert!(
+        shown.contains("\"api_rights\":true") && shown.contains("\"id\":2"),
+        "{shown}"
+    );
+    op.ok(
+        "platform-key add --tenant gamma --key-id k --partner p --allow 127.0.0.1",
+        "pk\n",
+    );
+    op.refused(
+        "platform-key update --tenant gamma --key-id k --allow 192.168.1.7/24",
+        "",
+        &["did you mean 192.168.1.0/24"],
+    );
+    op.ok(
+        "platform-key update --tenant gamma --key-id k --allow 192.168.1.0/24,::1",
+        "",
+    );
+    let (shown, _) = op.ok("platform-key show --tenant gamma --key-id k", "");
+    assert!(
+        shown.contains("192.168.1.0/24") && shown.contains("\"partner\":\"p\""),
+        "{shown}"
+    );
+    op.ok("group add --id 8 --name Old", "");
+    op.ok("group add --id 9", "");
+    op.ok("group update --id 8 --name New", "");
+    let (shown, _) = op.ok("group show --id 8", "");
+    assert!(shown.contains("\"name\":\"New\""), "{shown}");
+    op.ok("agent add --group 8 --username ag --fullname Old", "pw\n");
+    op.ok("agent update --group 8 --username ag --fullname New", "");
+    let (shown, _) = op.ok("agent show --group 8 --username ag", "");
+    assert!(shown.contains("\"fullname\":\"New\""), "{shown}");
+    op.ok("administrator add --email x@example.com --group 8", "pw\n");
+    op.ok(
+        "administrator update --email x@example.com --groups 8,9",
+        "",
+    );
+    let (shown, _) = op.ok("administrator show --email x@example.com", "");
+    assert!(shown.contains("\"groups\":[8,9]"), "{shown}");
+    op.refused(
+        "administrator update --email x@example.com --groups 77",
+        "",
+        &["group 77 not found"],
+    );
+    let (_, said) = op.ok("group update --id 8 --name New", "");
+    assert!(said.contains("group 8 unchanged"), "{said}");
 }
 
 fn reading_needs_no_secret_key(op: &Operator) {
