@@ -1,5 +1,10 @@
-//! Admin commands over either store: add / list / disable for every directory record,
-//! secret rotation, and the audit trail.
+//! Admin commands over either store: add / show / list / update / enable / disable / delete
+//! for every directory record, secret rotation, and the audit trail.
+//!
+//! An operator's mistakes must not lose data without a word: `add` refuses an id that exists
+//! (`--replace` overwrites on purpose), `update` changes only the flags given, `delete`
+//! refuses while other records depend on the record (`--force`), every write says on stderr
+//! what it changed, and every error names the tenant and id it was about.
 
 use clap::{Args, Subcommand};
 use sso_core::expiry::ExpiryPolicy;
@@ -1276,15 +1281,10 @@ async fn platform_key_by_id(
         .into_iter()
         .find(|(_, k)| k.key_id == key_id);
     match found {
-        Some((hash_hex, k)) => {
-            let mut bytes = [0u8; 32];
-            hex::decode_to_slice(&hash_hex, &mut bytes).map_err(|_| {
-                CliError::Config(format!(
-                    "Platform-Key `{key_id}` of tenant `{tenant}` is stored under a bad hash"
-                ))
-            })?;
-            Ok(Some((StorageKey::from_bytes(bytes), k)))
-        }
+        Some((hash_hex, k)) => Ok(Some((
+            hash_of(&hash_hex, &format!("tenant `{tenant}`"))?,
+            k,
+        ))),
         None => Ok(None),
     }
 }
@@ -1403,12 +1403,9 @@ async fn set_platform_key_enabled(
         if k.key_id != key_id {
             continue;
         }
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(&hash_hex, &mut bytes)
-            .map_err(|_| CliError::Config(format!("{desc} is stored under a bad hash")))?;
         k.enabled = enabled;
         store
-            .put_platform_key(&StorageKey::from_bytes(bytes), &k)
+            .put_platform_key(&hash_of(&hash_hex, &desc)?, &k)
             .await?;
         found = true;
     }

@@ -110,7 +110,10 @@ enum Command {
         #[arg(long, env = "SSO_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
         max_connections: Option<u32>,
     },
-    /// Import a directory file (TOML) into the store, all or nothing.
+    /// Import a directory file (TOML) into the store: checked as a whole before anything is
+    /// written; one transaction on the embedded store, transactions of up to 100 items on
+    /// DynamoDB (a failure midway leaves whole records written; the same import run again
+    /// completes it). Records in the file replace those in the store.
     ///
     /// Example: sso import crates/sso-store/import/demo.toml
     Import {
@@ -144,28 +147,28 @@ enum Command {
 /// The admin commands: each opens the store and changes or lists one kind of record.
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Tenants: add, list, disable.
+    /// Tenants: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Tenant(sso_cli::admin::TenantCmd),
-    /// Signed-link vendors: add, list, disable, rotate-secret, retire-secret.
+    /// Signed-link vendors: add, show, list, update, enable, disable, delete, rotate-secret, retire-secret.
     #[command(subcommand)]
     Vendor(sso_cli::admin::VendorCmd),
-    /// Signed-link clients: add, list, disable.
+    /// Signed-link clients: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Client(sso_cli::admin::ClientCmd),
-    /// Help-desk users: add, add-api-key, list, disable.
+    /// Help-desk users: add, add-api-key, show, list, update, enable, disable, delete.
     #[command(subcommand, name = "helpdesk-user")]
     HelpdeskUser(sso_cli::admin::HelpdeskCmd),
-    /// Call-center Platform-Keys: add, list, disable.
+    /// Call-center Platform-Keys: add, show, list, update, enable, disable, delete.
     #[command(subcommand, name = "platform-key")]
     PlatformKey(sso_cli::admin::PlatformKeyCmd),
-    /// Portal groups: add, link, list, disable.
+    /// Portal groups: add, link, show, list, update, disable, delete.
     #[command(subcommand)]
     Group(sso_cli::admin::GroupCmd),
-    /// Portal agents: add, list, disable.
+    /// Portal agents: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Agent(sso_cli::admin::AgentCmd),
-    /// Portal administrators: add, list, disable.
+    /// Portal administrators: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Administrator(sso_cli::admin::AdministratorCmd),
     /// A tenant's or an agent's audit events, newest first.
