@@ -34,6 +34,17 @@ enum StoreKind {
     Dynamodb,
 }
 
+/// `sso import --on-conflict`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ConflictArg {
+    /// Refuse the whole file if any record is already in the store.
+    Fail,
+    /// Keep the stored record; import only the new ones.
+    Skip,
+    /// Overwrite the stored record with the file's.
+    Replace,
+}
+
 #[derive(clap::Args)]
 struct StoreArgs {
     /// Which store.
@@ -119,6 +130,13 @@ enum Command {
     Import {
         /// The file.
         file: PathBuf,
+        /// What to do with a record already in the store: refuse the file (naming every
+        /// such record), keep the stored one, or overwrite it.
+        #[arg(long, value_enum, default_value = "fail")]
+        on_conflict: ConflictArg,
+        /// Print what would be added, replaced or skipped, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// The directory's records and the audit trail.
     #[command(flatten)]
@@ -318,15 +336,41 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             tracing::info!(port = app.port(), "listening");
             app.run_until_stopped(shutdown_signal()).await
         }
-        Command::Import { file } => {
+        Command::Import {
+            file,
+            on_conflict,
+            dry_run,
+        } => {
+            use sso_store::import::{OnConflict, PlanAction};
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
             let store = admin_store(&cli.store, &secret_key, false).await?;
-            let summary = store.import(&file.display().to_string(), &text).await?;
+            let policy = match on_conflict {
+                ConflictArg::Fail => OnConflict::Fail,
+                ConflictArg::Skip => OnConflict::Skip,
+                ConflictArg::Replace => OnConflict::Replace,
+            };
+            let plan = store
+                .import_with(&file.display().to_string(), &text, policy, dry_run)
+                .await?;
+            if dry_run {
+                for (action, label) in &plan.records {
+                    let verb = match action {
+                        PlanAction::Add => "add",
+                        PlanAction::Replace => "replace",
+                        PlanAction::Skip => "skip",
+                    };
+                    println!("{verb} {label}");
+                }
+            }
             eprintln!(
-                "imported {} records from {}",
-                summary.records,
-                file.display()
+                "{} {} from {}: {} added, {} replaced, {} skipped (already in the store)",
+                if dry_run { "would import" } else { "imported" },
+                plan.records.len(),
+                file.display(),
+                plan.count(PlanAction::Add),
+                plan.count(PlanAction::Replace),
+                plan.count(PlanAction::Skip),
             );
             Ok(())
         }

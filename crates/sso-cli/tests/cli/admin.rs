@@ -522,6 +522,81 @@ fn a_missing_table_says_to_run_create_table() {
     );
 }
 
+const DEMO: &str = "../sso-store/import/demo.toml";
+
+fn import_has_a_conflict_policy_and_a_dry_run(op: &Operator) {
+    let (_, said) = op.ok(&format!("import {DEMO}"), "");
+    assert!(
+        said.contains("replaced, 0 skipped") && said.contains(" 0 replaced"),
+        "{said}"
+    );
+    // GIVEN an operator's own tenant linked to demo group 21.
+    op.ok("tenant add acme --departments 1,2,3", "");
+    op.ok("group link --id 21 --tenant acme --department 1", "");
+
+    // A second import is refused by default, naming what is already there; nothing written.
+    op.refused(
+        &format!("import {DEMO}"),
+        "",
+        &[
+            "already in the store",
+            "tenant `demoaws`",
+            "--on-conflict skip or replace",
+        ],
+    );
+    // A dry run prints the plan and writes nothing.
+    op.ok("vendor delete --tenant demoaws --id 1002", "");
+    let (plan, said) = op.ok(&format!("import {DEMO} --on-conflict skip --dry-run"), "");
+    assert!(
+        plan.contains("skip tenant `demoaws`")
+            && plan.contains("add vendor `1002` of tenant `demoaws`"),
+        "{plan}"
+    );
+    assert!(said.contains("would import"), "{said}");
+    op.refused(
+        "vendor show --tenant demoaws --id 1002",
+        "",
+        &["vendor `1002` of tenant `demoaws` not found"],
+    );
+    // Skip writes only what is missing.
+    let (_, said) = op.ok(&format!("import {DEMO} --on-conflict skip"), "");
+    assert!(said.contains(" 0 replaced"), "{said}");
+    op.ok("vendor show --tenant demoaws --id 1002", "");
+    // Replace keeps links and consents the file does not mention.
+    op.ok(&format!("import {DEMO} --on-conflict replace"), "");
+    let (group, _) = op.ok("group show --id 21", "");
+    assert!(
+        group.contains("acme:1") && group.contains("demoaws:1"),
+        "{group}"
+    );
+    let (acme, _) = op.ok("tenant show acme", "");
+    assert!(
+        acme.contains("\"departments\":[1,2,3]") && acme.contains("\"portal_groups\":[21]"),
+        "{acme}"
+    );
+    // A file that adds one vendor to an existing tenant is accepted.
+    let file = op.data.with_extension("vendor.toml");
+    std::fs::write(
+        &file,
+        "[[vendor]]\ntenants = [\"acme\"]\nid = \"77\"\npassword = \"pw77\"\n",
+    )
+    .unwrap();
+    op.ok(&format!("import {}", file.display()), "");
+    let (vendors, _) = op.ok("vendor list --tenant acme", "");
+    assert!(vendors.contains("\"id\":\"77\""), "{vendors}");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn import_has_a_conflict_policy_and_a_dry_run_on_the_embedded_store() {
+    import_has_a_conflict_policy_and_a_dry_run(&Operator::embedded("import-embedded"));
+}
+
+#[test]
+fn import_has_a_conflict_policy_and_a_dry_run_on_dynamodb() {
+    import_has_a_conflict_policy_and_a_dry_run(&Operator::dynamodb("import-dynamo"));
+}
+
 #[test]
 fn show_and_update_on_the_embedded_store() {
     show_and_update_one_record(&Operator::embedded("show-embedded"));
@@ -550,4 +625,54 @@ fn delete_refuses_while_others_depend_on_the_embedded_store() {
 #[test]
 fn delete_refuses_while_others_depend_on_dynamodb() {
     delete_refuses_while_others_depend_unless_forced(&Operator::dynamodb("delete-dynamo"));
+}
+
+/// GIVEN a file of 150 clients (300 items: three DynamoDB transactions) WHEN the second
+/// transaction fails THEN the store holds the first one's whole records, and the same import
+/// run again with `--on-conflict skip` through the binary completes it.
+#[test]
+fn a_dynamodb_import_failing_midway_is_completed_by_a_rerun() {
+    use sso_store::faults::{Fault, Faulty};
+    use sso_store::import::OnConflict;
+    use std::sync::Arc;
+
+    let op = Operator::dynamodb("import-fault");
+    let table = op.store.last().unwrap().clone();
+    let mut text = String::from("[[tenant]]\nname = \"bulk\"\n");
+    for i in 0..150 {
+        text.push_str(&format!(
+            "[[client]]\ntenants = [\"bulk\"]\nclient_id = \"c{i}\"\nemail = \"c{i}@example.com\"\n"
+        ));
+    }
+    let file = op.data.with_extension("bulk.toml");
+    std::fs::write(&file, &text).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let failed = runtime.block_on(async {
+        let dynamo = sso_store::dynamo::Dynamo::local(sso_store::testing::endpoint(), &table);
+        let faulty = Arc::new(Faulty::new(Arc::new(dynamo), Fault::Before));
+        faulty.fail_write(2);
+        let store = sso_store::Store::new(faulty, sso_store::SecretBox::from_hex(KEY).unwrap());
+        store
+            .import_with("bulk.toml", &text, OnConflict::Fail, false)
+            .await
+    });
+    assert!(failed.is_err(), "the injected failure was not reported");
+
+    let (clients, _) = op.ok("client list --tenant bulk", "");
+    let written = clients.lines().count();
+    assert!(
+        written > 0 && written < 150,
+        "{written} of 150 written before the failure"
+    );
+    let name = file.display().to_string();
+    op.refused(&format!("import {name}"), "", &["already in the store"]);
+    let (_, said) = op.ok(&format!("import {name} --on-conflict skip"), "");
+    assert!(said.contains(&format!("{} added", 150 - written)), "{said}");
+    let (clients, _) = op.ok("client list --tenant bulk", "");
+    assert_eq!(clients.lines().count(), 150);
+    let _ = std::fs::remove_file(&file);
 }

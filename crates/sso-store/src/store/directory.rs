@@ -291,6 +291,28 @@ pub enum DirRecord {
 }
 
 impl DirRecord {
+    /// What an operator calls it, in messages and import plans (`vendor `1001` of tenant
+    /// `acme``); never a secret (keys are named by their id, or a prefix of their hash).
+    pub fn label(&self) -> String {
+        match self {
+            DirRecord::Tenant(t) => format!("tenant `{}`", t.name),
+            DirRecord::Vendor(v) => format!("vendor `{}` of tenant `{}`", v.id, v.tenant),
+            DirRecord::Client(c) => format!("client `{}` of tenant `{}`", c.client_id, c.tenant),
+            DirRecord::HelpdeskUser(u) => {
+                format!("help-desk user `{}` of tenant `{}`", u.username, u.tenant)
+            }
+            DirRecord::HelpdeskApiKey {
+                tenant, username, ..
+            } => format!("an API key of help-desk user `{username}` of tenant `{tenant}`"),
+            DirRecord::PlatformKey(_, r) => {
+                format!("Platform-Key `{}` of tenant `{}`", r.key_id, r.tenant)
+            }
+            DirRecord::Group(g) => format!("group {}", g.id),
+            DirRecord::Agent(a) => format!("agent `{}` of group {}", a.username, a.group),
+            DirRecord::Administrator(a) => format!("administrator `{}`", a.email),
+        }
+    }
+
     /// The primary item it writes: two records with the same key cannot be in one import.
     pub fn key(&self) -> Key {
         match self {
@@ -461,6 +483,11 @@ impl Store {
             })
             .await?;
         Ok(())
+    }
+
+    /// Whether the primary item of `record` is in the store already.
+    pub(crate) async fn record_exists(&self, record: &DirRecord) -> Result<bool, StoreError> {
+        Ok(self.backend.get(&record.key()).await?.is_some())
     }
 
     /// Writes one directory record.
