@@ -34,6 +34,17 @@ enum StoreKind {
     Dynamodb,
 }
 
+/// `sso import --on-conflict`.
+#[derive(Clone, Copy, ValueEnum)]
+enum ConflictArg {
+    /// Refuse the whole file if any record is already in the store.
+    Fail,
+    /// Keep the stored record; import only the new ones.
+    Skip,
+    /// Overwrite the stored record with the file's.
+    Replace,
+}
+
 #[derive(clap::Args)]
 struct StoreArgs {
     /// Which store.
@@ -110,12 +121,22 @@ enum Command {
         #[arg(long, env = "SSO_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..))]
         max_connections: Option<u32>,
     },
-    /// Import a directory file (TOML) into the store, all or nothing.
+    /// Import a directory file (TOML) into the store: checked as a whole before anything is
+    /// written; one transaction on the embedded store, transactions of up to 100 items on
+    /// DynamoDB (a failure midway leaves whole records written; the same import run again
+    /// completes it). Records in the file replace those in the store.
     ///
     /// Example: sso import crates/sso-store/import/demo.toml
     Import {
         /// The file.
         file: PathBuf,
+        /// What to do with a record already in the store: refuse the file (naming every
+        /// such record), keep the stored one, or overwrite it.
+        #[arg(long, value_enum, default_value = "fail")]
+        on_conflict: ConflictArg,
+        /// Print what would be added, replaced or skipped, and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// The directory's records and the audit trail.
     #[command(flatten)]
@@ -150,28 +171,28 @@ enum Command {
 /// The admin commands: each opens the store and changes or lists one kind of record.
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Tenants: add, list, disable.
+    /// Tenants: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Tenant(sso_cli::admin::TenantCmd),
-    /// Signed-link vendors: add, list, disable, rotate-secret, retire-secret.
+    /// Signed-link vendors: add, show, list, update, enable, disable, delete, rotate-secret, retire-secret.
     #[command(subcommand)]
     Vendor(sso_cli::admin::VendorCmd),
-    /// Signed-link clients: add, list, disable.
+    /// Signed-link clients: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Client(sso_cli::admin::ClientCmd),
-    /// Help-desk users: add, add-api-key, list, disable.
+    /// Help-desk users: add, add-api-key, show, list, update, enable, disable, delete.
     #[command(subcommand, name = "helpdesk-user")]
     HelpdeskUser(sso_cli::admin::HelpdeskCmd),
-    /// Call-center Platform-Keys: add, list, disable.
+    /// Call-center Platform-Keys: add, show, list, update, enable, disable, delete.
     #[command(subcommand, name = "platform-key")]
     PlatformKey(sso_cli::admin::PlatformKeyCmd),
-    /// Portal groups: add, link, list, disable.
+    /// Portal groups: add, link, show, list, update, disable, delete.
     #[command(subcommand)]
     Group(sso_cli::admin::GroupCmd),
-    /// Portal agents: add, list, disable.
+    /// Portal agents: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Agent(sso_cli::admin::AgentCmd),
-    /// Portal administrators: add, list, disable.
+    /// Portal administrators: add, show, list, update, enable, disable, delete.
     #[command(subcommand)]
     Administrator(sso_cli::admin::AdministratorCmd),
     /// A tenant's or an agent's audit events, newest first.
@@ -264,11 +285,52 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+impl AdminCommand {
+    /// Whether the command only reads: then it needs no secret key and creates no store.
+    fn read_only(&self) -> bool {
+        use sso_cli::admin::*;
+        matches!(
+            self,
+            AdminCommand::Tenant(TenantCmd::List | TenantCmd::Show { .. })
+                | AdminCommand::Vendor(VendorCmd::List { .. } | VendorCmd::Show(_))
+                | AdminCommand::Client(ClientCmd::List { .. } | ClientCmd::Show(_))
+                | AdminCommand::HelpdeskUser(HelpdeskCmd::List { .. } | HelpdeskCmd::Show { .. })
+                | AdminCommand::PlatformKey(
+                    PlatformKeyCmd::List { .. } | PlatformKeyCmd::Show { .. }
+                )
+                | AdminCommand::Group(GroupCmd::List | GroupCmd::Show { .. })
+                | AdminCommand::Agent(AgentCmd::List { .. } | AgentCmd::Show { .. })
+                | AdminCommand::Administrator(
+                    AdministratorCmd::List | AdministratorCmd::Show { .. }
+                )
+                | AdminCommand::Audit(_)
+        )
+    }
+}
+
+/// The store an admin command works on. An embedded store that does not exist yet is never
+/// created silently: a read-only command refuses, naming the path; a write says where it is
+/// creating it (a mistyped or forgotten --data would otherwise start an empty directory).
 async fn admin_store(
     args: &StoreArgs,
     secret_key: &Option<String>,
+    reading: bool,
 ) -> Result<sso_store::Store, CliError> {
-    stores::open(&args.choice(), secret_key.as_deref()).await
+    if matches!(args.store, StoreKind::Embedded) && !stores::embedded_exists(&args.data) {
+        let at = std::path::absolute(&args.data).unwrap_or_else(|_| args.data.clone());
+        if reading {
+            return Err(CliError::Config(format!(
+                "no store at {}: pass --data DIR (or set SSO_DATA), or create one with `sso import FILE`",
+                at.display()
+            )));
+        }
+        eprintln!("creating a new embedded store at {}", at.display());
+    }
+    if reading {
+        stores::open_reading(&args.choice(), secret_key.as_deref()).await
+    } else {
+        stores::open(&args.choice(), secret_key.as_deref()).await
+    }
 }
 
 /// Every setting, read once: `serve`'s flags (which clap also fills from their environment
@@ -335,15 +397,41 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             }
             app.run_until_stopped(shutdown_signal()).await
         }
-        Command::Import { file } => {
+        Command::Import {
+            file,
+            on_conflict,
+            dry_run,
+        } => {
+            use sso_store::import::{OnConflict, PlanAction};
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
-            let store = stores::open(&cli.store.choice(), secret_key.as_deref()).await?;
-            let summary = store.import(&file.display().to_string(), &text).await?;
+            let store = admin_store(&cli.store, &secret_key, false).await?;
+            let policy = match on_conflict {
+                ConflictArg::Fail => OnConflict::Fail,
+                ConflictArg::Skip => OnConflict::Skip,
+                ConflictArg::Replace => OnConflict::Replace,
+            };
+            let plan = store
+                .import_with(&file.display().to_string(), &text, policy, dry_run)
+                .await?;
+            if dry_run {
+                for (action, label) in &plan.records {
+                    let verb = match action {
+                        PlanAction::Add => "add",
+                        PlanAction::Replace => "replace",
+                        PlanAction::Skip => "skip",
+                    };
+                    println!("{verb} {label}");
+                }
+            }
             eprintln!(
-                "imported {} records from {}",
-                summary.records,
-                file.display()
+                "{} {} from {}: {} added, {} replaced, {} skipped (already in the store)",
+                if dry_run { "would import" } else { "imported" },
+                plan.records.len(),
+                file.display(),
+                plan.count(PlanAction::Add),
+                plan.count(PlanAction::Replace),
+                plan.count(PlanAction::Skip),
             );
             Ok(())
         }
@@ -351,7 +439,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::Call(cmd) => report(sso_cli::partner::call(cmd).await?),
         Command::CreateTable => create_table(&cli.store).await,
         Command::TestMode(args) => {
-            let store = admin_store(&cli.store, &secret_key).await?;
+            let store = admin_store(&cli.store, &secret_key, false).await?;
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
@@ -361,7 +449,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
         Command::RotateKey => rotate_key(&cli.store, secret_key.as_deref()).await,
         Command::Admin(cmd) => {
             use sso_cli::admin;
-            let store = admin_store(&cli.store, &secret_key).await?;
+            let store = admin_store(&cli.store, &secret_key, cmd.read_only()).await?;
             match cmd {
                 AdminCommand::Tenant(cmd) => admin::tenant(&store, cmd).await,
                 AdminCommand::Vendor(cmd) => admin::vendor(&store, cmd).await,

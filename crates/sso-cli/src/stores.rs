@@ -67,6 +67,43 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
     Ok(Store::new(backend, key))
 }
 
+/// Whether `dir` holds an embedded store already (so opening it creates nothing).
+pub fn embedded_exists(dir: &Path) -> bool {
+    dir.join(sso_store::embedded::FILE_NAME).is_file()
+}
+
+/// Opens the store for a command that only reads: never asks for the secret key (a
+/// throwaway one is used where none is given, and nothing is sealed with it: listings leave
+/// vendor passwords sealed) and never writes a key file.
+pub async fn open_reading(
+    choice: &StoreChoice,
+    secret_key: Option<&str>,
+) -> Result<Store, CliError> {
+    match (choice, secret_key) {
+        (_, Some(_)) | (StoreChoice::Memory | StoreChoice::Backend(_), None) => {
+            open(choice, secret_key).await
+        }
+        (StoreChoice::Embedded(dir), None) => {
+            let backend: Arc<dyn ItemBackend> = Arc::new(Embedded::open(dir)?);
+            let key = match std::fs::read_to_string(dir.join(KEY_FILE)) {
+                Ok(_) => SecretBox::from_ring(&local_key(dir)?)?,
+                Err(_) => given_or_new(None)?,
+            };
+            Ok(Store::new(
+                Arc::new(sso_web::metrics::Timed::new(backend)),
+                key,
+            ))
+        }
+        (StoreChoice::Dynamo(cfg), None) => {
+            let backend: Arc<dyn ItemBackend> = Arc::new(dynamo(cfg).await);
+            Ok(Store::new(
+                Arc::new(sso_web::metrics::Timed::new(backend)),
+                given_or_new(None)?,
+            ))
+        }
+    }
+}
+
 /// The given key, or a new one that lives as long as the process (memory-only stores).
 fn given_or_new(secret_key: Option<&str>) -> Result<SecretBox, CliError> {
     Ok(match secret_key {

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use sso_store::testing::{Transcript, reported_port};
 
+#[path = "cli/admin.rs"]
+mod admin;
 #[path = "cli/durability.rs"]
 mod durability;
 #[path = "cli/hardening.rs"]
@@ -140,7 +142,7 @@ fn a_new_data_directory_is_private_to_the_operator() {
     let parent = temp_dir("modes");
     let data = parent.join("new");
     let out = Command::new(env!("CARGO_BIN_EXE_sso"))
-        .args(["tenant", "list", "--data"])
+        .args(["tenant", "add", "acme", "--data"])
         .arg(&data)
         .env("SSO_LOG", "warn")
         .env_remove("SSO_SECRET_KEY")

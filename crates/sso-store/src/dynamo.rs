@@ -324,6 +324,12 @@ where
     let what = match &e {
         SdkError::TimeoutError(_) => "timeout".to_owned(),
         SdkError::DispatchFailure(_) => "cannot reach DynamoDB".to_owned(),
+        // The one an operator meets first on a new account or a mistyped --table.
+        other if other.code() == Some("ResourceNotFoundException") => {
+            "the DynamoDB table does not exist (ResourceNotFoundException): create it with \
+             `sso create-table --store dynamodb --table <name>`, or check --table"
+                .to_owned()
+        }
         other => {
             if std::env::var_os("SSO_DEBUG_DYNAMODB").is_some() {
                 eprintln!("DynamoDB error {:?}: {:?}", other.code(), other.message());

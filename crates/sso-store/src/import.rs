@@ -4,8 +4,12 @@
 //! The whole file is parsed and checked before anything is written, so a malformed file is
 //! refused as a whole with a message naming the line (syntax) or the record path (meaning),
 //! e.g. `vendor[1].failure_url: must be an absolute https URL`. The writes then go in one
-//! transaction (DynamoDB: in chunks of 100 items; files that large are not atomic there).
-//! Importing the same file again leaves the same directory: every record is a full replace.
+//! transaction on the embedded store. On DynamoDB they go in transactions of at most 100
+//! items, each holding whole records (a client with its email entry), so an import that
+//! fails midway leaves the earlier transactions written and the later ones not: every record
+//! is either as the file says or as it was. [`Store::import`] replaces every record, so the
+//! same file imported again converges; with [`Store::import_with`] re-run it with
+//! `OnConflict::Skip` (what was written is skipped, the rest is added) or `Replace`.
 //!
 //! Passwords may be given in clear (`password`) or as an Argon2id PHC string
 //! (`password_hash`); only verifiers are stored. API keys and Platform-Keys may be given in
@@ -256,12 +260,65 @@ fn key_hash(
     }
 }
 
+/// What an import does with a record whose id the store already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnConflict {
+    /// Refuse the whole import, naming every conflict (the default: nothing is overwritten
+    /// by surprise).
+    #[default]
+    Fail,
+    /// Keep what the store holds; write only the new records.
+    Skip,
+    /// Overwrite with the file's record. A replaced group keeps its links to tenants the file
+    /// does not link it to, and a replaced tenant keeps its portal-group consents.
+    Replace,
+}
+
+/// What an import does with one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanAction {
+    /// A new record.
+    Add,
+    /// Overwrites the stored one (`--on-conflict replace`).
+    Replace,
+    /// Left as stored (`--on-conflict skip`).
+    Skip,
+}
+
+/// An import's plan (printed by `--dry-run`) and what it wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportPlan {
+    /// Every record of the file with its action, in file order.
+    pub records: Vec<(PlanAction, String)>,
+    /// Whether it was written (false for a dry run).
+    pub written: bool,
+}
+
+impl ImportPlan {
+    /// How many records take this action.
+    pub fn count(&self, action: PlanAction) -> usize {
+        self.records.iter().filter(|(a, _)| *a == action).count()
+    }
+}
+
 impl ImportFile {
     /// Checks every record and turns the file into directory records, hashing passwords and
-    /// keys. Nothing is written.
+    /// keys. Nothing is written. Every tenant and group a record names must be declared in
+    /// the file.
     pub fn into_records(self) -> Result<Vec<DirRecord>, StoreError> {
+        self.into_records_with(&BTreeSet::new(), &BTreeSet::new())
+    }
+
+    /// [`ImportFile::into_records`] where records may also name these tenants and groups
+    /// (those already in the store: a file may add one vendor to an existing tenant).
+    pub fn into_records_with(
+        self,
+        stored_tenants: &BTreeSet<String>,
+        stored_groups: &BTreeSet<u64>,
+    ) -> Result<Vec<DirRecord>, StoreError> {
         let mut out = Vec::new();
-        let tenants: BTreeSet<String> = self.tenant.iter().map(|t| t.name.clone()).collect();
+        let mut tenants: BTreeSet<String> = self.tenant.iter().map(|t| t.name.clone()).collect();
+        tenants.extend(stored_tenants.iter().cloned());
         let known = |at: String, list: &[String]| -> Result<(), StoreError> {
             if list.is_empty() {
                 return Err(err(at, "lists no tenant"));
@@ -463,7 +520,8 @@ impl ImportFile {
                 ));
             }
         }
-        let groups: BTreeSet<u64> = self.group.iter().map(|g| g.id).collect();
+        let mut groups: BTreeSet<u64> = self.group.iter().map(|g| g.id).collect();
+        groups.extend(stored_groups.iter().copied());
         let mut consents: Vec<(String, u64)> = Vec::new();
         for (i, g) in self.group.into_iter().enumerate() {
             let at = format!("group[{i}]");
@@ -542,6 +600,99 @@ impl ImportFile {
 }
 
 impl Store {
+    /// Imports a file with an explicit conflict policy: parse and check everything (records
+    /// may name tenants and groups already in the store), decide each record's action, then
+    /// write the records that are added or replaced, unless `dry_run`. With
+    /// [`OnConflict::Fail`] any record already in the store refuses the whole file, naming
+    /// each. The writes go as [`Store::import`]'s do.
+    pub async fn import_with(
+        &self,
+        name: &str,
+        text: &str,
+        on_conflict: OnConflict,
+        dry_run: bool,
+    ) -> Result<ImportPlan, StoreError> {
+        use crate::port::{Directory, DirectoryAdmin};
+        let stored_tenants: BTreeSet<String> = self
+            .list_tenants()
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        let stored_groups: BTreeSet<u64> = self
+            .list_groups()
+            .await?
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        let records = parse(name, text)?.into_records_with(&stored_tenants, &stored_groups)?;
+        let mut plan = ImportPlan::default();
+        let mut conflicts = Vec::new();
+        let mut writes = Vec::new();
+        for mut r in records {
+            let action = match (self.record_exists(&r).await?, on_conflict) {
+                (false, _) => PlanAction::Add,
+                (true, OnConflict::Fail) => {
+                    conflicts.push(r.label());
+                    PlanAction::Replace
+                }
+                (true, OnConflict::Skip) => PlanAction::Skip,
+                (true, OnConflict::Replace) => PlanAction::Replace,
+            };
+            if action == PlanAction::Replace {
+                // Keep what links the stored record to records the file does not mention.
+                match &mut r {
+                    DirRecord::Tenant(t) => {
+                        if let Some(old) = self.tenant(&t.name).await? {
+                            for g in old.portal_groups {
+                                if !t.portal_groups.contains(&g) {
+                                    t.portal_groups.push(g);
+                                }
+                            }
+                        }
+                    }
+                    DirRecord::Group(g) => {
+                        if let Some(old) = self.group(g.id).await? {
+                            for l in old.links {
+                                if !g.links.iter().any(|n| n.tenant == l.tenant) {
+                                    g.links.push(l);
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            plan.records.push((action, r.label()));
+            if action != PlanAction::Skip && !dry_run {
+                writes.push(self.writes_for(&r).await?);
+            }
+        }
+        if !conflicts.is_empty() {
+            let total = conflicts.len();
+            // Named, but not ten thousand of them: the first few say what kind of file it is.
+            const NAMED: usize = 10;
+            let more = conflicts.len().saturating_sub(NAMED);
+            conflicts.truncate(NAMED);
+            if more > 0 {
+                conflicts.push(format!("and {more} more"));
+            }
+            return Err(err(
+                name,
+                format!(
+                    "{} record(s) already in the store: {}; choose --on-conflict skip or replace",
+                    total,
+                    conflicts.join(", ")
+                ),
+            ));
+        }
+        if !dry_run {
+            self.apply_writes(writes).await?;
+            plan.written = true;
+        }
+        Ok(plan)
+    }
+
     /// Imports a file: parse, check everything, then write it all (see the module docs).
     pub async fn import(&self, name: &str, text: &str) -> Result<ImportSummary, StoreError> {
         let records = parse(name, text)?.into_records()?;

@@ -41,4 +41,4 @@ pub mod validate;
 pub use cache::{CachedDirectory, DIRECTORY_TTL};
 pub use error::{Cause, StoreError};
 pub use secret_box::SecretBox;
-pub use store::{DirRecord, NOT_BEFORE_CACHE, Resealed, Store, keys};
+pub use store::{DirRecord, NOT_BEFORE_CACHE, Resealed, Store, VendorSummary, keys};

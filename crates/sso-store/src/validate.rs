@@ -76,3 +76,76 @@ pub fn check_tenant_name(name: &str) -> Result<(), StoreError> {
 pub fn is_ip_or_cidr(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok() || s.parse::<ipnet::IpNet>().is_ok()
 }
+
+/// Whether `email` looks like an address (`at` names it in the error): one `@` between a
+/// non-empty local part and a domain with a dot, no spaces or control characters. Not RFC
+/// 5322: enough to catch a name typed where an address was meant.
+pub fn check_email(at: String, email: &str) -> Result<(), StoreError> {
+    let ok = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && email.len() <= 254
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(err(at, format!("`{email}` is not an email address")))
+    }
+}
+
+/// Whether `s` is an IP address or a CIDR range without host bits (`at` names it in the
+/// error). `10.0.0.1/8` is refused with `10.0.0.0/8` suggested: a range written with a host
+/// address is usually a typo for a single host or a much smaller range, and silently widening
+/// it would let far more addresses in than meant.
+pub fn check_allow_entry(at: String, s: &str) -> Result<(), StoreError> {
+    if s.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    match s.parse::<ipnet::IpNet>() {
+        Ok(net) if net.trunc() == net => Ok(()),
+        Ok(net) => Err(err(
+            at,
+            format!(
+                "{s} has host bits set: did you mean {} (the network) or {}/{} (one host)?",
+                net.trunc(),
+                net.addr(),
+                net.max_prefix_len()
+            ),
+        )),
+        Err(_) => Err(err(at, format!("{s} is not an IP address or CIDR range"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_with_host_bits_is_refused_with_the_network_suggested() {
+        let e = check_allow_entry("--allow".into(), "10.0.0.1/8").unwrap_err();
+        assert!(e.to_string().contains("did you mean 10.0.0.0/8"), "{e}");
+        assert!(check_allow_entry("--allow".into(), "10.0.0.0/8").is_ok());
+        assert!(check_allow_entry("--allow".into(), "::1").is_ok());
+        assert!(check_allow_entry("--allow".into(), "nope").is_err());
+    }
+
+    #[test]
+    fn an_email_needs_a_local_part_and_a_dotted_domain() {
+        assert!(check_email("e".into(), "a@example.com").is_ok());
+        for bad in [
+            "not-an-email",
+            "@example.com",
+            "a@example",
+            "a b@example.com",
+        ] {
+            assert!(check_email("e".into(), bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -62,10 +62,18 @@ fn rotate_key_reseals_an_embedded_store_under_a_new_key_of_its_own() {
         listed.contains("1001") && listed.contains("1002"),
         "{listed}"
     );
+    // Listing leaves passwords sealed (no key needed); retiring a secret opens it.
     let with_old = sso_with_key(
         &data,
         Some(old.trim()),
-        &["vendor", "list", "--tenant", "demoaws"],
+        &[
+            "vendor",
+            "retire-secret",
+            "--tenant",
+            "demoaws",
+            "--id",
+            "1001",
+        ],
     );
     assert!(
         !with_old.status.success(),
@@ -110,9 +118,19 @@ fn rotate_key_reseals_a_dynamodb_table_from_the_previous_key_to_the_current() {
     ));
     assert!(listed.contains("1001"), "{listed}");
     assert!(
-        !dynamo(Some(OLD), &["vendor", "list", "--tenant", "demoaws"])
-            .status
-            .success(),
+        !dynamo(
+            Some(OLD),
+            &[
+                "vendor",
+                "retire-secret",
+                "--tenant",
+                "demoaws",
+                "--id",
+                "1001"
+            ]
+        )
+        .status
+        .success(),
         "what was re-sealed no longer opens with the old key"
     );
     let again = dynamo(Some(NEW), &["rotate-key"]);

@@ -37,6 +37,82 @@ pub(super) struct VendorRecord {
     test_mode: bool,
 }
 
+/// A vendor without its passwords, read without opening them: what `sso vendor list` and
+/// `show` print, so reading the directory never needs the secret key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VendorSummary {
+    /// Its tenant.
+    pub tenant: String,
+    /// Its id.
+    pub id: String,
+    /// `md5` or `hmac-sha256`.
+    pub scheme: String,
+    /// A previous password is still valid (a rotation is under way).
+    pub rotating: bool,
+    /// Links may be used more than once.
+    pub reusable: bool,
+    /// Registered failure URL.
+    pub failure_url: Option<String>,
+    /// Registered logout URL.
+    pub logout_url: Option<String>,
+    /// Whether it may sign clients in.
+    pub enabled: bool,
+    /// Integration test mode (refused links explained on a page).
+    pub test_mode: bool,
+}
+
+impl From<&Vendor> for VendorSummary {
+    fn from(v: &Vendor) -> Self {
+        Self {
+            tenant: v.tenant.clone(),
+            id: v.id.clone(),
+            scheme: scheme_name(v.scheme).into(),
+            rotating: v.secrets.previous.is_some(),
+            reusable: v.reusable,
+            failure_url: v.failure_url.clone(),
+            logout_url: v.logout_url.clone(),
+            enabled: v.enabled,
+            test_mode: v.test_mode,
+        }
+    }
+}
+
+impl From<VendorRecord> for VendorSummary {
+    fn from(r: VendorRecord) -> Self {
+        Self {
+            rotating: r.previous_secret.is_some(),
+            tenant: r.tenant,
+            id: r.id,
+            scheme: r.scheme,
+            reusable: r.reusable,
+            failure_url: r.failure_url,
+            logout_url: r.logout_url,
+            enabled: r.enabled,
+            test_mode: r.test_mode,
+        }
+    }
+}
+
+impl Store {
+    /// A tenant's vendors, passwords left sealed (no secret key needed).
+    pub async fn vendor_summaries(&self, tenant: &str) -> Result<Vec<VendorSummary>, StoreError> {
+        let records: Vec<VendorRecord> = self
+            .list_records(keys::tenant_pk(tenant), "VENDOR#")
+            .await?;
+        Ok(records.into_iter().map(VendorSummary::from).collect())
+    }
+
+    /// One vendor, password left sealed (no secret key needed).
+    pub async fn vendor_summary(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<VendorSummary>, StoreError> {
+        let record: Option<VendorRecord> = self.get_record(keys::vendor(tenant, id)).await?;
+        Ok(record.map(VendorSummary::from))
+    }
+}
+
 /// An API key or Platform-Key pointer record.
 #[derive(Serialize, Deserialize)]
 struct ApiKeyRecord {
@@ -222,6 +298,28 @@ pub enum DirRecord {
 }
 
 impl DirRecord {
+    /// What an operator calls it, in messages and import plans (`vendor `1001` of tenant
+    /// `acme``); never a secret (keys are named by their id, or a prefix of their hash).
+    pub fn label(&self) -> String {
+        match self {
+            DirRecord::Tenant(t) => format!("tenant `{}`", t.name),
+            DirRecord::Vendor(v) => format!("vendor `{}` of tenant `{}`", v.id, v.tenant),
+            DirRecord::Client(c) => format!("client `{}` of tenant `{}`", c.client_id, c.tenant),
+            DirRecord::HelpdeskUser(u) => {
+                format!("help-desk user `{}` of tenant `{}`", u.username, u.tenant)
+            }
+            DirRecord::HelpdeskApiKey {
+                tenant, username, ..
+            } => format!("an API key of help-desk user `{username}` of tenant `{tenant}`"),
+            DirRecord::PlatformKey(_, r) => {
+                format!("Platform-Key `{}` of tenant `{}`", r.key_id, r.tenant)
+            }
+            DirRecord::Group(g) => format!("group {}", g.id),
+            DirRecord::Agent(a) => format!("agent `{}` of group {}", a.username, a.group),
+            DirRecord::Administrator(a) => format!("administrator `{}`", a.email),
+        }
+    }
+
     /// The primary item it writes: two records with the same key cannot be in one import.
     pub fn key(&self) -> Key {
         match self {
@@ -351,6 +449,53 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Deletes one directory record and the index items kept with it (a client's email
+    /// entry, a group's or an administrator's listing copy), as one transaction. What
+    /// depends on the record is the caller's to check (`sso <kind> delete` refuses while
+    /// anything does, unless `--force`).
+    pub async fn delete_record_of(&self, record: &DirRecord) -> Result<(), StoreError> {
+        let mut doomed = vec![record.key()];
+        match record {
+            DirRecord::Client(c) => {
+                doomed.push(keys::email_index(&c.tenant, &c.email, &c.client_id));
+            }
+            DirRecord::Group(g) => doomed.push(Key::new("GROUPS", format!("{:020}", g.id))),
+            DirRecord::Administrator(a) => {
+                doomed.push(Key::new("ADMINS", a.email.to_lowercase()));
+            }
+            _ => {}
+        }
+        let writes = doomed
+            .into_iter()
+            .map(|key| Write::Delete {
+                key,
+                cond: Cond::Always,
+            })
+            .collect();
+        self.apply_writes(vec![writes]).await
+    }
+
+    /// Removes a Platform-Key by its hash: `platform-key add --replace` drops the key it
+    /// replaces, so one key id never names two keys.
+    pub async fn delete_platform_key(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+    ) -> Result<(), StoreError> {
+        self.backend
+            .write(Write::Delete {
+                key: keys::platform_key(tenant, key),
+                cond: Cond::Always,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether the primary item of `record` is in the store already.
+    pub(crate) async fn record_exists(&self, record: &DirRecord) -> Result<bool, StoreError> {
+        Ok(self.backend.get(&record.key()).await?.is_some())
     }
 
     /// Writes one directory record.

@@ -4,9 +4,9 @@
 //! every access pattern in `docs/store.md`; [`keys`] is its code.
 
 mod directory;
-pub use directory::DirRecord;
 #[cfg(feature = "import")]
 pub(crate) use directory::parse_scheme;
+pub use directory::{DirRecord, VendorSummary};
 pub mod keys;
 mod rotation;
 pub use rotation::Resealed;
