@@ -123,7 +123,11 @@ impl TestApp {
         let mut b = reqwest::Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
-            .cookie_store(true);
+            .cookie_store(true)
+            // Drop idle connections well before the server's idle timeout (60 s) closes
+            // them: reusing one the server is closing fails with "incomplete message"
+            // (seen under heavy load, when a scenario's stalls left a connection idle).
+            .pool_idle_timeout(std::time::Duration::from_secs(20));
         for h in HOSTS {
             b = b.resolve(&format!("{h}.localhost"), addr);
         }

@@ -77,7 +77,9 @@ async fn the_openapi_document_is_valid_and_a_live_server_conforms_to_it() {
                 "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
             ])
             .args(["--phases", "coverage,fuzzing", "--max-examples", "25"])
-            .args(["--seed", "20261202", "--workers", "2", "--no-color"])
+            // One worker: with two, Hypothesis's lambda-source cache (not thread-safe) has
+            // failed a run with "AST constructor recursion depth mismatch".
+            .args(["--seed", "20261202", "--workers", "1", "--no-color"])
             .args(["--request-timeout", "10"])
             .args(selection)
             .current_dir(std::env::temp_dir());

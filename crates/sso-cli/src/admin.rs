@@ -38,6 +38,10 @@ pub enum TenantCmd {
         /// Help-desk `_ssot` tokens reusable until they expire.
         #[arg(long)]
         helpdesk_reusable: bool,
+        /// One-time links answer a GET with a page that posts the token back, so mail and
+        /// chat link scanners do not burn them (docs/partners.md).
+        #[arg(long)]
+        scanner_safe_links: bool,
         /// Overwrite the record if it exists (without this, an existing id is refused).
         #[arg(long)]
         replace: bool,
@@ -59,6 +63,9 @@ pub enum TenantCmd {
         /// Help-desk `_ssot` tokens reusable until they expire (true or false).
         #[arg(long)]
         helpdesk_reusable: Option<bool>,
+        /// Scanner-safe one-time links (true or false).
+        #[arg(long)]
+        scanner_safe_links: Option<bool>,
     },
     /// List tenants, every setting.  Example: sso tenant list
     List,
@@ -721,6 +728,7 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
             campaigns,
             portal_groups,
             helpdesk_reusable,
+            scanner_safe_links,
             replace,
         } => {
             sso_store::import::check_tenant_name(&name)?;
@@ -732,6 +740,7 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
             t.portal_groups = portal_groups.unwrap_or_default();
             check_groups(store, &t.portal_groups, &format!("{what}: --portal-groups")).await?;
             t.helpdesk_token_reusable = helpdesk_reusable;
+            t.scanner_safe_links = scanner_safe_links;
             store.put_tenant(&t).await?;
             changed(&format!("{verb} {what}: {}", tenant_json(&t)));
         }
@@ -741,6 +750,7 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
             campaigns,
             portal_groups,
             helpdesk_reusable,
+            scanner_safe_links,
         } => {
             let what = format!("tenant `{name}`");
             let before = tenant_named(store, &name).await?;
@@ -757,6 +767,9 @@ pub async fn tenant(store: &Store, cmd: TenantCmd) -> Result<(), CliError> {
             }
             if let Some(r) = helpdesk_reusable {
                 t.helpdesk_token_reusable = r;
+            }
+            if let Some(s) = scanner_safe_links {
+                t.scanner_safe_links = s;
             }
             if t == before {
                 changed(&format!("{what} unchanged"));

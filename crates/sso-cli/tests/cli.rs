@@ -702,5 +702,10 @@ fn a_vendor_in_test_mode_gets_refused_links_explained_and_live_vendors_need_forc
         "{why}"
     );
     assert!(ok(switch("on --force")).contains("false -> true"));
+    // The tenant's scanner-safe links are a setting like any other (tests/e2e/scanner_safe.rs
+    // checks what they do in a browser).
+    sso_words(&data, "tenant update demoaws --scanner-safe-links true", "");
+    let shown = ok(sso_words(&data, "tenant show demoaws", ""));
+    assert!(shown.contains("\"scanner_safe_links\":true"), "{shown}");
     let _ = std::fs::remove_dir_all(&data);
 }
