@@ -11,16 +11,28 @@
 # not a success (a refused login, an error page, a 4xx/5xx, a socket error).
 #   bash benches/load/compare.sh [SECONDS per flow and server (default 5)] [CONNECTIONS (default 32)]
 # Needs wrk, nginx-light, php-fpm (Debian), python3.
+#
+# With PEER_SSO=/path/to/another/sso the peer is that build of `sso` instead of PHP, on the
+# same data, same load, same run: how issue 16 checks that the local server's build profile
+# costs no throughput against the Lambda profile's fat-LTO build of the same code:
+#   cargo build --profile lambda -p sso-cli --bin sso
+#   PEER_SSO=target/lambda/sso bash benches/load/compare.sh 5 32
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs="${1:-5}"; conns="${2:-32}"; threads=2; nkeys=200
-for tool in wrk nginx python3 curl; do
+peer_sso="${PEER_SSO:-}"; peer=php
+[ -n "$peer_sso" ] && { peer_sso=$(realpath "$peer_sso"); peer=peer; }
+tools="wrk python3 curl"; [ -z "$peer_sso" ] && tools="$tools nginx"
+for tool in $tools; do
   command -v "$tool" >/dev/null || { echo "compare: install $tool (apt-get install wrk nginx-light php-fpm)" >&2; exit 1; }
 done
-fpm=$(command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
-[ -x "$fpm" ] || { echo "compare: install php-fpm" >&2; exit 1; }
+if [ -z "$peer_sso" ]; then
+  fpm=$(command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1)
+  [ -x "$fpm" ] || { echo "compare: install php-fpm" >&2; exit 1; }
+fi
 cargo build --release -q -p sso-cli --bin sso
 sso="$PWD/target/release/sso"
+[ -z "$peer_sso" ] || [ -x "$peer_sso" ] || { echo "compare: PEER_SSO=$peer_sso is not an executable" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -38,13 +50,20 @@ wait_port() { for _ in $(seq 300); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/nul
     printf '\n[[platform_key]]\ntenants = ["demoaws"]\nkey_id = "bench-%d"\npartner = "bench-%d"\nkey = "bench-%d-platform-key"\nallow_list = ["127.0.0.1/32"]\n' "$i" "$i" "$i"
   done
 } > "$work/bench.toml"
-"$sso" import --data "$work/data" "$work/bench.toml" >/dev/null
-sso_port=$(free_port)
-SSO_LOG=warn,sso_store=info "$sso" serve --data "$work/data" --single-tenant demoaws \
-  --listen "127.0.0.1:$sso_port" 2>"$work/sso.log" &
-sso_pid=$!
-pids+=($sso_pid)
+# start_sso BINARY NAME: a server of that build on its own copy of the directory; sets port.
+start_sso() {
+  "$1" import --data "$work/data-$2" "$work/bench.toml" >/dev/null
+  port=$(free_port)
+  SSO_LOG=warn,sso_store=info "$1" serve --data "$work/data-$2" --single-tenant demoaws \
+    --listen "127.0.0.1:$port" 2>"$work/$2.log" &
+  pids+=($!)
+}
+start_sso "$sso" sso; sso_port=$port
 
+php_port=""
+if [ -n "$peer_sso" ]; then
+  start_sso "$peer_sso" peer; php_port=$port
+else
 # ---- the PHP peer --------------------------------------------------------------------------
 php_port=$(free_port)
 mkdir -p "$work/php/sessions" "$work/php/tokens" "$work/php/nginx"
@@ -93,6 +112,7 @@ PEER_TOKENS="$work/php/tokens" "$fpm" --nodaemonize "${as_root[@]}" -y "$work/ph
 pids+=($!)
 nginx -p "$work/php" -c "$work/php/nginx.conf" &
 pids+=($!)
+fi
 wait_port "$sso_port"; wait_port "$php_port"
 
 # ---- distinct valid links: 3 clients x 2 vendors x one per second of the last 10 hours -----
@@ -142,8 +162,8 @@ ms() { # wrk latency ("812.00us", "1.20ms", "2.01s") in milliseconds
 }
 printf '%-34s %-6s %10s %9s %9s  %s\n' "flow ($conns connections, ${secs}s)" server "req/s" "p50 ms" "p99 ms" answers
 for flow in signin helpdesk callcenter; do
-  for server in sso php; do
-    port=$sso_port; [ "$server" = php ] && port=$php_port
+  for server in sso "$peer"; do
+    port=$sso_port; [ "$server" = "$peer" ] && port=$php_port
     sync; sleep 1   # the previous run's dirty pages are not this one's to write back
     out=$(FLOW=$flow wrk -t$threads -c"$conns" -d"${secs}s" --latency -s benches/load/flow.lua \
       -H "Host: demoaws.localhost:$port" "http://127.0.0.1:$port/")
@@ -162,14 +182,16 @@ for flow in signin helpdesk callcenter; do
 done
 echo
 for flow in signin helpdesk callcenter; do
-  python3 -c 'import sys; print("%-11s sso / php = %.2fx" % (sys.argv[1], float(sys.argv[2]) / float(sys.argv[3])))' \
-    "$flow" "${rps[$flow.sso]}" "${rps[$flow.php]}"
+  python3 -c 'import sys; print("%-11s sso / %s = %.2fx" % (sys.argv[1], sys.argv[4], float(sys.argv[2]) / float(sys.argv[3])))' \
+    "$flow" "${rps[$flow.sso]}" "${rps[$flow.$peer]}" "$peer"
 done
 # The embedded store's batch sizes over the run (its writer logs them every 10 s).
 sleep 11
-python3 - "$work/sso.log" <<'PY'
-import json, sys
+for log in "$work/sso.log" ${peer_sso:+"$work/peer.log"}; do
+python3 - "$log" <<'PY'
+import json, os, sys
 ops = commits = largest = 0
+name = os.path.basename(sys.argv[1]).removesuffix(".log")
 for line in open(sys.argv[1]):
     try:
         fields = json.loads(line).get("fields", {})
@@ -178,9 +200,10 @@ for line in open(sys.argv[1]):
     if fields.get("message") == "store writer batches":
         ops += fields["ops"]; commits += fields["commits"]; largest = max(largest, fields["largest_batch"])
 if commits:
-    print(f"sso store writer: {ops} writes in {commits} durable commits (mean batch {ops / commits:.1f}, largest {largest})")
+    print(f"{name} store writer: {ops} writes in {commits} durable commits (mean batch {ops / commits:.1f}, largest {largest})")
 else:
-    print("sso store writer: no batch statistics logged")
+    print(f"{name} store writer: no batch statistics logged")
 PY
+done
 [ "$status" -eq 0 ] || echo "compare: some answers were not successes (see 'other answers' above)" >&2
 exit "$status"

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use sso_cli::stores::{self, StoreChoice};
 use sso_cli::{App, CliError, Limits, ServeConfig};
+#[cfg(feature = "dynamodb")]
 use sso_store::dynamo::DynamoConfig;
 use sso_web::settings::{self, Deployment};
 use sso_web::{Settings, SystemClock};
@@ -68,14 +69,24 @@ struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn choice(&self) -> StoreChoice {
+    /// The store these flags name; `--store dynamodb` is refused, saying how to get it, by
+    /// a build without the `dynamodb` feature.
+    fn choice(&self) -> Result<StoreChoice, CliError> {
         match self.store {
-            StoreKind::Embedded => StoreChoice::Embedded(self.data.clone()),
-            StoreKind::Dynamodb => StoreChoice::Dynamo(DynamoConfig {
-                table: self.table.clone(),
-                endpoint_url: self.endpoint_url.clone(),
-                region: None,
-            }),
+            StoreKind::Embedded => Ok(StoreChoice::Embedded(self.data.clone())),
+            #[cfg(feature = "dynamodb")]
+            StoreKind::Dynamodb => Ok(StoreChoice::Dynamo(self.dynamo())),
+            #[cfg(not(feature = "dynamodb"))]
+            StoreKind::Dynamodb => Err(stores::without_dynamodb()),
+        }
+    }
+
+    #[cfg(feature = "dynamodb")]
+    fn dynamo(&self) -> DynamoConfig {
+        DynamoConfig {
+            table: self.table.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            region: None,
         }
     }
 }
@@ -327,9 +338,9 @@ async fn admin_store(
         eprintln!("creating a new embedded store at {}", at.display());
     }
     if reading {
-        stores::open_reading(&args.choice(), secret_key.as_deref()).await
+        stores::open_reading(&args.choice()?, secret_key.as_deref()).await
     } else {
-        stores::open(&args.choice(), secret_key.as_deref()).await
+        stores::open(&args.choice()?, secret_key.as_deref()).await
     }
 }
 
@@ -384,7 +395,7 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
             let config = ServeConfig {
                 listen,
                 web: settings.web(),
-                store: cli.store.choice(),
+                store: cli.store.choice()?,
                 secret_key,
                 demo,
                 clock: Arc::new(SystemClock),
@@ -481,13 +492,13 @@ async fn rotate_key(args: &StoreArgs, ring: Option<&str>) -> Result<(), CliError
     let own_key = match (args.store, ring) {
         (StoreKind::Embedded, None) => {
             // Refused before any key file changes if a running server holds the store.
-            drop(stores::open(&args.choice(), None).await?);
+            drop(stores::open(&args.choice()?, None).await?);
             stores::rotate_local_key(&args.data)?;
             true
         }
         _ => false,
     };
-    let store = stores::open(&args.choice(), ring).await?;
+    let store = stores::open(&args.choice()?, ring).await?;
     let done = store.reseal().await?;
     if own_key {
         stores::finish_local_rotation(&args.data)?;
@@ -499,16 +510,17 @@ async fn rotate_key(args: &StoreArgs, ring: Option<&str>) -> Result<(), CliError
     Ok(())
 }
 
+#[cfg(feature = "dynamodb")]
 async fn create_table(args: &StoreArgs) -> Result<(), CliError> {
-    let dynamo = stores::dynamo(&DynamoConfig {
-        table: args.table.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        region: None,
-    })
-    .await;
+    let dynamo = stores::dynamo(&args.dynamo()).await;
     dynamo.create_table().await?;
     eprintln!("table {} is ready", args.table);
     Ok(())
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn create_table(_: &StoreArgs) -> Result<(), CliError> {
+    Err(stores::without_dynamodb())
 }
 
 #[tokio::main]

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+#[cfg(feature = "dynamodb")]
 use sso_store::dynamo::{Dynamo, DynamoConfig};
 use sso_store::embedded::Embedded;
 use sso_store::item::ItemBackend;
@@ -18,6 +19,7 @@ pub enum StoreChoice {
     /// Memory only (tests).
     Memory,
     /// A DynamoDB table (AWS, or a local DynamoDB-compatible server).
+    #[cfg(feature = "dynamodb")]
     Dynamo(DynamoConfig),
     /// A backend built by the caller (tests: `sso_store::faults::Faulty` around the
     /// in-memory store, so the real server runs on a failing store).
@@ -48,6 +50,7 @@ pub async fn open(choice: &StoreChoice, secret_key: Option<&str>) -> Result<Stor
         }
         StoreChoice::Memory => (Arc::new(Embedded::in_memory()?), given_or_new(secret_key)?),
         StoreChoice::Backend(b) => (b.0.clone(), given_or_new(secret_key)?),
+        #[cfg(feature = "dynamodb")]
         StoreChoice::Dynamo(cfg) => {
             // A key made up here would be lost with this process, and with it every vendor
             // password it sealed: the table outlives us, so the key must be given.
@@ -94,6 +97,7 @@ pub async fn open_reading(
                 key,
             ))
         }
+        #[cfg(feature = "dynamodb")]
         (StoreChoice::Dynamo(cfg), None) => {
             let backend: Arc<dyn ItemBackend> = Arc::new(dynamo(cfg).await);
             Ok(Store::new(
@@ -114,6 +118,7 @@ fn given_or_new(secret_key: Option<&str>) -> Result<SecretBox, CliError> {
 
 /// The DynamoDB backend for a configuration: dummy credentials for a loopback endpoint, the
 /// AWS credential chain otherwise.
+#[cfg(feature = "dynamodb")]
 pub async fn dynamo(cfg: &DynamoConfig) -> Dynamo {
     match cfg.endpoint_url.as_deref() {
         Some(url) if is_loopback(Some(url)) => Dynamo::local(url, &cfg.table),
@@ -121,7 +126,21 @@ pub async fn dynamo(cfg: &DynamoConfig) -> Dynamo {
     }
 }
 
+/// Why `--store dynamodb` is refused by an `sso` built without the DynamoDB store, and how
+/// to get one that has it.
+#[cfg(not(feature = "dynamodb"))]
+pub fn without_dynamodb() -> CliError {
+    CliError::Config(
+        "this `sso` was built without the DynamoDB store (it keeps the AWS SDK out of the \
+         local server's build); build it with the `dynamodb` feature: \
+         `cargo run --release -p sso-cli --features dynamodb -- ...` or \
+         `cargo install --path crates/sso-cli --features dynamodb`"
+            .into(),
+    )
+}
+
 /// Whether an endpoint URL points at this machine (`127.0.0.0/8`, `::1`, `localhost`).
+#[cfg(feature = "dynamodb")]
 fn is_loopback(endpoint: Option<&str>) -> bool {
     let Some(rest) = endpoint.and_then(|e| e.split_once("://")).map(|(_, r)| r) else {
         return false;

@@ -17,6 +17,17 @@ mod hardening;
 #[path = "cli/operations.rs"]
 mod operations;
 
+/// The loopback moto server of the DynamoDB tests. They drive `sso --store dynamodb`, which
+/// a build without this crate's `dynamodb` feature refuses: say so instead of failing later.
+fn moto_endpoint() -> &'static str {
+    assert!(
+        cfg!(feature = "dynamodb"),
+        "the DynamoDB tests need `sso` built with DynamoDB: \
+         cargo test -p sso-cli --features dynamodb (scripts/test does)"
+    );
+    sso_store::testing::endpoint()
+}
+
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -453,6 +464,15 @@ fn partner_helpers_exit_non_zero_on_every_failure_and_say_why() {
         err.contains("Connection refused") && err.contains("nothing listens"),
         "{err}"
     );
+    // https:// to a plain-HTTP server: the TLS stack (ring, not aws-lc, in this build) runs
+    // and says the handshake failed, with the cause and the hint.
+    let tls = format!("https://demoaws.localhost:{port}");
+    let (code, _, err) = helpdesk(&tls, "json", &[], "test123\nacjoe123\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("TLS handshake with demoaws.localhost") && err.contains("use http://"),
+        "{err}"
+    );
 
     // /sso/0: success 0 is exit 3 with code and descriptor.
     let callcenter = |key: &str| {
@@ -708,4 +728,27 @@ fn a_vendor_in_test_mode_gets_refused_links_explained_and_live_vendors_need_forc
     let shown = ok(sso_words(&data, "tenant show demoaws", ""));
     assert!(shown.contains("\"scanner_safe_links\":true"), "{shown}");
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// The README's first command builds `sso` without the DynamoDB store (the AWS SDK is most
+/// of a clean build): `--store dynamodb` then says how to get a build that has it, and
+/// touches nothing. scripts/test runs this in a build of its own (`cargo test -p sso-cli`).
+#[cfg(not(feature = "dynamodb"))]
+#[test]
+fn a_build_without_dynamodb_says_how_to_get_it() {
+    let data = temp_dir("no-dynamodb");
+    for words in [
+        "tenant list --store dynamodb",
+        "create-table",
+        "serve --store dynamodb --listen 127.0.0.1:0",
+    ] {
+        let out = sso_words(&data, words, "");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{words}: {err}");
+        assert!(
+            err.contains("built without the DynamoDB store") && err.contains("--features dynamodb"),
+            "{words}: {err}"
+        );
+    }
+    assert!(!data.exists(), "nothing was created");
 }

@@ -86,6 +86,9 @@ pub struct Answer {
 impl Transport {
     /// A client that reaches `target`'s host as `connect` says.
     pub fn for_url(target: &Url, connect: &ConnectArgs) -> Result<Self, CliError> {
+        // reqwest is built without a TLS provider of its own (see the workspace Cargo.toml):
+        // ring, installed once per process; an error only says one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
@@ -198,6 +201,22 @@ impl Transport {
         } else if lower.contains("connection refused") {
             let at = self.overridden.as_deref().unwrap_or(host);
             format!("\n  nothing listens on port {port} at {at}; is `sso serve` running there?")
+        } else if url.scheme() == "https"
+            && [
+                "tls",
+                "certificate",
+                "handshake",
+                "corrupt message",
+                "alert",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
+        {
+            format!(
+                "\n  the TLS handshake with {host}:{port} failed; a local `sso serve` speaks plain \
+                 HTTP (use http://), a server behind TLS must present a certificate this machine \
+                 trusts for {host}"
+            )
         } else if e.is_timeout() {
             "\n  no answer in time (10 s to connect, 30 s in all)".to_owned()
         } else {

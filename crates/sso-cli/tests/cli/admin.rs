@@ -26,7 +26,7 @@ impl Operator {
     }
 
     fn dynamodb(name: &str) -> Self {
-        let endpoint = sso_store::testing::endpoint();
+        let endpoint = crate::moto_endpoint();
         let table = format!("{name}-{}", std::process::id());
         let op = Self {
             data: temp_dir(name),
@@ -507,7 +507,7 @@ fn a_missing_table_says_to_run_create_table() {
             "--store",
             "dynamodb",
             "--endpoint-url",
-            sso_store::testing::endpoint(),
+            crate::moto_endpoint(),
             "--table",
             "no-such-table",
         ]
@@ -652,7 +652,7 @@ fn a_dynamodb_import_failing_midway_is_completed_by_a_rerun() {
         .build()
         .unwrap();
     let failed = runtime.block_on(async {
-        let dynamo = sso_store::dynamo::Dynamo::local(sso_store::testing::endpoint(), &table);
+        let dynamo = sso_store::dynamo::Dynamo::local(crate::moto_endpoint(), &table);
         let faulty = Arc::new(Faulty::new(Arc::new(dynamo), Fault::Before));
         faulty.fail_write(2);
         let store = sso_store::Store::new(faulty, sso_store::SecretBox::from_hex(KEY).unwrap());

@@ -84,7 +84,7 @@ fn rotate_key_reseals_an_embedded_store_under_a_new_key_of_its_own() {
 
 #[test]
 fn rotate_key_reseals_a_dynamodb_table_from_the_previous_key_to_the_current() {
-    let endpoint = sso_store::testing::endpoint();
+    let endpoint = crate::moto_endpoint();
     let data = temp_dir("rotate-dynamo");
     let table = format!("rotate-{}", std::process::id());
     let store = [
