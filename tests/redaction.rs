@@ -111,14 +111,17 @@ impl Drop for LineWriter {
 pub fn install() {
     static ONCE: OnceLock<()> = OnceLock::new();
     ONCE.get_or_init(|| {
-        let filter = tracing_subscriber::EnvFilter::new(
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let filter = sso_web::log_filter(
             "info,sso_cli=debug,sso_web=debug,sso_store=debug,sso_virtualagent=debug,\
              sso_activecampaign=debug,sso_sticky=debug",
         );
         let _ = tracing_subscriber::fmt()
             .json()
-            .with_env_filter(filter)
             .with_writer(|| LineWriter(Vec::new()))
+            .finish()
+            .with(filter)
             .try_init();
         for s in DEMO_SECRETS {
             register_secret(s);

@@ -31,7 +31,7 @@ if [ -z "$peer_sso" ]; then
   [ -x "$fpm" ] || { echo "compare: install php-fpm" >&2; exit 1; }
 fi
 cargo build --release -q -p sso-cli --bin sso
-sso="$PWD/target/release/sso"
+sso="${CARGO_TARGET_DIR:-$PWD/target}/release/sso"
 [ -z "$peer_sso" ] || [ -x "$peer_sso" ] || { echo "compare: PEER_SSO=$peer_sso is not an executable" >&2; exit 1; }
 work=$(mktemp -d)
 pids=()

@@ -268,12 +268,13 @@ fn secs() -> clap::builder::RangedU64ValueParser<u64> {
 }
 
 fn init_logging(directive: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(directive)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .finish()
+        .with(sso_web::log_filter(directive))
         .init();
 }
 

@@ -34,17 +34,18 @@ pub type ConfigError = SettingsError;
 
 /// Flat JSON log lines for CloudWatch ([`logs`]); level from `SSO_LOG` (default `info`).
 pub fn init_tracing(config: &Config) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let service = std::env::current_exe()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .filter(|n| n != "bootstrap")
         .or_else(|| std::env::var("AWS_LAMBDA_FUNCTION_NAME").ok())
         .unwrap_or_else(|| "sso".to_owned());
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::fmt()
         .event_format(logs::FlatJson { service })
-        .with_env_filter(filter)
+        .finish()
+        .with(sso_web::log_filter(&config.log))
         .init();
 }
 
