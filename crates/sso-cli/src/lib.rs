@@ -9,6 +9,7 @@ pub mod admin;
 pub mod app;
 pub mod body;
 mod error;
+pub mod export;
 pub mod listener;
 pub mod partner;
 mod secrets;

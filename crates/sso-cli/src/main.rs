@@ -138,6 +138,24 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Write the directory as an import file (the same TOML `sso import` reads), sorted, so
+    /// export → import into an empty store → export gives the same bytes. Password verifiers
+    /// and key hashes stay hashes, vendor passwords stay sealed (importing them needs the same
+    /// SSO_SECRET_KEY); --no-secrets leaves them out. Needs no secret key.
+    ///
+    /// Example: sso export --output directory.toml
+    Export {
+        /// Write here (created with mode 0600) instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Leave out password hashes, key hashes and sealed passwords (the file is then for
+        /// reading; importing it is refused).
+        #[arg(long)]
+        no_secrets: bool,
+        /// Only this tenant's records (no groups, agents or administrators).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// The directory's records and the audit trail.
     #[command(flatten)]
     Admin(AdminCommand),
@@ -433,6 +451,32 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 plan.count(PlanAction::Replace),
                 plan.count(PlanAction::Skip),
             );
+            Ok(())
+        }
+        Command::Export {
+            output,
+            no_secrets,
+            tenant,
+        } => {
+            use sso_store::export::{Scope, Secrets};
+            let store = admin_store(&cli.store, &secret_key, true).await?;
+            let secrets = if no_secrets {
+                Secrets::Leave
+            } else {
+                Secrets::Keep
+            };
+            let exported = store.export(&Scope { tenant }, secrets).await?;
+            match output {
+                Some(path) => {
+                    sso_cli::export::write_private(&path, &exported.text)?;
+                    eprintln!(
+                        "exported {} record(s) to {}",
+                        exported.records,
+                        path.display()
+                    );
+                }
+                None => print!("{}", exported.text),
+            }
             Ok(())
         }
         Command::Link(args) => report(sso_cli::partner::link(args).await?),

@@ -12,6 +12,8 @@ use sso_store::testing::{Transcript, reported_port};
 mod admin;
 #[path = "cli/durability.rs"]
 mod durability;
+#[path = "cli/export.rs"]
+mod export;
 #[path = "cli/hardening.rs"]
 mod hardening;
 #[path = "cli/operations.rs"]

@@ -14,8 +14,9 @@
 //! Passwords may be given in clear (`password`) or as an Argon2id PHC string
 //! (`password_hash`); only verifiers are stored. API keys and Platform-Keys may be given in
 //! clear (`key`) or as their SHA-256 (`key_sha256`); only the hash is stored. Vendor
-//! passwords are sealed with the store's `SecretBox`. `crates/sso-store/import/demo.toml` is
-//! a complete example.
+//! passwords are sealed with the store's `SecretBox`; given as `password_sealed` (what
+//! [`crate::export`] writes) they are stored as they are, once they open with the store's
+//! key. `crates/sso-store/import/demo.toml` is a complete example.
 
 use std::collections::BTreeSet;
 
@@ -28,7 +29,7 @@ use sso_core::signed_link::{SecretSet, VendorSecret};
 use crate::model::{
     Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
-use crate::store::{DirRecord, Store};
+use crate::store::{DirRecord, Store, VendorRecord};
 pub use crate::validate::{RESERVED_TENANTS, check_tenant_name, check_url};
 use crate::validate::{check_name, check_text, err, is_ip_or_cidr};
 use crate::{StoreError, password};
@@ -95,8 +96,11 @@ enum ExpiryIn {
 struct VendorIn {
     tenants: Vec<String>,
     id: String,
-    password: String,
+    password: Option<String>,
     previous_password: Option<String>,
+    /// As `sso export` writes it: sealed with the store's key under this vendor's item.
+    password_sealed: Option<String>,
+    previous_password_sealed: Option<String>,
     scheme: Option<String>,
     expiry: Option<ExpiryIn>,
     #[serde(default)]
@@ -137,6 +141,9 @@ struct HelpdeskUserIn {
     primary_admin: bool,
     api_key: Option<String>,
     api_key_sha256: Option<String>,
+    /// Further API keys as SHA-256 hex (`sso export` lists every key of a user here).
+    #[serde(default)]
+    api_keys_sha256: Vec<String>,
     enabled: Option<bool>,
 }
 
@@ -386,8 +393,35 @@ impl ImportFile {
             let at = format!("vendor[{i}]");
             known(format!("{at}.tenants"), &v.tenants)?;
             check_text(format!("{at}.id"), &v.id)?;
-            if v.password.is_empty() {
-                return Err(err(format!("{at}.password"), "must not be empty"));
+            match (&v.password, &v.password_sealed) {
+                (Some(p), None) if p.is_empty() => {
+                    return Err(err(format!("{at}.password"), "must not be empty"));
+                }
+                (Some(_), None) if v.previous_password_sealed.is_some() => {
+                    return Err(err(
+                        format!("{at}.previous_password_sealed"),
+                        "goes with `password_sealed`; give `previous_password` in clear",
+                    ));
+                }
+                (None, Some(_)) if v.previous_password.is_some() => {
+                    return Err(err(
+                        format!("{at}.previous_password"),
+                        "goes with `password`; give `previous_password_sealed`",
+                    ));
+                }
+                (None, Some(_)) if v.tenants.len() != 1 => {
+                    return Err(err(
+                        format!("{at}.tenants"),
+                        "a sealed password is bound to one tenant's vendor: list exactly one",
+                    ));
+                }
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(err(
+                        at.clone(),
+                        "give exactly one of `password` or `password_sealed`",
+                    ));
+                }
             }
             let scheme = match v.scheme.as_deref() {
                 None => sso_core::signed_link::Scheme::Md5,
@@ -414,12 +448,30 @@ impl ImportFile {
             check_url(format!("{at}.failure_url"), &v.failure_url)?;
             check_url(format!("{at}.logout_url"), &v.logout_url)?;
             for tenant in &v.tenants {
+                let Some(password) = &v.password else {
+                    out.push(DirRecord::SealedVendor(VendorRecord {
+                        tenant: tenant.clone(),
+                        id: v.id.clone(),
+                        scheme: v.scheme.clone().unwrap_or_else(|| "md5".into()),
+                        secret: v.password_sealed.clone().unwrap_or_default(),
+                        previous_secret: v.previous_password_sealed.clone(),
+                        max_age: policy.max_age(),
+                        reference_offset: policy.reference_offset(),
+                        max_future: policy.max_future(),
+                        reusable: v.reusable,
+                        failure_url: v.failure_url.clone(),
+                        logout_url: v.logout_url.clone(),
+                        enabled: v.enabled.unwrap_or(true),
+                        test_mode: v.test_mode,
+                    }));
+                    continue;
+                };
                 out.push(DirRecord::Vendor(Vendor {
                     tenant: tenant.clone(),
                     id: v.id.clone(),
                     scheme,
                     secrets: SecretSet {
-                        current: VendorSecret::new(v.password.clone()),
+                        current: VendorSecret::new(password.clone()),
                         previous: v.previous_password.clone().map(VendorSecret::new),
                     },
                     policy,
@@ -456,11 +508,18 @@ impl ImportFile {
             known(format!("{at}.tenants"), &u.tenants)?;
             check_text(format!("{at}.username"), &u.username)?;
             let verifier = verifier(&at, &u.password, &u.password_hash, true)?;
-            let api_key = match (&u.api_key, &u.api_key_sha256) {
-                (None, None) => None,
-                (k, s) => Some(key_hash(&at, k, s)?),
+            let mut api_keys = match (&u.api_key, &u.api_key_sha256) {
+                (None, None) => Vec::new(),
+                (k, s) => vec![key_hash(&at, k, s)?],
             };
-            if api_key.is_some() && !u.api_rights {
+            for (j, h) in u.api_keys_sha256.iter().enumerate() {
+                api_keys.push(key_hash(
+                    &format!("{at}.api_keys_sha256[{j}]"),
+                    &None,
+                    &Some(h.clone()),
+                )?);
+            }
+            if !api_keys.is_empty() && !u.api_rights {
                 return Err(err(
                     format!("{at}.api_key"),
                     "only a user with `api_rights` may hold an API key",
@@ -478,10 +537,10 @@ impl ImportFile {
                     primary_admin: u.primary_admin,
                     enabled: u.enabled.unwrap_or(true),
                 }));
-                if let Some(key) = api_key {
+                for key in &api_keys {
                     out.push(DirRecord::HelpdeskApiKey {
                         tenant: tenant.clone(),
-                        key,
+                        key: *key,
                         username: u.username.clone(),
                     });
                 }
@@ -626,6 +685,7 @@ impl Store {
             .map(|g| g.id)
             .collect();
         let records = parse(name, text)?.into_records_with(&stored_tenants, &stored_groups)?;
+        self.check_all_sealed(&records)?;
         let mut plan = ImportPlan::default();
         let mut conflicts = Vec::new();
         let mut writes = Vec::new();
@@ -693,9 +753,18 @@ impl Store {
         Ok(plan)
     }
 
+    /// Every sealed vendor password of a file opens with this store's key.
+    fn check_all_sealed(&self, records: &[DirRecord]) -> Result<(), StoreError> {
+        records.iter().try_for_each(|r| match r {
+            DirRecord::SealedVendor(v) => self.check_sealed(v),
+            _ => Ok(()),
+        })
+    }
+
     /// Imports a file: parse, check everything, then write it all (see the module docs).
     pub async fn import(&self, name: &str, text: &str) -> Result<ImportSummary, StoreError> {
         let records = parse(name, text)?.into_records()?;
+        self.check_all_sealed(&records)?;
         let mut groups = Vec::with_capacity(records.len());
         for r in &records {
             groups.push(self.writes_for(r).await?);

@@ -17,24 +17,50 @@ use crate::port::{Directory, DirectoryAdmin};
 /// Most items a directory listing returns.
 pub(super) const LIST_LIMIT: usize = 1000;
 
-/// A vendor as stored: secrets sealed.
-#[derive(Serialize, Deserialize)]
-pub(super) struct VendorRecord {
-    tenant: String,
-    id: String,
-    scheme: String,
-    pub(super) secret: String,
+/// A vendor as stored: secrets sealed with the store's [`crate::SecretBox`], bound to the
+/// vendor's item. `sso export` writes these sealed values as they are and `sso import` stores
+/// them back unchanged (after checking that they open), so an export never holds a vendor
+/// password in clear and re-exporting an imported file gives the same bytes.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct VendorRecord {
+    /// Its tenant.
+    pub tenant: String,
+    /// Its id.
+    pub id: String,
+    /// `md5` or `hmac-sha256`.
+    pub scheme: String,
+    /// The current password, sealed (hex of nonce and ciphertext).
+    pub secret: String,
+    /// The previous password during a rotation, sealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) previous_secret: Option<String>,
-    max_age: i64,
-    reference_offset: i64,
-    max_future: i64,
-    reusable: bool,
-    failure_url: Option<String>,
-    logout_url: Option<String>,
-    enabled: bool,
+    pub previous_secret: Option<String>,
+    /// Expiry policy: most age of a link, seconds.
+    pub max_age: i64,
+    /// Expiry policy: the offset of the partner's clock from UTC, seconds.
+    pub reference_offset: i64,
+    /// Expiry policy: how far in the future a link's time may be, seconds.
+    pub max_future: i64,
+    /// Links may be used more than once.
+    pub reusable: bool,
+    /// Registered failure URL.
+    pub failure_url: Option<String>,
+    /// Registered logout URL.
+    pub logout_url: Option<String>,
+    /// Whether it may sign clients in.
+    pub enabled: bool,
+    /// Integration test mode.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    test_mode: bool,
+    pub test_mode: bool,
+}
+
+impl std::fmt::Debug for VendorRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VendorRecord")
+            .field("tenant", &self.tenant)
+            .field("id", &self.id)
+            .field("secret", &"sealed")
+            .finish_non_exhaustive()
+    }
 }
 
 /// A vendor without its passwords, read without opening them: what `sso vendor list` and
@@ -94,6 +120,50 @@ impl From<VendorRecord> for VendorSummary {
 }
 
 impl Store {
+    /// A tenant's vendors as stored, passwords sealed (what `sso export` writes; no secret
+    /// key needed).
+    pub async fn sealed_vendors(&self, tenant: &str) -> Result<Vec<VendorRecord>, StoreError> {
+        self.list_records(keys::tenant_pk(tenant), "VENDOR#").await
+    }
+
+    /// Whether a sealed vendor's passwords open with this store's key under its own item:
+    /// an import of sealed values made with another key is refused, naming the vendor, rather
+    /// than stored to fail at the first sign-in.
+    pub fn check_sealed(&self, v: &VendorRecord) -> Result<(), StoreError> {
+        let context = keys::vendor(&v.tenant, &v.id).to_string();
+        for sealed in std::iter::once(&v.secret).chain(v.previous_secret.as_ref()) {
+            self.secrets
+                .open(&context, sealed)
+                .map_err(|_| StoreError::Invalid {
+                    what: "password_sealed",
+                    why: format!(
+                        "vendor `{}` of tenant `{}`: the sealed password does not open with this \
+                         store's secret key (SSO_SECRET_KEY must be the key of the exporting store)",
+                        v.id, v.tenant
+                    ),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A tenant's help-desk API keys: (hex SHA-256, owner), as stored.
+    pub async fn helpdesk_api_keys(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let page = self
+            .backend
+            .query(Query::prefix(keys::tenant_pk(tenant), "HDKEY#", LIST_LIMIT))
+            .await?;
+        page.items
+            .iter()
+            .map(|item| {
+                let hash = item.key.sk.trim_start_matches("HDKEY#").to_owned();
+                decode::<ApiKeyRecord>(item).map(|r| (hash, r.username))
+            })
+            .collect()
+    }
+
     /// A tenant's vendors, passwords left sealed (no secret key needed).
     pub async fn vendor_summaries(&self, tenant: &str) -> Result<Vec<VendorSummary>, StoreError> {
         let records: Vec<VendorRecord> = self
@@ -274,6 +344,9 @@ pub enum DirRecord {
     Tenant(Tenant),
     /// A signed-link vendor.
     Vendor(Vendor),
+    /// A signed-link vendor whose passwords are already sealed (an exported file): stored as
+    /// given, once [`Store::check_sealed`] has opened them.
+    SealedVendor(VendorRecord),
     /// A signed-link client.
     Client(Client),
     /// A help-desk user.
@@ -304,6 +377,7 @@ impl DirRecord {
         match self {
             DirRecord::Tenant(t) => format!("tenant `{}`", t.name),
             DirRecord::Vendor(v) => format!("vendor `{}` of tenant `{}`", v.id, v.tenant),
+            DirRecord::SealedVendor(v) => format!("vendor `{}` of tenant `{}`", v.id, v.tenant),
             DirRecord::Client(c) => format!("client `{}` of tenant `{}`", c.client_id, c.tenant),
             DirRecord::HelpdeskUser(u) => {
                 format!("help-desk user `{}` of tenant `{}`", u.username, u.tenant)
@@ -325,6 +399,7 @@ impl DirRecord {
         match self {
             DirRecord::Tenant(t) => keys::tenant(&t.name),
             DirRecord::Vendor(v) => keys::vendor(&v.tenant, &v.id),
+            DirRecord::SealedVendor(v) => keys::vendor(&v.tenant, &v.id),
             DirRecord::Client(c) => keys::client(&c.tenant, &c.client_id),
             DirRecord::HelpdeskUser(u) => keys::helpdesk_user(&u.tenant, &u.username),
             DirRecord::HelpdeskApiKey { tenant, key, .. } => keys::helpdesk_api_key(tenant, key),
@@ -374,6 +449,7 @@ impl Store {
         Ok(match record {
             DirRecord::Tenant(t) => vec![put(record_item(key, t)?)],
             DirRecord::Vendor(v) => vec![put(self.vendor_record(v)?)],
+            DirRecord::SealedVendor(v) => vec![put(record_item(key, v)?)],
             DirRecord::Client(c) => {
                 let old: Option<Client> = self.get_record(key.clone()).await?;
                 let mut writes = vec![
