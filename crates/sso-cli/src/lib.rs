@@ -15,6 +15,8 @@ pub mod partner;
 mod secrets;
 pub mod stores;
 pub mod test_mode;
+pub mod trail;
+pub mod when;
 
 pub use app::{App, ServeConfig};
 pub use error::CliError;

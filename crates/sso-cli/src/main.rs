@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use sso_cli::stores::{self, StoreChoice};
+use sso_cli::trail::{self, Change};
 use sso_cli::{App, CliError, Limits, ServeConfig};
 use sso_store::dynamo::DynamoConfig;
 use sso_web::settings::{self, Deployment};
@@ -24,6 +25,9 @@ struct Cli {
     /// Store for the admin commands (serve and import take their own).
     #[command(flatten)]
     store: StoreArgs,
+    /// Who makes the changes, in their audit events (default: the OS user, $USER).
+    #[arg(long, env = "SSO_ACTOR", global = true)]
+    actor: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -376,8 +380,19 @@ fn settings(cli: &Cli) -> Result<Settings, CliError> {
     Ok(Settings::read(lookup, Deployment::Local)?)
 }
 
-async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+async fn run(cli: Cli, settings: Settings, change: Option<Change>) -> Result<(), CliError> {
     let secret_key = settings.secret_key.clone();
+    let actor = trail::actor(cli.actor.clone());
+    let record = async |store: &sso_store::Store, change: Option<Change>| match change {
+        Some(c) => trail::record(store, &c, &actor, unix_now()).await,
+        None => Ok(()),
+    };
     match cli.command {
         Command::Serve {
             listen,
@@ -442,16 +457,23 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     println!("{verb} {label}");
                 }
             }
-            eprintln!(
-                "{} {} from {}: {} added, {} replaced, {} skipped (already in the store)",
-                if dry_run { "would import" } else { "imported" },
-                plan.records.len(),
-                file.display(),
+            let counts = format!(
+                "{} added, {} replaced, {} skipped",
                 plan.count(PlanAction::Add),
                 plan.count(PlanAction::Replace),
                 plan.count(PlanAction::Skip),
             );
-            Ok(())
+            eprintln!(
+                "{} {} from {}: {counts} (already in the store)",
+                if dry_run { "would import" } else { "imported" },
+                plan.records.len(),
+                file.display(),
+            );
+            let change = change.map(|c| Change {
+                detail: Some(counts),
+                ..c
+            });
+            record(&store, change).await
         }
         Command::Export {
             output,
@@ -488,13 +510,17 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
             println!("{}", sso_cli::test_mode::run(&store, args, now).await?);
-            Ok(())
+            record(&store, change).await
         }
-        Command::RotateKey => rotate_key(&cli.store, secret_key.as_deref()).await,
+        Command::RotateKey => {
+            rotate_key(&cli.store, secret_key.as_deref()).await?;
+            let store = stores::open(&cli.store.choice(), secret_key.as_deref()).await?;
+            record(&store, change).await
+        }
         Command::Admin(cmd) => {
             use sso_cli::admin;
             let store = admin_store(&cli.store, &secret_key, cmd.read_only()).await?;
-            match cmd {
+            let done = match cmd {
                 AdminCommand::Tenant(cmd) => admin::tenant(&store, cmd).await,
                 AdminCommand::Vendor(cmd) => admin::vendor(&store, cmd).await,
                 AdminCommand::Client(cmd) => admin::client(&store, cmd).await,
@@ -503,8 +529,10 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 AdminCommand::Group(cmd) => admin::group(&store, cmd).await,
                 AdminCommand::Agent(cmd) => admin::agent(&store, cmd).await,
                 AdminCommand::Administrator(cmd) => admin::administrator(&store, cmd).await,
-                AdminCommand::Audit(args) => admin::audit(&store, args).await,
-            }
+                AdminCommand::Audit(args) => admin::audit(&store, args, unix_now()).await,
+            };
+            done?;
+            record(&store, change).await
         }
     }
 }
@@ -557,7 +585,12 @@ async fn create_table(args: &StoreArgs) -> Result<(), CliError> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let change = trail::change_of(&matches);
     let settings = match settings(&cli) {
         Ok(s) => s,
         Err(e) => {
@@ -566,7 +599,7 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(&settings.log);
-    match run(cli, settings).await {
+    match run(cli, settings, change).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ CliError::Refused(_)) => {
             eprintln!("sso: {e}");

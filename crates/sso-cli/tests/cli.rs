@@ -10,6 +10,8 @@ use sso_store::testing::{Transcript, reported_port};
 
 #[path = "cli/admin.rs"]
 mod admin;
+#[path = "cli/audit_trail.rs"]
+mod audit_trail;
 #[path = "cli/durability.rs"]
 mod durability;
 #[path = "cli/export.rs"]
