@@ -12,6 +12,7 @@ mod error;
 pub mod export;
 pub mod listener;
 pub mod partner;
+pub mod progress;
 mod secrets;
 pub mod stores;
 pub mod test_mode;

@@ -444,9 +444,17 @@ async fn run(cli: Cli, settings: Settings, change: Option<Change>) -> Result<(),
                 ConflictArg::Skip => OnConflict::Skip,
                 ConflictArg::Replace => OnConflict::Replace,
             };
+            let progress = sso_cli::progress::for_import();
             let plan = store
-                .import_with(&file.display().to_string(), &text, policy, dry_run)
+                .import_observed(
+                    &file.display().to_string(),
+                    &text,
+                    policy,
+                    dry_run,
+                    progress.as_ref(),
+                )
                 .await?;
+            drop(progress);
             if dry_run {
                 for (action, label) in &plan.records {
                     let verb = match action {

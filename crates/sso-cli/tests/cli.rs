@@ -20,6 +20,8 @@ mod export;
 mod hardening;
 #[path = "cli/operations.rs"]
 mod operations;
+#[path = "cli/progress.rs"]
+mod progress;
 
 fn temp_dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-cli-{name}-{}", std::process::id()));

@@ -267,6 +267,21 @@ fn key_hash(
     }
 }
 
+/// Told how an import advances, so a terminal can show it (`sso import`'s progress bar);
+/// each method does nothing unless implemented.
+pub trait Progress: Send + Sync {
+    /// A stage (`checking`, `planning`, `writing`) starts with `total` steps.
+    fn stage(&self, _name: &'static str, _total: u64) {}
+    /// `n` more steps of the current stage are done.
+    fn advance(&self, _n: u64) {}
+}
+
+/// No progress shown (tests, logs, anything not a terminal).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
 /// What an import does with a record whose id the store already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnConflict {
@@ -323,6 +338,35 @@ impl ImportFile {
         stored_tenants: &BTreeSet<String>,
         stored_groups: &BTreeSet<u64>,
     ) -> Result<Vec<DirRecord>, StoreError> {
+        self.into_records_observed(stored_tenants, stored_groups, &Quiet)
+    }
+
+    /// How many records the file declares.
+    pub fn len(&self) -> usize {
+        self.tenant.len()
+            + self.vendor.len()
+            + self.client.len()
+            + self.helpdesk_user.len()
+            + self.platform_key.len()
+            + self.group.len()
+            + self.agent.len()
+            + self.administrator.len()
+    }
+
+    /// Whether the file declares no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`ImportFile::into_records_with`], telling `progress` of each record checked (a
+    /// password is hashed here: the slow part of a large import).
+    pub fn into_records_observed(
+        self,
+        stored_tenants: &BTreeSet<String>,
+        stored_groups: &BTreeSet<u64>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<DirRecord>, StoreError> {
+        progress.stage("checking", self.len() as u64);
         let mut out = Vec::new();
         let mut tenants: BTreeSet<String> = self.tenant.iter().map(|t| t.name.clone()).collect();
         tenants.extend(stored_tenants.iter().cloned());
@@ -339,6 +383,7 @@ impl ImportFile {
             }
         };
         for (i, t) in self.tenant.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("tenant[{i}]");
             check_name(format!("{at}.name"), &t.name)?;
             if RESERVED_TENANTS.contains(&t.name.as_str()) {
@@ -390,6 +435,7 @@ impl ImportFile {
             out.push(DirRecord::Tenant(tenant));
         }
         for (i, v) in self.vendor.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("vendor[{i}]");
             known(format!("{at}.tenants"), &v.tenants)?;
             check_text(format!("{at}.id"), &v.id)?;
@@ -484,6 +530,7 @@ impl ImportFile {
             }
         }
         for (i, c) in self.client.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("client[{i}]");
             known(format!("{at}.tenants"), &c.tenants)?;
             check_text(format!("{at}.client_id"), &c.client_id)?;
@@ -504,6 +551,7 @@ impl ImportFile {
             }
         }
         for (i, u) in self.helpdesk_user.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("helpdesk_user[{i}]");
             known(format!("{at}.tenants"), &u.tenants)?;
             check_text(format!("{at}.username"), &u.username)?;
@@ -547,6 +595,7 @@ impl ImportFile {
             }
         }
         for (i, k) in self.platform_key.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("platform_key[{i}]");
             known(format!("{at}.tenants"), &k.tenants)?;
             check_text(format!("{at}.key_id"), &k.key_id)?;
@@ -583,6 +632,7 @@ impl ImportFile {
         groups.extend(stored_groups.iter().copied());
         let mut consents: Vec<(String, u64)> = Vec::new();
         for (i, g) in self.group.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("group[{i}]");
             let mut links = Vec::new();
             for (j, l) in g.links.into_iter().enumerate() {
@@ -615,6 +665,7 @@ impl ImportFile {
             }
         }
         for (i, a) in self.agent.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("agent[{i}]");
             if !groups.contains(&a.group) {
                 return Err(err(
@@ -633,6 +684,7 @@ impl ImportFile {
             }));
         }
         for (i, a) in self.administrator.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("administrator[{i}]");
             check_text(format!("{at}.email"), &a.email)?;
             if let Some(g) = a.groups.iter().find(|g| !groups.contains(g)) {
@@ -671,6 +723,19 @@ impl Store {
         on_conflict: OnConflict,
         dry_run: bool,
     ) -> Result<ImportPlan, StoreError> {
+        self.import_observed(name, text, on_conflict, dry_run, &Quiet)
+            .await
+    }
+
+    /// [`Store::import_with`], telling `progress` how each stage advances.
+    pub async fn import_observed(
+        &self,
+        name: &str,
+        text: &str,
+        on_conflict: OnConflict,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportPlan, StoreError> {
         use crate::port::{Directory, DirectoryAdmin};
         let stored_tenants: BTreeSet<String> = self
             .list_tenants()
@@ -684,8 +749,10 @@ impl Store {
             .into_iter()
             .map(|g| g.id)
             .collect();
-        let records = parse(name, text)?.into_records_with(&stored_tenants, &stored_groups)?;
+        let records =
+            parse(name, text)?.into_records_observed(&stored_tenants, &stored_groups, progress)?;
         self.check_all_sealed(&records)?;
+        progress.stage("planning", records.len() as u64);
         let mut plan = ImportPlan::default();
         let mut conflicts = Vec::new();
         let mut writes = Vec::new();
@@ -723,6 +790,7 @@ impl Store {
                     _ => {}
                 }
             }
+            progress.advance(1);
             plan.records.push((action, r.label()));
             if action != PlanAction::Skip && !dry_run {
                 writes.push(self.writes_for(&r).await?);
@@ -747,7 +815,7 @@ impl Store {
             ));
         }
         if !dry_run {
-            self.apply_writes(writes).await?;
+            self.apply_writes_observed(writes, progress).await?;
             plan.written = true;
         }
         Ok(plan)

@@ -496,20 +496,43 @@ impl Store {
     /// never split, so an interrupted import leaves whole records, and running it again
     /// (imports are idempotent) completes it.
     pub(crate) async fn apply_writes(&self, groups: Vec<Vec<Write>>) -> Result<(), StoreError> {
+        self.apply_writes_counted(groups, &|_| {}).await
+    }
+
+    /// [`Store::apply_writes`], telling `progress` of each record written.
+    #[cfg(feature = "import")]
+    pub(crate) async fn apply_writes_observed(
+        &self,
+        groups: Vec<Vec<Write>>,
+        progress: &dyn crate::import::Progress,
+    ) -> Result<(), StoreError> {
+        progress.stage("writing", groups.len() as u64);
+        self.apply_writes_counted(groups, &|n| progress.advance(n))
+            .await
+    }
+
+    /// [`Store::apply_writes`], calling `done` with the number of records of each batch
+    /// once it is written.
+    async fn apply_writes_counted(
+        &self,
+        groups: Vec<Vec<Write>>,
+        done: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
         let limit = self.backend.max_transaction_items().max(1);
-        let mut batches: Vec<Vec<Write>> = vec![Vec::new()];
+        let mut batches: Vec<(Vec<Write>, u64)> = vec![(Vec::new(), 0)];
         for group in groups {
             let fits = batches
                 .last()
-                .is_some_and(|b| b.len() + group.len() <= limit);
+                .is_some_and(|(b, _)| b.len() + group.len() <= limit);
             if !fits {
-                batches.push(Vec::new());
+                batches.push((Vec::new(), 0));
             }
-            if let Some(b) = batches.last_mut() {
+            if let Some((b, records)) = batches.last_mut() {
                 b.extend(group);
+                *records += 1;
             }
         }
-        for mut batch in batches.into_iter().filter(|b| !b.is_empty()) {
+        for (mut batch, records) in batches.into_iter().filter(|(b, _)| !b.is_empty()) {
             let outcome = if batch.len() == 1 {
                 match batch.pop() {
                     Some(w) => self.backend.write(w).await?,
@@ -523,6 +546,7 @@ impl Store {
                     "the directory changed while it was being written; try again",
                 ));
             }
+            done(records);
         }
         Ok(())
     }
