@@ -117,3 +117,30 @@ fn export_then_import_then_export_is_byte_identical_on_dynamodb() {
         &Operator::dynamodb("export-dyn-b"),
     );
 }
+
+/// More clients than one listing page (1 000) holds: an export must hold every one.
+fn an_export_holds_every_record_past_one_page(op: &Operator) {
+    let mut file = String::from("[[tenant]]\nname = \"big\"\n");
+    for i in 0..1001 {
+        file.push_str(&format!(
+            "[[client]]\ntenants = [\"big\"]\nclient_id = \"c{i:04}\"\nemail = \"c{i}@example.com\"\n"
+        ));
+    }
+    let path = op.data.with_extension("big.toml");
+    std::fs::write(&path, file).unwrap();
+    op.ok(&format!("import {}", path.display()), "");
+    let (text, _) = op.ok("export --tenant big", "");
+    assert_eq!(text.matches("[[client]]").count(), 1001);
+    assert!(text.contains("client_id = \"c1000\""));
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn an_export_holds_every_record_past_one_page_on_the_embedded_store() {
+    an_export_holds_every_record_past_one_page(&Operator::embedded("export-big"));
+}
+
+#[test]
+fn an_export_holds_every_record_past_one_page_on_dynamodb() {
+    an_export_holds_every_record_past_one_page(&Operator::dynamodb("export-big-dyn"));
+}

@@ -151,11 +151,8 @@ impl Store {
         &self,
         tenant: &str,
     ) -> Result<Vec<(String, String)>, StoreError> {
-        let page = self
-            .backend
-            .query(Query::prefix(keys::tenant_pk(tenant), "HDKEY#", LIST_LIMIT))
-            .await?;
-        page.items
+        let items = self.query_all(keys::tenant_pk(tenant), "HDKEY#").await?;
+        items
             .iter()
             .map(|item| {
                 let hash = item.key.sk.trim_start_matches("HDKEY#").to_owned();
@@ -220,16 +217,32 @@ impl Store {
         }
     }
 
+    /// Every item of `pk` whose sort key starts with `prefix`, page after page: a listing
+    /// (and so an export or a re-seal) never stops silently at one page.
+    pub(super) async fn query_all(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = Query::prefix(pk, prefix, LIST_LIMIT);
+        let mut items = Vec::new();
+        loop {
+            let page = self.backend.query(query.clone()).await?;
+            items.extend(page.items);
+            match page.next {
+                Some(after) => query.after = Some(after),
+                None => return Ok(items),
+            }
+        }
+    }
+
     async fn list_records<T: serde::de::DeserializeOwned>(
         &self,
         pk: String,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
-        let page = self
-            .backend
-            .query(Query::prefix(pk, prefix, LIST_LIMIT))
-            .await?;
-        page.items.iter().map(decode).collect()
+        let items = self.query_all(pk, prefix).await?;
+        items.iter().map(decode).collect()
     }
 
     pub(super) fn vendor_from_record(
@@ -712,15 +725,8 @@ impl DirectoryAdmin for Store {
     }
 
     async fn list_vendors(&self, tenant: &str) -> Result<Vec<Vendor>, StoreError> {
-        let page = self
-            .backend
-            .query(Query::prefix(
-                keys::tenant_pk(tenant),
-                "VENDOR#",
-                LIST_LIMIT,
-            ))
-            .await?;
-        page.items
+        let items = self.query_all(keys::tenant_pk(tenant), "VENDOR#").await?;
+        items
             .iter()
             .map(|item| self.vendor_from_record(&item.key, decode(item)?))
             .collect()
@@ -734,11 +740,8 @@ impl DirectoryAdmin for Store {
         &self,
         tenant: &str,
     ) -> Result<Vec<(String, PlatformKey)>, StoreError> {
-        let page = self
-            .backend
-            .query(Query::prefix(keys::tenant_pk(tenant), "PKEY#", LIST_LIMIT))
-            .await?;
-        page.items
+        let items = self.query_all(keys::tenant_pk(tenant), "PKEY#").await?;
+        items
             .iter()
             .map(|item| {
                 let hash = item.key.sk.trim_start_matches("PKEY#").to_owned();
