@@ -18,6 +18,8 @@ mod durability;
 mod export;
 #[path = "cli/hardening.rs"]
 mod hardening;
+#[path = "cli/import_merge.rs"]
+mod import_merge;
 #[path = "cli/operations.rs"]
 mod operations;
 #[path = "cli/progress.rs"]

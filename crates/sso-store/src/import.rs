@@ -63,21 +63,66 @@ struct TenantIn {
     home_path: Option<String>,
     session_idle_secs: Option<i64>,
     session_absolute_secs: Option<i64>,
-    #[serde(default)]
-    frame_ancestors: Vec<String>,
-    #[serde(default)]
-    helpdesk_token_reusable: bool,
+    frame_ancestors: Option<Vec<String>>,
+    helpdesk_token_reusable: Option<bool>,
     helpdesk_ip_binding: Option<bool>,
-    #[serde(default)]
-    departments: Vec<u64>,
-    #[serde(default)]
-    campaigns: Vec<u64>,
+    departments: Option<Vec<u64>>,
+    campaigns: Option<Vec<u64>>,
     login_url_secs: Option<i64>,
-    #[serde(default)]
-    portal_groups: Vec<u64>,
+    portal_groups: Option<Vec<u64>>,
     enabled: Option<bool>,
-    #[serde(default)]
-    scanner_safe_links: bool,
+    scanner_safe_links: Option<bool>,
+}
+
+impl TenantIn {
+    /// The settings this record leaves out: an import that replaces a stored tenant keeps
+    /// the stored values of these instead of resetting them to the defaults.
+    fn unset(&self) -> Vec<&'static str> {
+        [
+            ("home_path", self.home_path.is_none()),
+            ("session_idle_secs", self.session_idle_secs.is_none()),
+            (
+                "session_absolute_secs",
+                self.session_absolute_secs.is_none(),
+            ),
+            ("frame_ancestors", self.frame_ancestors.is_none()),
+            (
+                "helpdesk_token_reusable",
+                self.helpdesk_token_reusable.is_none(),
+            ),
+            ("helpdesk_ip_binding", self.helpdesk_ip_binding.is_none()),
+            ("departments", self.departments.is_none()),
+            ("campaigns", self.campaigns.is_none()),
+            ("login_url_secs", self.login_url_secs.is_none()),
+            ("portal_groups", self.portal_groups.is_none()),
+            ("enabled", self.enabled.is_none()),
+            ("scanner_safe_links", self.scanner_safe_links.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(field, unset)| unset.then_some(field))
+        .collect()
+    }
+}
+
+/// Copies the stored value of each setting in `unset` into `t` (see [`TenantIn::unset`]).
+fn keep_stored(t: &mut Tenant, old: &Tenant, unset: &[&str]) {
+    for field in unset {
+        match *field {
+            "home_path" => t.home_path.clone_from(&old.home_path),
+            "session_idle_secs" => t.session_idle_secs = old.session_idle_secs,
+            "session_absolute_secs" => t.session_absolute_secs = old.session_absolute_secs,
+            "frame_ancestors" => t.frame_ancestors.clone_from(&old.frame_ancestors),
+            "helpdesk_token_reusable" => t.helpdesk_token_reusable = old.helpdesk_token_reusable,
+            "helpdesk_ip_binding" => t.helpdesk_ip_binding = old.helpdesk_ip_binding,
+            "departments" => t.departments.clone_from(&old.departments),
+            "campaigns" => t.campaigns.clone_from(&old.campaigns),
+            "login_url_secs" => t.login_url_secs = old.login_url_secs,
+            "enabled" => t.enabled = old.enabled,
+            "scanner_safe_links" => t.scanner_safe_links = old.scanner_safe_links,
+            // Portal-group consents are merged whether the file sets them or not.
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -291,8 +336,9 @@ pub enum OnConflict {
     Fail,
     /// Keep what the store holds; write only the new records.
     Skip,
-    /// Overwrite with the file's record. A replaced group keeps its links to tenants the file
-    /// does not link it to, and a replaced tenant keeps its portal-group consents.
+    /// Overwrite with the file's record. A replaced tenant keeps the stored value of every
+    /// setting the file leaves out, and its portal-group consents; a replaced group keeps
+    /// its links to tenants the file does not link it to.
     Replace,
 }
 
@@ -414,14 +460,15 @@ impl ImportFile {
             tenant.session_absolute_secs = t
                 .session_absolute_secs
                 .unwrap_or(tenant.session_absolute_secs);
-            for (j, origin) in t.frame_ancestors.iter().enumerate() {
+            let frame_ancestors = t.frame_ancestors.unwrap_or_default();
+            for (j, origin) in frame_ancestors.iter().enumerate() {
                 check_url(format!("{at}.frame_ancestors[{j}]"), &Some(origin.clone()))?;
             }
-            tenant.frame_ancestors = t.frame_ancestors;
-            tenant.helpdesk_token_reusable = t.helpdesk_token_reusable;
+            tenant.frame_ancestors = frame_ancestors;
+            tenant.helpdesk_token_reusable = t.helpdesk_token_reusable.unwrap_or_default();
             tenant.helpdesk_ip_binding = t.helpdesk_ip_binding.unwrap_or(true);
-            tenant.departments = t.departments;
-            tenant.campaigns = t.campaigns;
+            tenant.departments = t.departments.unwrap_or_default();
+            tenant.campaigns = t.campaigns.unwrap_or_default();
             if t.login_url_secs.is_some_and(|v| !(30..=3600).contains(&v)) {
                 return Err(err(
                     format!("{at}.login_url_secs"),
@@ -429,9 +476,9 @@ impl ImportFile {
                 ));
             }
             tenant.login_url_secs = t.login_url_secs.unwrap_or(tenant.login_url_secs);
-            tenant.portal_groups = t.portal_groups;
+            tenant.portal_groups = t.portal_groups.unwrap_or_default();
             tenant.enabled = t.enabled.unwrap_or(true);
-            tenant.scanner_safe_links = t.scanner_safe_links;
+            tenant.scanner_safe_links = t.scanner_safe_links.unwrap_or_default();
             out.push(DirRecord::Tenant(tenant));
         }
         for (i, v) in self.vendor.into_iter().enumerate() {
@@ -749,8 +796,13 @@ impl Store {
             .into_iter()
             .map(|g| g.id)
             .collect();
-        let records =
-            parse(name, text)?.into_records_observed(&stored_tenants, &stored_groups, progress)?;
+        let file = parse(name, text)?;
+        let unset: std::collections::BTreeMap<String, Vec<&'static str>> = file
+            .tenant
+            .iter()
+            .map(|t| (t.name.clone(), t.unset()))
+            .collect();
+        let records = file.into_records_observed(&stored_tenants, &stored_groups, progress)?;
         self.check_all_sealed(&records)?;
         progress.stage("planning", records.len() as u64);
         let mut plan = ImportPlan::default();
@@ -771,6 +823,9 @@ impl Store {
                 match &mut r {
                     DirRecord::Tenant(t) => {
                         if let Some(old) = self.tenant(&t.name).await? {
+                            if let Some(fields) = unset.get(&t.name) {
+                                keep_stored(t, &old, fields);
+                            }
                             for g in old.portal_groups {
                                 if !t.portal_groups.contains(&g) {
                                     t.portal_groups.push(g);
