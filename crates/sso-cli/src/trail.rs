@@ -31,6 +31,8 @@ pub struct Change {
     pub tenant: Option<String>,
     /// The record's id, username or email (empty for what spans records).
     pub subject: String,
+    /// What the record belongs to, as the outcome names it (`acme`, `group 21`).
+    pub scope: Option<String>,
     /// More, known only once the change is made (an import's counts).
     pub detail: Option<String>,
 }
@@ -43,9 +45,9 @@ impl Change {
             s.push(' ');
             s.push_str(&self.subject);
         }
-        if let Some(t) = self.tenant.as_deref().filter(|t| *t != self.subject) {
+        if let Some(scope) = self.scope.as_deref().filter(|t| *t != self.subject) {
             s.push_str(" of ");
-            s.push_str(t);
+            s.push_str(scope);
         }
         if let Some(d) = &self.detail {
             s.push_str(": ");
@@ -82,6 +84,7 @@ pub fn change_of(matches: &ArgMatches) -> Option<Change> {
             kind: "directory".into(),
             tenant: None,
             subject: raw(m, "file").unwrap_or_default(),
+            scope: None,
             detail: None,
         }),
         "rotate-key" => Some(Change {
@@ -89,6 +92,7 @@ pub fn change_of(matches: &ArgMatches) -> Option<Change> {
             kind: "secret key".into(),
             tenant: None,
             subject: String::new(),
+            scope: None,
             detail: None,
         }),
         "test-mode" => Some(Change {
@@ -96,6 +100,7 @@ pub fn change_of(matches: &ArgMatches) -> Option<Change> {
             kind: "vendor".into(),
             tenant: raw(m, "tenant"),
             subject: raw(m, "vendor").unwrap_or_default(),
+            scope: raw(m, "tenant"),
             detail: None,
         }),
         "tenant" | "vendor" | "client" | "helpdesk-user" | "platform-key" | "group" | "agent"
@@ -111,20 +116,21 @@ pub fn change_of(matches: &ArgMatches) -> Option<Change> {
             } else {
                 raw(leaf, "tenant")
             };
-            let mut subject = ["id", "username", "email", "key_id", "name"]
+            let subject = ["id", "username", "email", "key_id", "name"]
                 .iter()
                 .find_map(|id| raw(leaf, id))
                 .unwrap_or_default();
-            if top == "agent"
-                && let Some(g) = raw(leaf, "group")
-            {
-                subject = format!("{subject} of group {g}");
-            }
+            let scope = match top {
+                "agent" => raw(leaf, "group").map(|g| format!("group {g}")),
+                "group" | "administrator" => None,
+                _ => tenant.clone(),
+            };
             Some(Change {
                 verb: verb.into(),
                 kind: top.into(),
                 tenant,
                 subject,
+                scope,
                 detail: None,
             })
         }
@@ -170,14 +176,25 @@ mod tests {
             kind: "vendor".into(),
             tenant: Some("acme".into()),
             subject: "1001".into(),
+            scope: Some("acme".into()),
             detail: None,
         };
         assert_eq!(c.describe(), "update vendor 1001 of acme");
+        let a = Change {
+            verb: "disable".into(),
+            kind: "agent".into(),
+            tenant: Some("my".into()),
+            subject: "agent1".into(),
+            scope: Some("group 21".into()),
+            detail: None,
+        };
+        assert_eq!(a.describe(), "disable agent agent1 of group 21");
         let t = Change {
             verb: "add".into(),
             kind: "tenant".into(),
             tenant: Some("acme".into()),
             subject: "acme".into(),
+            scope: Some("acme".into()),
             detail: None,
         };
         assert_eq!(t.describe(), "add tenant acme");

@@ -71,6 +71,19 @@ fn admin_changes_are_audited(op: &Operator) {
         &["is after --until"],
     );
 
+    // AND a portal record's change is listed under `my`, by its username.
+    op.ok("group add --id 21 --name G", "");
+    op.ok(
+        "agent add --group 21 --username agent1 --fullname A",
+        "agent-secret\n",
+    );
+    let (agent, _) = op.ok("audit --tenant my --subject agent1", "");
+    assert!(
+        agent.contains("\"outcome\":\"admin:add agent agent1 of group 21\"")
+            && !agent.contains("agent-secret"),
+        "{agent}"
+    );
+
     // AND an import is one change in the trail, with its counts.
     let file = op.data.with_extension("audit-import.toml");
     std::fs::write(
@@ -80,7 +93,7 @@ fn admin_changes_are_audited(op: &Operator) {
     .unwrap();
     op.ok(&format!("import {}", file.display()), "");
     let (trail, _) = op.ok("audit --tenant admin", "");
-    assert_eq!(lines(&trail).len(), 3, "{trail}");
+    assert_eq!(lines(&trail).len(), 5, "{trail}");
     assert!(
         trail.contains("admin:import directory")
             && trail.contains("1 added, 0 replaced, 0 skipped"),
