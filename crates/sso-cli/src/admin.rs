@@ -644,6 +644,13 @@ pub struct AuditArgs {
     /// At most this many events.
     #[arg(long, default_value_t = 50)]
     limit: usize,
+    /// Only events at or after this time: RFC 3339 (2026-12-01T10:00:00Z), a date
+    /// (2026-12-01, midnight UTC) or an age before now (30m, 2h, 7d).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events at or before this time (same forms as --since).
+    #[arg(long)]
+    until: Option<String>,
 }
 
 /// Ends every session `subject` has on `tenant` (a not-before time, read by every session
@@ -1726,20 +1733,40 @@ pub async fn administrator(store: &Store, cmd: AdministratorCmd) -> Result<(), C
     Ok(())
 }
 
-/// Prints audit events, newest first.
-pub async fn audit(store: &Store, args: AuditArgs) -> Result<(), CliError> {
+/// Prints audit events, newest first, between `--since` and `--until` (read at `now`), each
+/// with its time as RFC 3339 UTC (`at_utc`) beside the Unix second (`at`).
+pub async fn audit(store: &Store, args: AuditArgs, now: i64) -> Result<(), CliError> {
+    let from = match &args.since {
+        Some(s) => crate::when::parse(s, now)?,
+        None => 0,
+    };
+    let to = match &args.until {
+        Some(s) => crate::when::parse(s, now)?,
+        None => i64::MAX,
+    };
+    if from > to {
+        return Err(CliError::Config(format!(
+            "--since {} is after --until {}",
+            crate::when::format(from),
+            crate::when::format(to)
+        )));
+    }
     let page = store
         .list(
             &args.tenant,
             args.subject.as_deref(),
-            0,
-            i64::MAX,
+            from,
+            to,
             args.limit,
             None,
         )
         .await?;
     for e in page.events {
-        print_json(&serde_json::to_value(&e).unwrap_or_default());
+        let mut v = serde_json::to_value(&e).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            map.insert("at_utc".into(), crate::when::format(e.at).into());
+        }
+        print_json(&v);
     }
     Ok(())
 }

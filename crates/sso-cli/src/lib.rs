@@ -9,11 +9,15 @@ pub mod admin;
 pub mod app;
 pub mod body;
 mod error;
+pub mod export;
 pub mod listener;
 pub mod partner;
+pub mod progress;
 mod secrets;
 pub mod stores;
 pub mod test_mode;
+pub mod trail;
+pub mod when;
 
 pub use app::{App, ServeConfig};
 pub use error::CliError;

@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use sso_cli::stores::{self, StoreChoice};
+use sso_cli::trail::{self, Change};
 use sso_cli::{App, CliError, Limits, ServeConfig};
 #[cfg(feature = "dynamodb")]
 use sso_store::dynamo::DynamoConfig;
@@ -25,6 +26,9 @@ struct Cli {
     /// Store for the admin commands (serve and import take their own).
     #[command(flatten)]
     store: StoreArgs,
+    /// Who makes the changes, in their audit events (default: the OS user, $USER).
+    #[arg(long, env = "SSO_ACTOR", global = true)]
+    actor: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -148,6 +152,24 @@ enum Command {
         /// Print what would be added, replaced or skipped, and write nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Write the directory as an import file (the same TOML `sso import` reads), sorted, so
+    /// export → import into an empty store → export gives the same bytes. Password verifiers
+    /// and key hashes stay hashes, vendor passwords stay sealed (importing them needs the same
+    /// SSO_SECRET_KEY); --no-secrets leaves them out. Needs no secret key.
+    ///
+    /// Example: sso export --output directory.toml
+    Export {
+        /// Write here (created with mode 0600) instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Leave out password hashes, key hashes and sealed passwords (the file is then for
+        /// reading; importing it is refused).
+        #[arg(long)]
+        no_secrets: bool,
+        /// Only this tenant's records (no groups, agents or administrators).
+        #[arg(long)]
+        tenant: Option<String>,
     },
     /// The directory's records and the audit trail.
     #[command(flatten)]
@@ -370,8 +392,19 @@ fn settings(cli: &Cli) -> Result<Settings, CliError> {
     Ok(Settings::read(lookup, Deployment::Local)?)
 }
 
-async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+async fn run(cli: Cli, settings: Settings, change: Option<Change>) -> Result<(), CliError> {
     let secret_key = settings.secret_key.clone();
+    let actor = trail::actor(cli.actor.clone());
+    let record = async |store: &sso_store::Store, change: Option<Change>| match change {
+        Some(c) => trail::record(store, &c, &actor, unix_now()).await,
+        None => Ok(()),
+    };
     match cli.command {
         Command::Serve {
             listen,
@@ -423,9 +456,17 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 ConflictArg::Skip => OnConflict::Skip,
                 ConflictArg::Replace => OnConflict::Replace,
             };
+            let progress = sso_cli::progress::for_import();
             let plan = store
-                .import_with(&file.display().to_string(), &text, policy, dry_run)
+                .import_observed(
+                    &file.display().to_string(),
+                    &text,
+                    policy,
+                    dry_run,
+                    progress.as_ref(),
+                )
                 .await?;
+            drop(progress);
             if dry_run {
                 for (action, label) in &plan.records {
                     let verb = match action {
@@ -436,15 +477,48 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                     println!("{verb} {label}");
                 }
             }
-            eprintln!(
-                "{} {} from {}: {} added, {} replaced, {} skipped (already in the store)",
-                if dry_run { "would import" } else { "imported" },
-                plan.records.len(),
-                file.display(),
+            let counts = format!(
+                "{} added, {} replaced, {} skipped",
                 plan.count(PlanAction::Add),
                 plan.count(PlanAction::Replace),
                 plan.count(PlanAction::Skip),
             );
+            eprintln!(
+                "{} {} from {}: {counts} (already in the store)",
+                if dry_run { "would import" } else { "imported" },
+                plan.records.len(),
+                file.display(),
+            );
+            let change = change.map(|c| Change {
+                detail: Some(counts),
+                ..c
+            });
+            record(&store, change).await
+        }
+        Command::Export {
+            output,
+            no_secrets,
+            tenant,
+        } => {
+            use sso_store::export::{Scope, Secrets};
+            let store = admin_store(&cli.store, &secret_key, true).await?;
+            let secrets = if no_secrets {
+                Secrets::Leave
+            } else {
+                Secrets::Keep
+            };
+            let exported = store.export(&Scope { tenant }, secrets).await?;
+            match output {
+                Some(path) => {
+                    sso_cli::export::write_private(&path, &exported.text)?;
+                    eprintln!(
+                        "exported {} record(s) to {}",
+                        exported.records,
+                        path.display()
+                    );
+                }
+                None => print!("{}", exported.text),
+            }
             Ok(())
         }
         Command::Link(args) => report(sso_cli::partner::link(args).await?),
@@ -456,13 +530,17 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs() as i64);
             println!("{}", sso_cli::test_mode::run(&store, args, now).await?);
-            Ok(())
+            record(&store, change).await
         }
-        Command::RotateKey => rotate_key(&cli.store, secret_key.as_deref()).await,
+        Command::RotateKey => {
+            rotate_key(&cli.store, secret_key.as_deref()).await?;
+            let store = stores::open(&cli.store.choice(), secret_key.as_deref()).await?;
+            record(&store, change).await
+        }
         Command::Admin(cmd) => {
             use sso_cli::admin;
             let store = admin_store(&cli.store, &secret_key, cmd.read_only()).await?;
-            match cmd {
+            let done = match cmd {
                 AdminCommand::Tenant(cmd) => admin::tenant(&store, cmd).await,
                 AdminCommand::Vendor(cmd) => admin::vendor(&store, cmd).await,
                 AdminCommand::Client(cmd) => admin::client(&store, cmd).await,
@@ -471,8 +549,10 @@ async fn run(cli: Cli, settings: Settings) -> Result<(), CliError> {
                 AdminCommand::Group(cmd) => admin::group(&store, cmd).await,
                 AdminCommand::Agent(cmd) => admin::agent(&store, cmd).await,
                 AdminCommand::Administrator(cmd) => admin::administrator(&store, cmd).await,
-                AdminCommand::Audit(args) => admin::audit(&store, args).await,
-            }
+                AdminCommand::Audit(args) => admin::audit(&store, args, unix_now()).await,
+            };
+            done?;
+            record(&store, change).await
         }
     }
 }
@@ -526,7 +606,12 @@ async fn create_table(_: &StoreArgs) -> Result<(), CliError> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let change = trail::change_of(&matches);
     let settings = match settings(&cli) {
         Ok(s) => s,
         Err(e) => {
@@ -535,7 +620,7 @@ async fn main() -> ExitCode {
         }
     };
     init_logging(&settings.log);
-    match run(cli, settings).await {
+    match run(cli, settings, change).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e @ CliError::Refused(_)) => {
             eprintln!("sso: {e}");

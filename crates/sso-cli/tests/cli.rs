@@ -10,12 +10,20 @@ use sso_store::testing::{Transcript, reported_port};
 
 #[path = "cli/admin.rs"]
 mod admin;
+#[path = "cli/audit_trail.rs"]
+mod audit_trail;
 #[path = "cli/durability.rs"]
 mod durability;
+#[path = "cli/export.rs"]
+mod export;
 #[path = "cli/hardening.rs"]
 mod hardening;
+#[path = "cli/import_merge.rs"]
+mod import_merge;
 #[path = "cli/operations.rs"]
 mod operations;
+#[path = "cli/progress.rs"]
+mod progress;
 
 /// The loopback moto server of the DynamoDB tests. They drive `sso --store dynamodb`, which
 /// a build without this crate's `dynamodb` feature refuses: say so instead of failing later.

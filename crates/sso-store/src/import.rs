@@ -14,8 +14,9 @@
 //! Passwords may be given in clear (`password`) or as an Argon2id PHC string
 //! (`password_hash`); only verifiers are stored. API keys and Platform-Keys may be given in
 //! clear (`key`) or as their SHA-256 (`key_sha256`); only the hash is stored. Vendor
-//! passwords are sealed with the store's `SecretBox`. `crates/sso-store/import/demo.toml` is
-//! a complete example.
+//! passwords are sealed with the store's `SecretBox`; given as `password_sealed` (what
+//! [`crate::export`] writes) they are stored as they are, once they open with the store's
+//! key. `crates/sso-store/import/demo.toml` is a complete example.
 
 use std::collections::BTreeSet;
 
@@ -28,7 +29,7 @@ use sso_core::signed_link::{SecretSet, VendorSecret};
 use crate::model::{
     Administrator, Agent, Client, Group, GroupLink, HelpdeskUser, PlatformKey, Tenant, Vendor,
 };
-use crate::store::{DirRecord, Store};
+use crate::store::{DirRecord, Store, VendorRecord};
 pub use crate::validate::{RESERVED_TENANTS, check_tenant_name, check_url};
 use crate::validate::{check_name, check_text, err, is_ip_or_cidr};
 use crate::{StoreError, password};
@@ -62,21 +63,66 @@ struct TenantIn {
     home_path: Option<String>,
     session_idle_secs: Option<i64>,
     session_absolute_secs: Option<i64>,
-    #[serde(default)]
-    frame_ancestors: Vec<String>,
-    #[serde(default)]
-    helpdesk_token_reusable: bool,
+    frame_ancestors: Option<Vec<String>>,
+    helpdesk_token_reusable: Option<bool>,
     helpdesk_ip_binding: Option<bool>,
-    #[serde(default)]
-    departments: Vec<u64>,
-    #[serde(default)]
-    campaigns: Vec<u64>,
+    departments: Option<Vec<u64>>,
+    campaigns: Option<Vec<u64>>,
     login_url_secs: Option<i64>,
-    #[serde(default)]
-    portal_groups: Vec<u64>,
+    portal_groups: Option<Vec<u64>>,
     enabled: Option<bool>,
-    #[serde(default)]
-    scanner_safe_links: bool,
+    scanner_safe_links: Option<bool>,
+}
+
+impl TenantIn {
+    /// The settings this record leaves out: an import that replaces a stored tenant keeps
+    /// the stored values of these instead of resetting them to the defaults.
+    fn unset(&self) -> Vec<&'static str> {
+        [
+            ("home_path", self.home_path.is_none()),
+            ("session_idle_secs", self.session_idle_secs.is_none()),
+            (
+                "session_absolute_secs",
+                self.session_absolute_secs.is_none(),
+            ),
+            ("frame_ancestors", self.frame_ancestors.is_none()),
+            (
+                "helpdesk_token_reusable",
+                self.helpdesk_token_reusable.is_none(),
+            ),
+            ("helpdesk_ip_binding", self.helpdesk_ip_binding.is_none()),
+            ("departments", self.departments.is_none()),
+            ("campaigns", self.campaigns.is_none()),
+            ("login_url_secs", self.login_url_secs.is_none()),
+            ("portal_groups", self.portal_groups.is_none()),
+            ("enabled", self.enabled.is_none()),
+            ("scanner_safe_links", self.scanner_safe_links.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(field, unset)| unset.then_some(field))
+        .collect()
+    }
+}
+
+/// Copies the stored value of each setting in `unset` into `t` (see [`TenantIn::unset`]).
+fn keep_stored(t: &mut Tenant, old: &Tenant, unset: &[&str]) {
+    for field in unset {
+        match *field {
+            "home_path" => t.home_path.clone_from(&old.home_path),
+            "session_idle_secs" => t.session_idle_secs = old.session_idle_secs,
+            "session_absolute_secs" => t.session_absolute_secs = old.session_absolute_secs,
+            "frame_ancestors" => t.frame_ancestors.clone_from(&old.frame_ancestors),
+            "helpdesk_token_reusable" => t.helpdesk_token_reusable = old.helpdesk_token_reusable,
+            "helpdesk_ip_binding" => t.helpdesk_ip_binding = old.helpdesk_ip_binding,
+            "departments" => t.departments.clone_from(&old.departments),
+            "campaigns" => t.campaigns.clone_from(&old.campaigns),
+            "login_url_secs" => t.login_url_secs = old.login_url_secs,
+            "enabled" => t.enabled = old.enabled,
+            "scanner_safe_links" => t.scanner_safe_links = old.scanner_safe_links,
+            // Portal-group consents are merged whether the file sets them or not.
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,8 +141,11 @@ enum ExpiryIn {
 struct VendorIn {
     tenants: Vec<String>,
     id: String,
-    password: String,
+    password: Option<String>,
     previous_password: Option<String>,
+    /// As `sso export` writes it: sealed with the store's key under this vendor's item.
+    password_sealed: Option<String>,
+    previous_password_sealed: Option<String>,
     scheme: Option<String>,
     expiry: Option<ExpiryIn>,
     #[serde(default)]
@@ -137,6 +186,9 @@ struct HelpdeskUserIn {
     primary_admin: bool,
     api_key: Option<String>,
     api_key_sha256: Option<String>,
+    /// Further API keys as SHA-256 hex (`sso export` lists every key of a user here).
+    #[serde(default)]
+    api_keys_sha256: Vec<String>,
     enabled: Option<bool>,
 }
 
@@ -260,6 +312,21 @@ fn key_hash(
     }
 }
 
+/// Told how an import advances, so a terminal can show it (`sso import`'s progress bar);
+/// each method does nothing unless implemented.
+pub trait Progress: Send + Sync {
+    /// A stage (`checking`, `planning`, `writing`) starts with `total` steps.
+    fn stage(&self, _name: &'static str, _total: u64) {}
+    /// `n` more steps of the current stage are done.
+    fn advance(&self, _n: u64) {}
+}
+
+/// No progress shown (tests, logs, anything not a terminal).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {}
+
 /// What an import does with a record whose id the store already holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnConflict {
@@ -269,8 +336,9 @@ pub enum OnConflict {
     Fail,
     /// Keep what the store holds; write only the new records.
     Skip,
-    /// Overwrite with the file's record. A replaced group keeps its links to tenants the file
-    /// does not link it to, and a replaced tenant keeps its portal-group consents.
+    /// Overwrite with the file's record. A replaced tenant keeps the stored value of every
+    /// setting the file leaves out, and its portal-group consents; a replaced group keeps
+    /// its links to tenants the file does not link it to.
     Replace,
 }
 
@@ -316,6 +384,35 @@ impl ImportFile {
         stored_tenants: &BTreeSet<String>,
         stored_groups: &BTreeSet<u64>,
     ) -> Result<Vec<DirRecord>, StoreError> {
+        self.into_records_observed(stored_tenants, stored_groups, &Quiet)
+    }
+
+    /// How many records the file declares.
+    pub fn len(&self) -> usize {
+        self.tenant.len()
+            + self.vendor.len()
+            + self.client.len()
+            + self.helpdesk_user.len()
+            + self.platform_key.len()
+            + self.group.len()
+            + self.agent.len()
+            + self.administrator.len()
+    }
+
+    /// Whether the file declares no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// [`ImportFile::into_records_with`], telling `progress` of each record checked (a
+    /// password is hashed here: the slow part of a large import).
+    pub fn into_records_observed(
+        self,
+        stored_tenants: &BTreeSet<String>,
+        stored_groups: &BTreeSet<u64>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<DirRecord>, StoreError> {
+        progress.stage("checking", self.len() as u64);
         let mut out = Vec::new();
         let mut tenants: BTreeSet<String> = self.tenant.iter().map(|t| t.name.clone()).collect();
         tenants.extend(stored_tenants.iter().cloned());
@@ -332,6 +429,7 @@ impl ImportFile {
             }
         };
         for (i, t) in self.tenant.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("tenant[{i}]");
             check_name(format!("{at}.name"), &t.name)?;
             if RESERVED_TENANTS.contains(&t.name.as_str()) {
@@ -362,14 +460,15 @@ impl ImportFile {
             tenant.session_absolute_secs = t
                 .session_absolute_secs
                 .unwrap_or(tenant.session_absolute_secs);
-            for (j, origin) in t.frame_ancestors.iter().enumerate() {
+            let frame_ancestors = t.frame_ancestors.unwrap_or_default();
+            for (j, origin) in frame_ancestors.iter().enumerate() {
                 check_url(format!("{at}.frame_ancestors[{j}]"), &Some(origin.clone()))?;
             }
-            tenant.frame_ancestors = t.frame_ancestors;
-            tenant.helpdesk_token_reusable = t.helpdesk_token_reusable;
+            tenant.frame_ancestors = frame_ancestors;
+            tenant.helpdesk_token_reusable = t.helpdesk_token_reusable.unwrap_or_default();
             tenant.helpdesk_ip_binding = t.helpdesk_ip_binding.unwrap_or(true);
-            tenant.departments = t.departments;
-            tenant.campaigns = t.campaigns;
+            tenant.departments = t.departments.unwrap_or_default();
+            tenant.campaigns = t.campaigns.unwrap_or_default();
             if t.login_url_secs.is_some_and(|v| !(30..=3600).contains(&v)) {
                 return Err(err(
                     format!("{at}.login_url_secs"),
@@ -377,17 +476,45 @@ impl ImportFile {
                 ));
             }
             tenant.login_url_secs = t.login_url_secs.unwrap_or(tenant.login_url_secs);
-            tenant.portal_groups = t.portal_groups;
+            tenant.portal_groups = t.portal_groups.unwrap_or_default();
             tenant.enabled = t.enabled.unwrap_or(true);
-            tenant.scanner_safe_links = t.scanner_safe_links;
+            tenant.scanner_safe_links = t.scanner_safe_links.unwrap_or_default();
             out.push(DirRecord::Tenant(tenant));
         }
         for (i, v) in self.vendor.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("vendor[{i}]");
             known(format!("{at}.tenants"), &v.tenants)?;
             check_text(format!("{at}.id"), &v.id)?;
-            if v.password.is_empty() {
-                return Err(err(format!("{at}.password"), "must not be empty"));
+            match (&v.password, &v.password_sealed) {
+                (Some(p), None) if p.is_empty() => {
+                    return Err(err(format!("{at}.password"), "must not be empty"));
+                }
+                (Some(_), None) if v.previous_password_sealed.is_some() => {
+                    return Err(err(
+                        format!("{at}.previous_password_sealed"),
+                        "goes with `password_sealed`; give `previous_password` in clear",
+                    ));
+                }
+                (None, Some(_)) if v.previous_password.is_some() => {
+                    return Err(err(
+                        format!("{at}.previous_password"),
+                        "goes with `password`; give `previous_password_sealed`",
+                    ));
+                }
+                (None, Some(_)) if v.tenants.len() != 1 => {
+                    return Err(err(
+                        format!("{at}.tenants"),
+                        "a sealed password is bound to one tenant's vendor: list exactly one",
+                    ));
+                }
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => {
+                    return Err(err(
+                        at.clone(),
+                        "give exactly one of `password` or `password_sealed`",
+                    ));
+                }
             }
             let scheme = match v.scheme.as_deref() {
                 None => sso_core::signed_link::Scheme::Md5,
@@ -414,12 +541,30 @@ impl ImportFile {
             check_url(format!("{at}.failure_url"), &v.failure_url)?;
             check_url(format!("{at}.logout_url"), &v.logout_url)?;
             for tenant in &v.tenants {
+                let Some(password) = &v.password else {
+                    out.push(DirRecord::SealedVendor(VendorRecord {
+                        tenant: tenant.clone(),
+                        id: v.id.clone(),
+                        scheme: v.scheme.clone().unwrap_or_else(|| "md5".into()),
+                        secret: v.password_sealed.clone().unwrap_or_default(),
+                        previous_secret: v.previous_password_sealed.clone(),
+                        max_age: policy.max_age(),
+                        reference_offset: policy.reference_offset(),
+                        max_future: policy.max_future(),
+                        reusable: v.reusable,
+                        failure_url: v.failure_url.clone(),
+                        logout_url: v.logout_url.clone(),
+                        enabled: v.enabled.unwrap_or(true),
+                        test_mode: v.test_mode,
+                    }));
+                    continue;
+                };
                 out.push(DirRecord::Vendor(Vendor {
                     tenant: tenant.clone(),
                     id: v.id.clone(),
                     scheme,
                     secrets: SecretSet {
-                        current: VendorSecret::new(v.password.clone()),
+                        current: VendorSecret::new(password.clone()),
                         previous: v.previous_password.clone().map(VendorSecret::new),
                     },
                     policy,
@@ -432,6 +577,7 @@ impl ImportFile {
             }
         }
         for (i, c) in self.client.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("client[{i}]");
             known(format!("{at}.tenants"), &c.tenants)?;
             check_text(format!("{at}.client_id"), &c.client_id)?;
@@ -452,15 +598,23 @@ impl ImportFile {
             }
         }
         for (i, u) in self.helpdesk_user.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("helpdesk_user[{i}]");
             known(format!("{at}.tenants"), &u.tenants)?;
             check_text(format!("{at}.username"), &u.username)?;
             let verifier = verifier(&at, &u.password, &u.password_hash, true)?;
-            let api_key = match (&u.api_key, &u.api_key_sha256) {
-                (None, None) => None,
-                (k, s) => Some(key_hash(&at, k, s)?),
+            let mut api_keys = match (&u.api_key, &u.api_key_sha256) {
+                (None, None) => Vec::new(),
+                (k, s) => vec![key_hash(&at, k, s)?],
             };
-            if api_key.is_some() && !u.api_rights {
+            for (j, h) in u.api_keys_sha256.iter().enumerate() {
+                api_keys.push(key_hash(
+                    &format!("{at}.api_keys_sha256[{j}]"),
+                    &None,
+                    &Some(h.clone()),
+                )?);
+            }
+            if !api_keys.is_empty() && !u.api_rights {
                 return Err(err(
                     format!("{at}.api_key"),
                     "only a user with `api_rights` may hold an API key",
@@ -478,16 +632,17 @@ impl ImportFile {
                     primary_admin: u.primary_admin,
                     enabled: u.enabled.unwrap_or(true),
                 }));
-                if let Some(key) = api_key {
+                for key in &api_keys {
                     out.push(DirRecord::HelpdeskApiKey {
                         tenant: tenant.clone(),
-                        key,
+                        key: *key,
                         username: u.username.clone(),
                     });
                 }
             }
         }
         for (i, k) in self.platform_key.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("platform_key[{i}]");
             known(format!("{at}.tenants"), &k.tenants)?;
             check_text(format!("{at}.key_id"), &k.key_id)?;
@@ -524,6 +679,7 @@ impl ImportFile {
         groups.extend(stored_groups.iter().copied());
         let mut consents: Vec<(String, u64)> = Vec::new();
         for (i, g) in self.group.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("group[{i}]");
             let mut links = Vec::new();
             for (j, l) in g.links.into_iter().enumerate() {
@@ -556,6 +712,7 @@ impl ImportFile {
             }
         }
         for (i, a) in self.agent.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("agent[{i}]");
             if !groups.contains(&a.group) {
                 return Err(err(
@@ -574,6 +731,7 @@ impl ImportFile {
             }));
         }
         for (i, a) in self.administrator.into_iter().enumerate() {
+            progress.advance(1);
             let at = format!("administrator[{i}]");
             check_text(format!("{at}.email"), &a.email)?;
             if let Some(g) = a.groups.iter().find(|g| !groups.contains(g)) {
@@ -612,6 +770,19 @@ impl Store {
         on_conflict: OnConflict,
         dry_run: bool,
     ) -> Result<ImportPlan, StoreError> {
+        self.import_observed(name, text, on_conflict, dry_run, &Quiet)
+            .await
+    }
+
+    /// [`Store::import_with`], telling `progress` how each stage advances.
+    pub async fn import_observed(
+        &self,
+        name: &str,
+        text: &str,
+        on_conflict: OnConflict,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<ImportPlan, StoreError> {
         use crate::port::{Directory, DirectoryAdmin};
         let stored_tenants: BTreeSet<String> = self
             .list_tenants()
@@ -625,7 +796,15 @@ impl Store {
             .into_iter()
             .map(|g| g.id)
             .collect();
-        let records = parse(name, text)?.into_records_with(&stored_tenants, &stored_groups)?;
+        let file = parse(name, text)?;
+        let unset: std::collections::BTreeMap<String, Vec<&'static str>> = file
+            .tenant
+            .iter()
+            .map(|t| (t.name.clone(), t.unset()))
+            .collect();
+        let records = file.into_records_observed(&stored_tenants, &stored_groups, progress)?;
+        self.check_all_sealed(&records)?;
+        progress.stage("planning", records.len() as u64);
         let mut plan = ImportPlan::default();
         let mut conflicts = Vec::new();
         let mut writes = Vec::new();
@@ -644,6 +823,9 @@ impl Store {
                 match &mut r {
                     DirRecord::Tenant(t) => {
                         if let Some(old) = self.tenant(&t.name).await? {
+                            if let Some(fields) = unset.get(&t.name) {
+                                keep_stored(t, &old, fields);
+                            }
                             for g in old.portal_groups {
                                 if !t.portal_groups.contains(&g) {
                                     t.portal_groups.push(g);
@@ -663,6 +845,7 @@ impl Store {
                     _ => {}
                 }
             }
+            progress.advance(1);
             plan.records.push((action, r.label()));
             if action != PlanAction::Skip && !dry_run {
                 writes.push(self.writes_for(&r).await?);
@@ -687,15 +870,24 @@ impl Store {
             ));
         }
         if !dry_run {
-            self.apply_writes(writes).await?;
+            self.apply_writes_observed(writes, progress).await?;
             plan.written = true;
         }
         Ok(plan)
     }
 
+    /// Every sealed vendor password of a file opens with this store's key.
+    fn check_all_sealed(&self, records: &[DirRecord]) -> Result<(), StoreError> {
+        records.iter().try_for_each(|r| match r {
+            DirRecord::SealedVendor(v) => self.check_sealed(v),
+            _ => Ok(()),
+        })
+    }
+
     /// Imports a file: parse, check everything, then write it all (see the module docs).
     pub async fn import(&self, name: &str, text: &str) -> Result<ImportSummary, StoreError> {
         let records = parse(name, text)?.into_records()?;
+        self.check_all_sealed(&records)?;
         let mut groups = Vec::with_capacity(records.len());
         for r in &records {
             groups.push(self.writes_for(r).await?);

@@ -25,6 +25,8 @@ pub mod dynamo;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
+#[cfg(feature = "import")]
+pub mod export;
 pub mod faults;
 #[cfg(feature = "import")]
 pub mod import;
@@ -41,4 +43,4 @@ pub mod validate;
 pub use cache::{CachedDirectory, DIRECTORY_TTL};
 pub use error::{Cause, StoreError};
 pub use secret_box::SecretBox;
-pub use store::{DirRecord, NOT_BEFORE_CACHE, Resealed, Store, VendorSummary, keys};
+pub use store::{DirRecord, NOT_BEFORE_CACHE, Resealed, Store, VendorRecord, VendorSummary, keys};

@@ -286,6 +286,7 @@ impl TokenPurpose {
                 Protocol::Helpdesk => "login:helpdesk",
                 Protocol::CallCenter => "login:callcenter",
                 Protocol::Portal => "login:portal",
+                Protocol::Admin => "login:admin",
             },
             TokenPurpose::Pending => "pending",
         }
@@ -355,6 +356,9 @@ pub enum Protocol {
     CallCenter,
     /// The agent portal's own session.
     Portal,
+    /// A change an operator made to the directory (`sso` admin commands, `sso import`):
+    /// audit events only, never a session.
+    Admin,
 }
 
 /// A session to create.
@@ -447,11 +451,12 @@ pub enum Recorded {
 
 impl Protocol {
     /// Every protocol.
-    pub const ALL: [Protocol; 4] = [
+    pub const ALL: [Protocol; 5] = [
         Protocol::SignedLink,
         Protocol::Helpdesk,
         Protocol::CallCenter,
         Protocol::Portal,
+        Protocol::Admin,
     ];
 
     /// The name items, log lines and audit events carry.
@@ -461,6 +466,7 @@ impl Protocol {
             Protocol::Helpdesk => "helpdesk",
             Protocol::CallCenter => "callcenter",
             Protocol::Portal => "portal",
+            Protocol::Admin => "admin",
         }
     }
 
@@ -599,6 +605,10 @@ pub enum Outcome {
     ApiRefused(String),
     /// `/sso/0` or a pop refused (the `descriptor`, e.g. `IP_NOT_WHITELISTED`).
     CallCenterRefused(String),
+    /// An operator changed the directory (`admin:<verb> <kind>`, e.g. `admin:update vendor`,
+    /// with the record in the event's subject). Never a secret: commands take secrets on
+    /// stdin, and only the command's verb and the record's names are recorded.
+    AdminChange(String),
 }
 
 impl std::fmt::Display for Outcome {
@@ -615,6 +625,7 @@ impl std::fmt::Display for Outcome {
             Outcome::LinkRefused { error_id, reason } => write!(f, "errorID={error_id}:{reason}"),
             Outcome::ApiRefused(reason) => write!(f, "refused:{reason}"),
             Outcome::CallCenterRefused(descriptor) => f.write_str(descriptor),
+            Outcome::AdminChange(what) => write!(f, "admin:{what}"),
         }
     }
 }
@@ -651,6 +662,9 @@ impl From<String> for Outcome {
                 if let Some(reason) = s.strip_prefix("refused:") {
                     return Outcome::ApiRefused(reason.to_owned());
                 }
+                if let Some(what) = s.strip_prefix("admin:") {
+                    return Outcome::AdminChange(what.to_owned());
+                }
                 Outcome::CallCenterRefused(s)
             }
         }
@@ -664,7 +678,8 @@ pub struct AuditEvent {
     pub at: i64,
     /// Tenant (or `my` for the portal).
     pub tenant: String,
-    /// The protocol (`signed_link`, `helpdesk`, `callcenter`, `portal`).
+    /// The protocol (`signed_link`, `helpdesk`, `callcenter`, `portal`; `admin` for a
+    /// directory change, whose issuer is the operator who made it).
     pub protocol: Protocol,
     /// Vendor id, key id or group.
     pub issuer: String,
@@ -756,6 +771,10 @@ mod tests {
             (
                 Outcome::CallCenterRefused("IP_NOT_WHITELISTED".into()),
                 "IP_NOT_WHITELISTED",
+            ),
+            (
+                Outcome::AdminChange("update vendor".into()),
+                "admin:update vendor",
             ),
         ];
         for (outcome, text) in all {

@@ -85,6 +85,7 @@ fn protocol_name(p: Protocol) -> &'static str {
         Protocol::Helpdesk => "help desk single sign-on",
         Protocol::CallCenter => "call-center single sign-on",
         Protocol::Portal => "agent portal",
+        Protocol::Admin => "administration",
     }
 }
 

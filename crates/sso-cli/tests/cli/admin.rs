@@ -8,24 +8,24 @@ use std::process::{Command, Output, Stdio};
 
 use super::temp_dir;
 
-const KEY: &str = "3333333333333333333333333333333333333333333333333333333333333333";
+pub(crate) const KEY: &str = "3333333333333333333333333333333333333333333333333333333333333333";
 
 /// Runs `sso` commands (words split at spaces) against one store.
-struct Operator {
-    data: PathBuf,
+pub(crate) struct Operator {
+    pub(crate) data: PathBuf,
     /// Extra flags naming the store (empty: the embedded store under `data`).
     store: Vec<String>,
 }
 
 impl Operator {
-    fn embedded(name: &str) -> Self {
+    pub(crate) fn embedded(name: &str) -> Self {
         Self {
             data: temp_dir(name),
             store: vec![],
         }
     }
 
-    fn dynamodb(name: &str) -> Self {
+    pub(crate) fn dynamodb(name: &str) -> Self {
         let endpoint = crate::moto_endpoint();
         let table = format!("{name}-{}", std::process::id());
         let op = Self {
@@ -40,12 +40,12 @@ impl Operator {
         op
     }
 
-    fn run(&self, words: &str, stdin: &str) -> Output {
+    pub(crate) fn run(&self, words: &str, stdin: &str) -> Output {
         self.run_with(words, stdin, Some(KEY))
     }
 
     /// [`Operator::run`] with `SSO_SECRET_KEY` set to `key`, or unset.
-    fn run_with(&self, words: &str, stdin: &str, key: Option<&str>) -> Output {
+    pub(crate) fn run_with(&self, words: &str, stdin: &str, key: Option<&str>) -> Output {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sso"));
         match key {
             Some(k) => command.env("SSO_SECRET_KEY", k),
@@ -72,7 +72,7 @@ impl Operator {
     }
 
     /// Succeeds: (stdout, stderr).
-    fn ok(&self, words: &str, stdin: &str) -> (String, String) {
+    pub(crate) fn ok(&self, words: &str, stdin: &str) -> (String, String) {
         let out = self.run(words, stdin);
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "`sso {words}` failed: {err}");
@@ -80,7 +80,7 @@ impl Operator {
     }
 
     /// Fails, saying each of `said`.
-    fn refused(&self, words: &str, stdin: &str, said: &[&str]) {
+    pub(crate) fn refused(&self, words: &str, stdin: &str, said: &[&str]) {
         let out = self.run(words, stdin);
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "`sso {words}` succeeded");

@@ -17,24 +17,50 @@ use crate::port::{Directory, DirectoryAdmin};
 /// Most items a directory listing returns.
 pub(super) const LIST_LIMIT: usize = 1000;
 
-/// A vendor as stored: secrets sealed.
-#[derive(Serialize, Deserialize)]
-pub(super) struct VendorRecord {
-    tenant: String,
-    id: String,
-    scheme: String,
-    pub(super) secret: String,
+/// A vendor as stored: secrets sealed with the store's [`crate::SecretBox`], bound to the
+/// vendor's item. `sso export` writes these sealed values as they are and `sso import` stores
+/// them back unchanged (after checking that they open), so an export never holds a vendor
+/// password in clear and re-exporting an imported file gives the same bytes.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct VendorRecord {
+    /// Its tenant.
+    pub tenant: String,
+    /// Its id.
+    pub id: String,
+    /// `md5` or `hmac-sha256`.
+    pub scheme: String,
+    /// The current password, sealed (hex of nonce and ciphertext).
+    pub secret: String,
+    /// The previous password during a rotation, sealed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(super) previous_secret: Option<String>,
-    max_age: i64,
-    reference_offset: i64,
-    max_future: i64,
-    reusable: bool,
-    failure_url: Option<String>,
-    logout_url: Option<String>,
-    enabled: bool,
+    pub previous_secret: Option<String>,
+    /// Expiry policy: most age of a link, seconds.
+    pub max_age: i64,
+    /// Expiry policy: the offset of the partner's clock from UTC, seconds.
+    pub reference_offset: i64,
+    /// Expiry policy: how far in the future a link's time may be, seconds.
+    pub max_future: i64,
+    /// Links may be used more than once.
+    pub reusable: bool,
+    /// Registered failure URL.
+    pub failure_url: Option<String>,
+    /// Registered logout URL.
+    pub logout_url: Option<String>,
+    /// Whether it may sign clients in.
+    pub enabled: bool,
+    /// Integration test mode.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    test_mode: bool,
+    pub test_mode: bool,
+}
+
+impl std::fmt::Debug for VendorRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VendorRecord")
+            .field("tenant", &self.tenant)
+            .field("id", &self.id)
+            .field("secret", &"sealed")
+            .finish_non_exhaustive()
+    }
 }
 
 /// A vendor without its passwords, read without opening them: what `sso vendor list` and
@@ -94,6 +120,47 @@ impl From<VendorRecord> for VendorSummary {
 }
 
 impl Store {
+    /// A tenant's vendors as stored, passwords sealed (what `sso export` writes; no secret
+    /// key needed).
+    pub async fn sealed_vendors(&self, tenant: &str) -> Result<Vec<VendorRecord>, StoreError> {
+        self.list_records(keys::tenant_pk(tenant), "VENDOR#").await
+    }
+
+    /// Whether a sealed vendor's passwords open with this store's key under its own item:
+    /// an import of sealed values made with another key is refused, naming the vendor, rather
+    /// than stored to fail at the first sign-in.
+    pub fn check_sealed(&self, v: &VendorRecord) -> Result<(), StoreError> {
+        let context = keys::vendor(&v.tenant, &v.id).to_string();
+        for sealed in std::iter::once(&v.secret).chain(v.previous_secret.as_ref()) {
+            self.secrets
+                .open(&context, sealed)
+                .map_err(|_| StoreError::Invalid {
+                    what: "password_sealed",
+                    why: format!(
+                        "vendor `{}` of tenant `{}`: the sealed password does not open with this \
+                         store's secret key (SSO_SECRET_KEY must be the key of the exporting store)",
+                        v.id, v.tenant
+                    ),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// A tenant's help-desk API keys: (hex SHA-256, owner), as stored.
+    pub async fn helpdesk_api_keys(
+        &self,
+        tenant: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let items = self.query_all(keys::tenant_pk(tenant), "HDKEY#").await?;
+        items
+            .iter()
+            .map(|item| {
+                let hash = item.key.sk.trim_start_matches("HDKEY#").to_owned();
+                decode::<ApiKeyRecord>(item).map(|r| (hash, r.username))
+            })
+            .collect()
+    }
+
     /// A tenant's vendors, passwords left sealed (no secret key needed).
     pub async fn vendor_summaries(&self, tenant: &str) -> Result<Vec<VendorSummary>, StoreError> {
         let records: Vec<VendorRecord> = self
@@ -150,16 +217,32 @@ impl Store {
         }
     }
 
+    /// Every item of `pk` whose sort key starts with `prefix`, page after page: a listing
+    /// (and so an export or a re-seal) never stops silently at one page.
+    pub(super) async fn query_all(
+        &self,
+        pk: String,
+        prefix: &str,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut query = Query::prefix(pk, prefix, LIST_LIMIT);
+        let mut items = Vec::new();
+        loop {
+            let page = self.backend.query(query.clone()).await?;
+            items.extend(page.items);
+            match page.next {
+                Some(after) => query.after = Some(after),
+                None => return Ok(items),
+            }
+        }
+    }
+
     async fn list_records<T: serde::de::DeserializeOwned>(
         &self,
         pk: String,
         prefix: &str,
     ) -> Result<Vec<T>, StoreError> {
-        let page = self
-            .backend
-            .query(Query::prefix(pk, prefix, LIST_LIMIT))
-            .await?;
-        page.items.iter().map(decode).collect()
+        let items = self.query_all(pk, prefix).await?;
+        items.iter().map(decode).collect()
     }
 
     pub(super) fn vendor_from_record(
@@ -274,6 +357,9 @@ pub enum DirRecord {
     Tenant(Tenant),
     /// A signed-link vendor.
     Vendor(Vendor),
+    /// A signed-link vendor whose passwords are already sealed (an exported file): stored as
+    /// given, once [`Store::check_sealed`] has opened them.
+    SealedVendor(VendorRecord),
     /// A signed-link client.
     Client(Client),
     /// A help-desk user.
@@ -304,6 +390,7 @@ impl DirRecord {
         match self {
             DirRecord::Tenant(t) => format!("tenant `{}`", t.name),
             DirRecord::Vendor(v) => format!("vendor `{}` of tenant `{}`", v.id, v.tenant),
+            DirRecord::SealedVendor(v) => format!("vendor `{}` of tenant `{}`", v.id, v.tenant),
             DirRecord::Client(c) => format!("client `{}` of tenant `{}`", c.client_id, c.tenant),
             DirRecord::HelpdeskUser(u) => {
                 format!("help-desk user `{}` of tenant `{}`", u.username, u.tenant)
@@ -325,6 +412,7 @@ impl DirRecord {
         match self {
             DirRecord::Tenant(t) => keys::tenant(&t.name),
             DirRecord::Vendor(v) => keys::vendor(&v.tenant, &v.id),
+            DirRecord::SealedVendor(v) => keys::vendor(&v.tenant, &v.id),
             DirRecord::Client(c) => keys::client(&c.tenant, &c.client_id),
             DirRecord::HelpdeskUser(u) => keys::helpdesk_user(&u.tenant, &u.username),
             DirRecord::HelpdeskApiKey { tenant, key, .. } => keys::helpdesk_api_key(tenant, key),
@@ -374,6 +462,7 @@ impl Store {
         Ok(match record {
             DirRecord::Tenant(t) => vec![put(record_item(key, t)?)],
             DirRecord::Vendor(v) => vec![put(self.vendor_record(v)?)],
+            DirRecord::SealedVendor(v) => vec![put(record_item(key, v)?)],
             DirRecord::Client(c) => {
                 let old: Option<Client> = self.get_record(key.clone()).await?;
                 let mut writes = vec![
@@ -420,20 +509,43 @@ impl Store {
     /// never split, so an interrupted import leaves whole records, and running it again
     /// (imports are idempotent) completes it.
     pub(crate) async fn apply_writes(&self, groups: Vec<Vec<Write>>) -> Result<(), StoreError> {
+        self.apply_writes_counted(groups, &|_| {}).await
+    }
+
+    /// [`Store::apply_writes`], telling `progress` of each record written.
+    #[cfg(feature = "import")]
+    pub(crate) async fn apply_writes_observed(
+        &self,
+        groups: Vec<Vec<Write>>,
+        progress: &dyn crate::import::Progress,
+    ) -> Result<(), StoreError> {
+        progress.stage("writing", groups.len() as u64);
+        self.apply_writes_counted(groups, &|n| progress.advance(n))
+            .await
+    }
+
+    /// [`Store::apply_writes`], calling `done` with the number of records of each batch
+    /// once it is written.
+    async fn apply_writes_counted(
+        &self,
+        groups: Vec<Vec<Write>>,
+        done: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
         let limit = self.backend.max_transaction_items().max(1);
-        let mut batches: Vec<Vec<Write>> = vec![Vec::new()];
+        let mut batches: Vec<(Vec<Write>, u64)> = vec![(Vec::new(), 0)];
         for group in groups {
             let fits = batches
                 .last()
-                .is_some_and(|b| b.len() + group.len() <= limit);
+                .is_some_and(|(b, _)| b.len() + group.len() <= limit);
             if !fits {
-                batches.push(Vec::new());
+                batches.push((Vec::new(), 0));
             }
-            if let Some(b) = batches.last_mut() {
+            if let Some((b, records)) = batches.last_mut() {
                 b.extend(group);
+                *records += 1;
             }
         }
-        for mut batch in batches.into_iter().filter(|b| !b.is_empty()) {
+        for (mut batch, records) in batches.into_iter().filter(|(b, _)| !b.is_empty()) {
             let outcome = if batch.len() == 1 {
                 match batch.pop() {
                     Some(w) => self.backend.write(w).await?,
@@ -447,6 +559,7 @@ impl Store {
                     "the directory changed while it was being written; try again",
                 ));
             }
+            done(records);
         }
         Ok(())
     }
@@ -612,15 +725,8 @@ impl DirectoryAdmin for Store {
     }
 
     async fn list_vendors(&self, tenant: &str) -> Result<Vec<Vendor>, StoreError> {
-        let page = self
-            .backend
-            .query(Query::prefix(
-                keys::tenant_pk(tenant),
-                "VENDOR#",
-                LIST_LIMIT,
-            ))
-            .await?;
-        page.items
+        let items = self.query_all(keys::tenant_pk(tenant), "VENDOR#").await?;
+        items
             .iter()
             .map(|item| self.vendor_from_record(&item.key, decode(item)?))
             .collect()
@@ -634,11 +740,8 @@ impl DirectoryAdmin for Store {
         &self,
         tenant: &str,
     ) -> Result<Vec<(String, PlatformKey)>, StoreError> {
-        let page = self
-            .backend
-            .query(Query::prefix(keys::tenant_pk(tenant), "PKEY#", LIST_LIMIT))
-            .await?;
-        page.items
+        let items = self.query_all(keys::tenant_pk(tenant), "PKEY#").await?;
+        items
             .iter()
             .map(|item| {
                 let hash = item.key.sk.trim_start_matches("PKEY#").to_owned();

@@ -6,7 +6,7 @@
 mod directory;
 #[cfg(feature = "import")]
 pub(crate) use directory::parse_scheme;
-pub use directory::{DirRecord, VendorSummary};
+pub use directory::{DirRecord, VendorRecord, VendorSummary};
 pub mod keys;
 mod rotation;
 pub use rotation::Resealed;

@@ -6,10 +6,10 @@
 //! new key; (3) deploy `NEW` alone. Each vendor is rewritten with one conditional write on
 //! the record it read, so a vendor changed meanwhile is not overwritten (run it again).
 
-use super::directory::{LIST_LIMIT, VendorRecord};
+use super::directory::VendorRecord;
 use super::{DATA, Store, decode, keys};
 use crate::StoreError;
-use crate::item::{Attr, Cond, Item, Query, Req, Write, WriteOutcome};
+use crate::item::{Attr, Cond, Item, Req, Write, WriteOutcome};
 use crate::port::{DirectoryAdmin, Readiness};
 
 /// The text the canary seals.
@@ -31,15 +31,10 @@ impl Store {
     pub async fn reseal(&self) -> Result<Resealed, StoreError> {
         let mut done = Resealed::default();
         for tenant in self.list_tenants().await? {
-            let page = self
-                .backend
-                .query(Query::prefix(
-                    keys::tenant_pk(&tenant.name),
-                    "VENDOR#",
-                    LIST_LIMIT,
-                ))
+            let items = self
+                .query_all(keys::tenant_pk(&tenant.name), "VENDOR#")
                 .await?;
-            for item in page.items {
+            for item in items {
                 let record: VendorRecord = decode(&item)?;
                 let context = item.key.to_string();
                 let under_current = self.secrets.opens_with_current(&context, &record.secret)
