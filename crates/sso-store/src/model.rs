@@ -599,6 +599,16 @@ pub enum Outcome {
     ApiRefused(String),
     /// `/sso/0` or a pop refused (the `descriptor`, e.g. `IP_NOT_WHITELISTED`).
     CallCenterRefused(String),
+    /// A portal administrator changed the directory (`changed:<change> by <who>`, e.g.
+    /// `changed:agent_disabled by admin@example.com`); the event's subject is what changed
+    /// (an agent's username, a platform), its issuer the group. Never a secret.
+    Changed {
+        /// What was done (`agent_disabled`, `agent_enabled`, `password_reset`,
+        /// `platform_unlinked`): one word, no spaces.
+        change: String,
+        /// Who did it (the administrator's email).
+        by: String,
+    },
 }
 
 impl std::fmt::Display for Outcome {
@@ -615,6 +625,7 @@ impl std::fmt::Display for Outcome {
             Outcome::LinkRefused { error_id, reason } => write!(f, "errorID={error_id}:{reason}"),
             Outcome::ApiRefused(reason) => write!(f, "refused:{reason}"),
             Outcome::CallCenterRefused(descriptor) => f.write_str(descriptor),
+            Outcome::Changed { change, by } => write!(f, "changed:{change} by {by}"),
         }
     }
 }
@@ -646,6 +657,14 @@ impl From<String> for Outcome {
                     return Outcome::LinkRefused {
                         error_id,
                         reason: reason.to_owned(),
+                    };
+                }
+                if let Some(rest) = s.strip_prefix("changed:")
+                    && let Some((change, by)) = rest.split_once(" by ")
+                {
+                    return Outcome::Changed {
+                        change: change.to_owned(),
+                        by: by.to_owned(),
                     };
                 }
                 if let Some(reason) = s.strip_prefix("refused:") {
@@ -756,6 +775,13 @@ mod tests {
             (
                 Outcome::CallCenterRefused("IP_NOT_WHITELISTED".into()),
                 "IP_NOT_WHITELISTED",
+            ),
+            (
+                Outcome::Changed {
+                    change: "agent_disabled".into(),
+                    by: "admin@example.com".into(),
+                },
+                "changed:agent_disabled by admin@example.com",
             ),
         ];
         for (outcome, text) in all {
