@@ -689,3 +689,5 @@ async fn portal_sign_ins_lock_after_thirty_failures_and_odd_pops_are_refused() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+mod portal_admin;

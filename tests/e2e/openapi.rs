@@ -15,7 +15,7 @@ use sso_core::callcenter::CallCenterError;
 use sso_core::signed_link::ErrorId;
 
 /// Routes that are for people or operators, not partner code, with why.
-const NOT_PARTNER_FACING: [(&str, &str); 12] = [
+const NOT_PARTNER_FACING: [(&str, &str); 16] = [
     ("/", "a tenant's or the portal's home page"),
     ("/login", "the sign-in forms people fill in"),
     ("/login/{group}", "the portal's per-group sign-in form"),
@@ -27,6 +27,22 @@ const NOT_PARTNER_FACING: [(&str, &str); 12] = [
     ("/groups/{group}/links", "the portal administrators' pages"),
     (
         "/groups/{group}/agents/{username}",
+        "the portal administrators' pages",
+    ),
+    (
+        "/groups/{group}/agents/{username}/disable",
+        "the portal administrators' pages",
+    ),
+    (
+        "/groups/{group}/agents/{username}/enable",
+        "the portal administrators' pages",
+    ),
+    (
+        "/groups/{group}/agents/{username}/password",
+        "the portal administrators' pages",
+    ),
+    (
+        "/groups/{group}/links/{tenant}/unlink",
         "the portal administrators' pages",
     ),
     ("/healthz", "operators' health check"),

@@ -534,7 +534,7 @@ async fn run(cli: Cli, settings: Settings, change: Option<Change>) -> Result<(),
         }
         Command::RotateKey => {
             rotate_key(&cli.store, secret_key.as_deref()).await?;
-            let store = stores::open(&cli.store.choice(), secret_key.as_deref()).await?;
+            let store = stores::open(&cli.store.choice()?, secret_key.as_deref()).await?;
             record(&store, change).await
         }
         Command::Admin(cmd) => {

@@ -78,6 +78,10 @@ pub enum Error {
     /// A portal administrator's form was not saved: 400 with the reason.
     #[error("not saved: {0}")]
     NotSaved(&'static str),
+    /// A portal administrator's form named an agent or a link the group does not have: 404
+    /// with a message naming the group and the record.
+    #[error("not found: {0}")]
+    NoSuch(String),
     /// The store could not be reached: the 503 page.
     #[error(transparent)]
     Unavailable(#[from] WebError),
@@ -164,6 +168,11 @@ impl IntoResponse for Error {
                 "Not saved",
                 &format!("<h1>Not saved</h1><p id=\"error\">{}</p>", escape(text)),
             ),
+            Error::NoSuch(text) => page::page(
+                StatusCode::NOT_FOUND,
+                "Not saved",
+                &format!("<h1>Not saved</h1><p id=\"error\">{}</p>", escape(&text)),
+            ),
             Error::Unavailable(e) => e.into_unavailable_page("callcenter"),
         }
     }
@@ -247,6 +256,12 @@ mod tests {
         assert_eq!(
             Error::NotSaved("x").into_response().status(),
             StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            Error::NoSuch("Group 21 has no agent `x`.".into())
+                .into_response()
+                .status(),
+            StatusCode::NOT_FOUND
         );
         let pop = Error::PopRefused {
             status: StatusCode::NOT_FOUND,

@@ -609,6 +609,16 @@ pub enum Outcome {
     /// with the record in the event's subject). Never a secret: commands take secrets on
     /// stdin, and only the command's verb and the record's names are recorded.
     AdminChange(String),
+    /// A portal administrator changed the directory (`changed:<change> by <who>`, e.g.
+    /// `changed:agent_disabled by admin@example.com`); the event's subject is what changed
+    /// (an agent's username, a platform), its issuer the group. Never a secret.
+    Changed {
+        /// What was done (`agent_disabled`, `agent_enabled`, `password_reset`,
+        /// `platform_unlinked`): one word, no spaces.
+        change: String,
+        /// Who did it (the administrator's email).
+        by: String,
+    },
 }
 
 impl std::fmt::Display for Outcome {
@@ -626,6 +636,7 @@ impl std::fmt::Display for Outcome {
             Outcome::ApiRefused(reason) => write!(f, "refused:{reason}"),
             Outcome::CallCenterRefused(descriptor) => f.write_str(descriptor),
             Outcome::AdminChange(what) => write!(f, "admin:{what}"),
+            Outcome::Changed { change, by } => write!(f, "changed:{change} by {by}"),
         }
     }
 }
@@ -657,6 +668,14 @@ impl From<String> for Outcome {
                     return Outcome::LinkRefused {
                         error_id,
                         reason: reason.to_owned(),
+                    };
+                }
+                if let Some(rest) = s.strip_prefix("changed:")
+                    && let Some((change, by)) = rest.split_once(" by ")
+                {
+                    return Outcome::Changed {
+                        change: change.to_owned(),
+                        by: by.to_owned(),
                     };
                 }
                 if let Some(reason) = s.strip_prefix("refused:") {
@@ -775,6 +794,13 @@ mod tests {
             (
                 Outcome::AdminChange("update vendor".into()),
                 "admin:update vendor",
+            ),
+            (
+                Outcome::Changed {
+                    change: "agent_disabled".into(),
+                    by: "admin@example.com".into(),
+                },
+                "changed:agent_disabled by admin@example.com",
             ),
         ];
         for (outcome, text) in all {

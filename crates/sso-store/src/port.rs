@@ -85,8 +85,22 @@ pub trait DirectoryAdmin: Send + Sync {
     /// write on the group as it was read, retried if another change came first: two
     /// administrators' concurrent links both stay. Returns the group as written.
     async fn link_group(&self, id: u64, link: GroupLink) -> Result<Group, StoreError>;
+    /// Removes a tenant's link from a group, as one conditional write on the group as it was
+    /// read (retried if another change came first, so a concurrent link stays). `None` when
+    /// the group does not exist or has no link to that tenant: nothing is written.
+    async fn unlink_group(&self, id: u64, tenant: &str) -> Result<Option<Group>, StoreError>;
     /// Creates or replaces an agent.
     async fn put_agent(&self, agent: &Agent) -> Result<(), StoreError>;
+    /// Changes an existing agent (enable, disable, a new password verifier) as one
+    /// conditional write on the agent as it was read, retried if another change came first:
+    /// a concurrent change is never undone and a deleted agent is never written back. `None`
+    /// when there is no such agent (nothing is written); otherwise the agent as written.
+    async fn update_agent(
+        &self,
+        group: u64,
+        username: &str,
+        change: &(dyn for<'a> Fn(&'a mut Agent) + Send + Sync),
+    ) -> Result<Option<Agent>, StoreError>;
     /// Creates or replaces an administrator.
     async fn put_administrator(&self, admin: &Administrator) -> Result<(), StoreError>;
     /// Every tenant.

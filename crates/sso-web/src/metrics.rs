@@ -66,6 +66,8 @@ pub fn outcome_label(o: &Outcome) -> String {
         Outcome::BadToken => "bad_token".to_owned(),
         Outcome::ApiRefused(result) => result.clone(),
         Outcome::CallCenterRefused(descriptor) => descriptor.clone(),
+        // Without who made the change: one series per kind of change.
+        Outcome::Changed { change, .. } => format!("changed:{change}"),
         other => other.to_string(),
     };
     label.chars().take(64).collect()

@@ -35,6 +35,22 @@ pub fn router(platform: Platform) -> Router {
         .route("/groups/{group}/agents", post(admin::create_agent))
         .route("/groups/{group}/links", post(admin::link_platform))
         .route("/groups/{group}/agents/{username}", get(admin::activity))
+        .route(
+            "/groups/{group}/agents/{username}/disable",
+            post(admin::disable_agent),
+        )
+        .route(
+            "/groups/{group}/agents/{username}/enable",
+            post(admin::enable_agent),
+        )
+        .route(
+            "/groups/{group}/agents/{username}/password",
+            post(admin::reset_password),
+        )
+        .route(
+            "/groups/{group}/links/{tenant}/unlink",
+            post(admin::unlink_platform),
+        )
         .route("/healthz", get(home::healthz))
         .route("/readyz", get(home::readyz))
         .with_state(platform)

@@ -125,6 +125,19 @@ async fn pop(
         );
         return Ok(page::redirect(&format!("/login/{g}"), &[cookie]));
     };
+    // A disabled (or deleted) agent gets no pops, even where its session has not ended yet
+    // (another process's revocation cache, a revocation that failed after the flag).
+    if !p
+        .directory
+        .agent(g, &s.subject)
+        .await?
+        .is_some_and(|a| a.enabled)
+    {
+        return Err(refused(
+            StatusCode::FORBIDDEN,
+            format!("Agent {} of group {g} is disabled.", s.subject),
+        ));
+    }
     let group = p
         .directory
         .group(g)

@@ -618,6 +618,73 @@ impl Store {
     }
 }
 
+/// After a conditional write lost to another change: back off a little (jittered) before
+/// reading again.
+async fn backoff(attempt: u64) -> Result<(), StoreError> {
+    let mut jitter = [0u8; 1];
+    getrandom::fill(&mut jitter).map_err(|e| StoreError::Io(e.to_string()))?;
+    let ms = attempt * 5 + u64::from(jitter[0] % 16);
+    tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    Ok(())
+}
+
+impl Store {
+    /// Changes a group as one conditional write on the group as it was read (and its listing
+    /// copy, in the same transaction), retried if another change came first, so concurrent
+    /// changes by two administrators both stay. `change` says whether it changed anything:
+    /// when it did not, nothing is written and the answer is `None`, as it is for a group that
+    /// does not exist unless `create` (then it starts empty).
+    async fn change_group(
+        &self,
+        id: u64,
+        create: bool,
+        change: &(dyn Fn(&mut Group) -> bool + Send + Sync),
+    ) -> Result<Option<Group>, StoreError> {
+        let key = keys::group(id);
+        for attempt in 0..16u64 {
+            if attempt > 0 {
+                backoff(attempt).await?;
+            }
+            let current = self.backend.get(&key).await?;
+            let mut group: Group = match &current {
+                Some(item) => decode(item)?,
+                None if create => Group {
+                    id,
+                    name: String::new(),
+                    links: Vec::new(),
+                },
+                None => return Ok(None),
+            };
+            if !change(&mut group) {
+                return Ok(None);
+            }
+            let unchanged = match current.as_ref().and_then(|i| i.attrs.get(DATA)) {
+                Some(data) => Cond::Live {
+                    now: i64::MIN,
+                    reqs: vec![Req::Eq(DATA.into(), data.clone())],
+                },
+                None => Cond::AbsentOrExpired { now: i64::MIN },
+            };
+            let writes = vec![
+                Write::Put {
+                    item: record_item(key.clone(), &group)?,
+                    cond: unchanged,
+                },
+                put(record_item(
+                    Key::new("GROUPS", format!("{:020}", group.id)),
+                    &group,
+                )?),
+            ];
+            if let WriteOutcome::Done(_) = self.backend.transact(writes).await? {
+                return Ok(Some(group));
+            }
+        }
+        Err(StoreError::unavailable(
+            "the group changed while it was being written; try again",
+        ))
+    }
+}
+
 #[async_trait]
 impl DirectoryAdmin for Store {
     async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
@@ -665,49 +732,60 @@ impl DirectoryAdmin for Store {
     }
 
     async fn link_group(&self, id: u64, link: GroupLink) -> Result<Group, StoreError> {
-        let key = keys::group(id);
+        let changed = self
+            .change_group(id, true, &|group| {
+                group.links.retain(|l| l.tenant != link.tenant);
+                group.links.push(link.clone());
+                true
+            })
+            .await?;
+        changed.ok_or_else(|| StoreError::unavailable("the group could not be written"))
+    }
+
+    async fn unlink_group(&self, id: u64, tenant: &str) -> Result<Option<Group>, StoreError> {
+        self.change_group(id, false, &|group| {
+            let before = group.links.len();
+            group.links.retain(|l| l.tenant != tenant);
+            group.links.len() != before
+        })
+        .await
+    }
+
+    async fn update_agent(
+        &self,
+        group: u64,
+        username: &str,
+        change: &(dyn for<'a> Fn(&'a mut Agent) + Send + Sync),
+    ) -> Result<Option<Agent>, StoreError> {
+        let key = keys::agent(group, username);
         for attempt in 0..16u64 {
             if attempt > 0 {
-                // Another change came first: back off a little (jittered) and read again.
-                let mut jitter = [0u8; 1];
-                getrandom::fill(&mut jitter).map_err(|e| StoreError::Io(e.to_string()))?;
-                let ms = attempt * 5 + u64::from(jitter[0] % 16);
-                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                backoff(attempt).await?;
             }
-            let current = self.backend.get(&key).await?;
-            let mut group: Group = match &current {
-                Some(item) => decode(item)?,
-                None => Group {
-                    id,
-                    name: String::new(),
-                    links: Vec::new(),
-                },
+            let Some(current) = self.backend.get(&key).await? else {
+                return Ok(None);
             };
-            group.links.retain(|l| l.tenant != link.tenant);
-            group.links.push(link.clone());
-            let unchanged = match current.as_ref().and_then(|i| i.attrs.get(DATA)) {
-                Some(data) => Cond::Live {
+            let mut agent: Agent = decode(&current)?;
+            change(&mut agent);
+            let Some(data) = current.attrs.get(DATA) else {
+                return Err(StoreError::Corrupt {
+                    key: key.to_string(),
+                    reason: "an agent without data".into(),
+                });
+            };
+            let write = Write::Put {
+                item: record_item(key.clone(), &agent)?,
+                cond: Cond::Live {
                     now: i64::MIN,
                     reqs: vec![Req::Eq(DATA.into(), data.clone())],
                 },
-                None => Cond::AbsentOrExpired { now: i64::MIN },
             };
-            let writes = vec![
-                Write::Put {
-                    item: record_item(key.clone(), &group)?,
-                    cond: unchanged,
-                },
-                put(record_item(
-                    Key::new("GROUPS", format!("{:020}", group.id)),
-                    &group,
-                )?),
-            ];
-            if let WriteOutcome::Done(_) = self.backend.transact(writes).await? {
-                return Ok(group);
+            if let WriteOutcome::Done(_) = self.backend.write(write).await? {
+                return Ok(Some(agent));
             }
         }
         Err(StoreError::unavailable(
-            "the group changed while it was being written; try again",
+            "the agent changed while it was being written; try again",
         ))
     }
 

@@ -9,8 +9,8 @@ use sso_core::throttle::LockoutPolicy;
 use sso_store::faults::{Fault, Faulty};
 use sso_store::item::{EXPIRES_AT, Key, Query};
 use sso_store::model::{
-    AuditEvent, Claims, GroupLink, LoginPlan, NewSession, NewToken, Outcome, Protocol, Recorded,
-    Redemption, Session, TokenPurpose,
+    Agent, AuditEvent, Claims, GroupLink, LoginPlan, NewSession, NewToken, Outcome, Protocol,
+    Recorded, Redemption, Session, TokenPurpose,
 };
 use sso_store::port::{Audit, Directory, DirectoryAdmin, ReplayGuard, Sessions, Throttle, Tokens};
 use sso_store::{SecretBox, Store, StoreError, keys, password};
@@ -884,6 +884,82 @@ pub async fn concurrent_links_of_one_group_all_stay(store: &Store) {
     assert_eq!(group.links.len(), 6, "{group:?}");
     let listed = store.list_groups().await.unwrap();
     assert!(listed.iter().any(|g| g.id == 77 && g.links.len() == 6));
+}
+
+pub async fn unlinking_keeps_concurrent_links_and_an_absent_link_writes_nothing(store: &Store) {
+    for t in ["keep", "drop"] {
+        let link = GroupLink {
+            tenant: t.into(),
+            department: 1,
+        };
+        store.link_group(78, link).await.unwrap();
+    }
+    // An unlink racing six links: every link stays, the unlinked one goes.
+    let store2 = store.clone();
+    let unlink = tokio::spawn(async move { store2.unlink_group(78, "drop").await });
+    at_once(store, 6, |store, i| async move {
+        let link = GroupLink {
+            tenant: format!("platform{i}"),
+            department: i,
+        };
+        store.link_group(78, link).await
+    })
+    .await;
+    let unlinked = unlink.await.unwrap().unwrap().expect("it was linked");
+    assert!(unlinked.links.iter().all(|l| l.tenant != "drop"));
+    let group = store.group(78).await.unwrap().unwrap();
+    let mut tenants: Vec<_> = group.links.iter().map(|l| l.tenant.as_str()).collect();
+    tenants.sort_unstable();
+    assert_eq!(
+        tenants,
+        [
+            "keep",
+            "platform0",
+            "platform1",
+            "platform2",
+            "platform3",
+            "platform4",
+            "platform5"
+        ]
+    );
+    let listed = store.list_groups().await.unwrap();
+    assert!(listed.iter().any(|g| g.id == 78 && g.links.len() == 7));
+    // Nothing to unlink: `None`, and no group is created.
+    assert!(store.unlink_group(78, "drop").await.unwrap().is_none());
+    assert!(store.unlink_group(79, "keep").await.unwrap().is_none());
+    assert!(store.group(79).await.unwrap().is_none());
+}
+
+pub async fn agent_updates_never_undo_each_other_nor_bring_back_a_deleted_agent(store: &Store) {
+    let agent = Agent {
+        group: 78,
+        username: "racer".into(),
+        fullname: "Racer".into(),
+        verifier: "v0".into(),
+        enabled: true,
+    };
+    store.put_agent(&agent).await.unwrap();
+    // A disable and a password change at once: both land.
+    let (a, b) = (store.clone(), store.clone());
+    let disable =
+        tokio::spawn(async move { a.update_agent(78, "racer", &|a| a.enabled = false).await });
+    let reset = tokio::spawn(async move {
+        b.update_agent(78, "racer", &|a| a.verifier = "v1".into())
+            .await
+    });
+    disable.await.unwrap().unwrap().expect("the agent exists");
+    reset.await.unwrap().unwrap().expect("the agent exists");
+    let now = store.agent(78, "racer").await.unwrap().unwrap();
+    assert_eq!((now.enabled, now.verifier.as_str()), (false, "v1"));
+    // An agent that is not there (never was, or deleted): nothing written.
+    assert!(
+        store
+            .update_agent(78, "nobody", &|a| a.enabled = true)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.agent(78, "nobody").await.unwrap().is_none());
 }
 
 pub async fn audit_events_page_newest_first(store: &Store) {

@@ -69,6 +69,8 @@ both!(
     a_mint_that_fails_midway_never_leaves_two_usable_tokens_in_a_slot,
     an_audit_event_is_in_both_listings_or_in_neither,
     concurrent_links_of_one_group_all_stay,
+    unlinking_keeps_concurrent_links_and_an_absent_link_writes_nothing,
+    agent_updates_never_undo_each_other_nor_bring_back_a_deleted_agent,
     an_event_that_names_nobody_is_one_small_item_that_expires,
 );
 
