@@ -28,11 +28,12 @@ mod progress;
 /// The loopback moto server of the DynamoDB tests. They drive `sso --store dynamodb`, which
 /// a build without this crate's `dynamodb` feature refuses: say so instead of failing later.
 fn moto_endpoint() -> &'static str {
-    assert!(
-        cfg!(feature = "dynamodb"),
+    #[cfg(not(feature = "dynamodb"))]
+    panic!(
         "the DynamoDB tests need `sso` built with DynamoDB: \
          cargo test -p sso-cli --features dynamodb (scripts/test does)"
     );
+    #[cfg(feature = "dynamodb")]
     sso_store::testing::endpoint()
 }
 
