@@ -1,7 +1,7 @@
 //! A minimal W3C WebDriver client for Debian's chromium + chromium-driver: enough to open
 //! pages, fill and submit forms, read the URL and page source, and take screenshots.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -60,6 +60,45 @@ fn find(cmds: &[&str]) -> Option<String> {
         .map(|c| (*c).to_owned())
 }
 
+/// How many times [`start_driver`] starts chromedriver before it gives up.
+const DRIVER_ATTEMPTS: usize = 5;
+
+/// Starts chromedriver on a port of its own choosing and returns it with that port.
+///
+/// With `--port=0` chromedriver takes a free IPv6 port and then binds IPv4 to the same
+/// number; when another process (a moto server, a test's HTTP server) already holds that
+/// number on IPv4, it exits with "IPv4 port not available". That is a collision, not a broken
+/// install, so it is retried with a new port (seen once in CI with many servers running);
+/// any other failure panics with chromedriver's own words.
+fn start_driver(driver_bin: &Path) -> (Child, u16) {
+    let mut transcripts = Vec::new();
+    for _ in 0..DRIVER_ATTEMPTS {
+        let (mut driver, port, transcript) = spawn_reporting_port(
+            Command::new(driver_bin)
+                .arg("--port=0")
+                .stderr(Stdio::null()),
+            "started successfully on port ",
+            Duration::from_secs(30),
+        )
+        .expect("start chromedriver");
+        if let Some(port) = port {
+            return (driver, port);
+        }
+        let _ = driver.kill();
+        let _ = driver.wait();
+        let text = transcript.text();
+        let collided = text.contains("port not available");
+        transcripts.push(text);
+        if !collided {
+            break;
+        }
+    }
+    panic!(
+        "chromedriver did not start:\n{}",
+        transcripts.join("\n---\n")
+    );
+}
+
 impl Browser {
     /// Starts chromedriver and a headless Chromium. Panics (failing the test) when they are
     /// missing: `scripts/setup` installs Debian's `chromium` and `chromium-driver`.
@@ -69,20 +108,7 @@ impl Browser {
         );
         let chromium = find(&["chromium", "chromium-browser"])
             .expect("chromium is not installed (scripts/setup does)");
-        // Port 0: chromedriver picks a free port itself and says which.
-        let (mut driver, port, transcript) = spawn_reporting_port(
-            Command::new(driver_bin)
-                .arg("--port=0")
-                .stderr(Stdio::null()),
-            "started successfully on port ",
-            Duration::from_secs(30),
-        )
-        .expect("start chromedriver");
-        let Some(port) = port else {
-            let _ = driver.kill();
-            let _ = driver.wait();
-            panic!("chromedriver did not start:\n{}", transcript.text());
-        };
+        let (driver, port) = start_driver(Path::new(&driver_bin));
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder()
             .no_proxy()
@@ -220,5 +246,64 @@ impl Browser {
         let path = dir.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
         path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in chromedriver that collides on its first `fails` starts, then starts.
+    fn flaky_driver(dir: &Path, fails: usize) -> PathBuf {
+        let script = dir.join("chromedriver");
+        let count = dir.join("count");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nn=$(cat {c} 2>/dev/null || echo 0)\necho $((n + 1)) > {c}\n\
+                 if [ \"$n\" -lt {fails} ]; then echo 'IPv4 port not available. Exiting...'; exit 1; fi\n\
+                 echo 'ChromeDriver was started successfully on port 45678.'\nexec sleep 30\n",
+                c = count.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sso-driver-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_port_collision_is_retried_with_a_new_port() {
+        let dir = scratch("collide");
+        let (mut driver, port) = start_driver(&flaky_driver(&dir, 2));
+        let _ = driver.kill();
+        let _ = driver.wait();
+        assert_eq!(port, 45678);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("count")).unwrap().trim(),
+            "3"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_driver_that_keeps_colliding_fails_with_its_own_words() {
+        let dir = scratch("always");
+        let script = flaky_driver(&dir, 1000);
+        let err = std::panic::catch_unwind(|| start_driver(&script)).unwrap_err();
+        let text = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.contains("IPv4 port not available"), "{text}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("count")).unwrap().trim(),
+            DRIVER_ATTEMPTS.to_string()
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
