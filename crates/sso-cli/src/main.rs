@@ -139,7 +139,8 @@ enum Command {
     /// Import a directory file (TOML) into the store: checked as a whole before anything is
     /// written; one transaction on the embedded store, transactions of up to 100 items on
     /// DynamoDB (a failure midway leaves whole records written; the same import run again
-    /// completes it). Records in the file replace those in the store.
+    /// completes it). A record already in the store is refused unless --on-conflict says
+    /// otherwise.
     ///
     /// Example: sso import crates/sso-store/import/demo.toml
     Import {
