@@ -614,3 +614,33 @@ async fn unknown_hosts_get_a_plain_404() {
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{host}");
     }
 }
+
+/// A sign-in costs one durable commit of the embedded store, its audit event included (it
+/// rides with the session: a login no longer waits for a second commit in turn), and the
+/// event is stored all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_and_its_audit_event_are_one_durable_commit() {
+    let embedded = std::sync::Arc::new(sso_store::embedded::Embedded::in_memory().unwrap());
+    let app = spawn_with(
+        StoreChoice::Backend(sso_cli::stores::SharedBackend(embedded.clone())),
+        true,
+    )
+    .await;
+    let now = app.clock.now();
+    let before = embedded.commits();
+    let r = app.client().get(demo_link(&app, now)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert!(r.headers().get("set-cookie").is_some(), "signed in");
+    assert_eq!(
+        embedded.commits() - before,
+        1,
+        "session and audit event in one commit"
+    );
+    let trail = app
+        .store
+        .list("demoaws", Some("1234"), now - 5, now + 5, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(trail.events.len(), 1, "{:?}", trail.events);
+    assert_eq!(trail.events[0].issuer, "1001");
+}

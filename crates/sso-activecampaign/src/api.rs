@@ -9,7 +9,8 @@ use http::Method;
 use sso_core::helpdesk::{Action, ApiFailure, ApiResult, MSG_USER_FOUND, MSG_USER_LOGGED_IN};
 use sso_core::ident::{OneTimeToken, SessionId, StorageKey};
 use sso_store::model::{
-    Claims, HelpdeskUser, LoginPlan, NewSession, NewToken, Outcome, Protocol, Tenant, TokenPurpose,
+    AuditEvent, Claims, HelpdeskUser, LoginPlan, NewSession, NewToken, Outcome, Protocol, Tenant,
+    TokenPurpose,
 };
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{Host, SourceIp};
@@ -85,9 +86,19 @@ pub async fn handle(
         }
     };
     let attempt = attempt.issuer(&principal).subject(&req.sso_user);
-    match run(&state, &tenant, &req, &principal, source_ip).await {
+    let started = attempt.clone().if_it_ends(Outcome::Ok);
+    match run(
+        &state,
+        &tenant,
+        &req,
+        &principal,
+        source_ip,
+        started.to_store(),
+    )
+    .await
+    {
         Ok((result, cookie)) => {
-            attempt.record(Outcome::Ok).await;
+            started.stored(None);
             Ok(answer(req.format, &result, cookie))
         }
         Err(error) => {
@@ -220,6 +231,7 @@ async fn run(
     req: &ApiRequest,
     principal: &str,
     source_ip: IpAddr,
+    audit: Option<&AuditEvent>,
 ) -> Result<Minted, ApiError> {
     let p = &state.platform;
     let now = p.now();
@@ -227,7 +239,7 @@ async fn run(
     let Some(mut lockout) = p.lockout(&throttle_key).await? else {
         return Err(ApiFailure::Throttled.into());
     };
-    let result = check_and_mint(state, tenant, req, &mut lockout, source_ip, now).await;
+    let result = check_and_mint(state, tenant, req, &mut lockout, source_ip, now, audit).await;
     match &result {
         // The credentials were right: earlier failures are forgotten (Keycloak's rule), so
         // end users' typos spread over a day never lock a partner's integration out. A write
@@ -251,6 +263,7 @@ async fn check_and_mint(
     lockout: &mut Lockout<'_>,
     source_ip: IpAddr,
     now: i64,
+    audit: Option<&AuditEvent>,
 ) -> Result<Minted, ApiError> {
     let p = &state.platform;
     let Some(admin) = authenticate(state, lockout, source_ip, tenant, &req.credentials).await?
@@ -309,7 +322,10 @@ async fn check_and_mint(
                 replace_slot: Some(format!("{}|{addr}", user.username)),
                 bound_addr: Some(addr),
             };
-            p.tokens.issue(&token.storage_key(), &grant).await?;
+            // The call's audit event rides with the token (and below, with the session).
+            p.tokens
+                .issue_audited(&token.storage_key(), &grant, audit)
+                .await?;
             let result = ApiResult::new()
                 .with("token", token.to_hex())
                 .with("result_code", 1)
@@ -331,7 +347,9 @@ async fn check_and_mint(
                 keep_until: None,
                 claims,
             };
-            p.sessions.create(&id.storage_key(), &session).await?;
+            p.sessions
+                .create_audited(&id.storage_key(), &session, audit)
+                .await?;
             let cookie =
                 cookies::set_session(&SessionCookie::Opaque(id.clone()), p.config.https, false);
             let result = ApiResult::new()

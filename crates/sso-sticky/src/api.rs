@@ -90,9 +90,10 @@ pub async fn handle(
         }
     };
     let attempt = attempt.subject(&grant.username);
-    match grant::issue(p, &tenant, &key.partner, &grant).await {
+    let started = attempt.clone().if_it_ends(Outcome::TokenCreated);
+    match grant::issue(p, &tenant, &key.partner, &grant, started.to_store()).await {
         Ok(url) => {
-            attempt.record(Outcome::TokenCreated).await;
+            started.stored(None);
             Ok(answer(Ok(&url)))
         }
         Err(e) => {

@@ -5,7 +5,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sso_core::callcenter::{CallCenterError, Campaigns, parse_campaigns};
 use sso_core::ident::OneTimeToken;
-use sso_store::model::{AgentProfile, Claims, LoginPlan, NewToken, Protocol, Tenant, TokenPurpose};
+use sso_store::model::{
+    AgentProfile, AuditEvent, Claims, LoginPlan, NewToken, Protocol, Tenant, TokenPurpose,
+};
 use sso_web::{Platform, random_bytes};
 
 use crate::error::IssueError;
@@ -178,12 +180,14 @@ pub fn from_json(body: &Value) -> Result<Grant, CallCenterError> {
 }
 
 /// Checks the grant against the tenant (department and campaigns exist), stores a one-time
-/// token for it and returns the login URL on the tenant host.
+/// token for it (and `audit`, the event of its issue, with it) and returns the login URL on
+/// the tenant host.
 pub async fn issue(
     p: &Platform,
     tenant: &Tenant,
     issuer: &str,
     grant: &Grant,
+    audit: Option<&AuditEvent>,
 ) -> Result<String, IssueError> {
     if !tenant.departments.contains(&grant.department) {
         return Err(CallCenterError::DepartmentNotFound.into());
@@ -226,7 +230,9 @@ pub async fn issue(
         replace_slot: None,
         bound_addr: None,
     };
-    p.tokens.issue(&token.storage_key(), &new).await?;
+    p.tokens
+        .issue_audited(&token.storage_key(), &new, audit)
+        .await?;
     Ok(format!(
         "{}/sso/login?token={}",
         p.config.tenant_origin(&tenant.name),

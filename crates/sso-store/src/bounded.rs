@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::StoreError;
-use crate::item::{Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
+use crate::item::{FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
 
 /// The deadline of one store call unless its backend names another: the embedded store's
 /// worst honest commit (a group of 256 writes and one fsync) is far below it.
@@ -70,6 +70,11 @@ impl ItemBackend for Bounded {
 
     async fn transact(&self, writes: Vec<Write>) -> Result<WriteOutcome, StoreError> {
         self.within("transact", self.inner.transact(writes)).await
+    }
+
+    async fn write_then(&self, first: Write, then: FollowUp) -> Result<Followed, StoreError> {
+        self.within("write", self.inner.write_then(first, then))
+            .await
     }
 
     async fn query(&self, query: Query) -> Result<Page, StoreError> {

@@ -347,6 +347,13 @@ pub struct Capacity {
     pub requests: u64,
 }
 
+/// The writes that follow a successful write, made of its outcome ([`ItemBackend::write_then`]).
+pub type FollowUp = Box<dyn FnOnce(&WriteOutcome) -> Vec<Write> + Send>;
+
+/// The answer of [`ItemBackend::write_then`]: the first write's outcome, and whether the writes
+/// that followed it were made (`Ok(())` also when it lost and none were due).
+pub type Followed = (WriteOutcome, Result<(), StoreError>);
+
 /// A storage backend: items, conditions, atomicity. Nothing else.
 #[async_trait]
 pub trait ItemBackend: Send + Sync {
@@ -359,6 +366,30 @@ pub trait ItemBackend: Send + Sync {
     async fn transact(&self, writes: Vec<Write>) -> Result<WriteOutcome, StoreError>;
     /// Items of one partition in a sort-key range, paged.
     async fn query(&self, query: Query) -> Result<Page, StoreError>;
+    /// Writes `first` and, only when it is done, the writes `then` makes of its outcome (a
+    /// login's audit event, say), all or nothing among themselves. The second result is
+    /// theirs: a failure there leaves `first` written, as two separate calls would.
+    ///
+    /// Why: on the embedded store both ride in one operation of one durable commit, so a
+    /// login waits for one commit instead of two in turn (its own, then its audit event's);
+    /// the embedded backend overrides this. Elsewhere (DynamoDB) they are two calls, in
+    /// order, costing exactly what they did as two: a transaction of all of them would cost
+    /// twice the write units, and `first` must win or lose on its own condition.
+    async fn write_then(&self, first: Write, then: FollowUp) -> Result<Followed, StoreError> {
+        let outcome = self.write(first).await?;
+        let followed = match &outcome {
+            WriteOutcome::Done(_) => {
+                let mut writes = then(&outcome);
+                match writes.len() {
+                    0 => Ok(()),
+                    1 => self.write(writes.remove(0)).await.map(|_| ()),
+                    _ => self.transact(writes).await.map(|_| ()),
+                }
+            }
+            WriteOutcome::ConditionFailed => Ok(()),
+        };
+        Ok((outcome, followed))
+    }
     /// The backend this one wraps, if it is a wrapper (deadlines, faults, timing): the
     /// limits and measurements below are then the wrapped backend's unless overridden.
     fn wrapped(&self) -> Option<&dyn ItemBackend> {

@@ -130,7 +130,18 @@ pub trait DirectoryAdmin: Send + Sync {
 pub trait Tokens: Send + Sync {
     /// Stores a token. With a `replace_slot`, the slot's previous token stops working (unless
     /// it was already redeemed: the session it started is not touched).
-    async fn issue(&self, key: &StorageKey, token: &NewToken) -> Result<(), StoreError>;
+    async fn issue(&self, key: &StorageKey, token: &NewToken) -> Result<(), StoreError> {
+        self.issue_audited(key, token, None).await
+    }
+    /// [`Tokens::issue`], storing `audit` with the token's last write (in the same commit on
+    /// the embedded store, just after it on DynamoDB), only if the token is issued. A failure
+    /// to store the event is logged, never fatal.
+    async fn issue_audited(
+        &self,
+        key: &StorageKey,
+        token: &NewToken,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(), StoreError>;
     /// Redeems a login token at `now` into the session its [`crate::model::LoginPlan`]
     /// describes: for a one-time token one conditional write, exactly once even under
     /// concurrency, which turns the token item into the session. Refused (`None`, one answer
@@ -142,6 +153,19 @@ pub trait Tokens: Send + Sync {
         key: &StorageKey,
         now: i64,
         how: &Redemption,
+    ) -> Result<Option<RedeemedSession>, StoreError> {
+        self.redeem_audited(tenant, key, now, how, None).await
+    }
+    /// [`Tokens::redeem`], storing `audit` (with the session's issuer and subject) when it
+    /// succeeds, in the same commit on the embedded store: a redemption then waits for one
+    /// durable commit, not two. A failure to store the event is logged, never fatal.
+    async fn redeem_audited(
+        &self,
+        tenant: &str,
+        key: &StorageKey,
+        now: i64,
+        how: &Redemption,
+        audit: Option<&AuditEvent>,
     ) -> Result<Option<RedeemedSession>, StoreError>;
     /// Takes back a [`crate::model::TokenPurpose::Pending`] note, exactly once.
     async fn take(
@@ -157,7 +181,19 @@ pub trait Tokens: Send + Sync {
 pub trait Sessions: Send + Sync {
     /// Creates a session under a fresh key. `Replay` if a live item already holds that key,
     /// which is how a signed-link session doubles as its link's replay guard.
-    async fn create(&self, key: &StorageKey, session: &NewSession) -> Result<Recorded, StoreError>;
+    async fn create(&self, key: &StorageKey, session: &NewSession) -> Result<Recorded, StoreError> {
+        self.create_audited(key, session, None).await
+    }
+    /// [`Sessions::create`], storing `audit` (the event of this session's start) only if the
+    /// session is created: in the same durable commit on the embedded store (a sign-in waits
+    /// for one commit, not two), just after it on DynamoDB (two writes, as before). A failure
+    /// to store the event is logged, never fatal to the sign-in.
+    async fn create_audited(
+        &self,
+        key: &StorageKey,
+        session: &NewSession,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Recorded, StoreError>;
     /// The session, if it is live at `now` on this tenant: not revoked, not idle for longer
     /// than its idle timeout, not past its absolute lifetime, not older than its subject's
     /// revocation time. Checked on read, whatever the TTL clean-up has done.

@@ -8,7 +8,9 @@ use axum::response::Response;
 use http::{HeaderMap, Method, StatusCode};
 use sso_core::ident::StorageKey;
 use sso_core::signed_link::{self, ErrorId, Identifier, LinkError, LinkRequest, VendorKeys};
-use sso_store::model::{Claims, Client, NewSession, Outcome, Protocol, Recorded, Tenant, Vendor};
+use sso_store::model::{
+    AuditEvent, Claims, Client, NewSession, Outcome, Protocol, Recorded, Tenant, Vendor,
+};
 use sso_web::cookies::{self, SessionCookie};
 use sso_web::extract::{SourceIp, TenantPage};
 use sso_web::{Platform, WebError, form, page, random_bytes};
@@ -64,9 +66,23 @@ pub async fn handle(
             return Err(e.into());
         }
     };
-    match sign_in(&p, &tenant, vendor.as_ref(), &req, &parts.headers).await {
+    let started = p
+        .attempt(Protocol::SignedLink, &tenant.name, source_ip)
+        .issuer(&req.vendor_id)
+        .subject(req.identifier.as_str())
+        .if_it_ends(Outcome::Ok);
+    let checked = sign_in(
+        &p,
+        &tenant,
+        vendor.as_ref(),
+        &req,
+        &parts.headers,
+        started.to_store(),
+    )
+    .await;
+    match checked {
         Ok(Checked::SignedIn(cookie)) => {
-            audit(Outcome::Ok).await;
+            started.stored(None);
             Ok(p.signed_in(&tenant, &cookie, &tenant.home_path))
         }
         Ok(Checked::AlreadySignedIn) => {
@@ -132,6 +148,7 @@ async fn sign_in(
     vendor: Option<&Vendor>,
     req: &LinkRequest,
     headers: &HeaderMap,
+    audit: Option<&AuditEvent>,
 ) -> Result<Checked, WebError> {
     let now = p.now();
     let keys = vendor.map(|v| VendorKeys {
@@ -196,7 +213,8 @@ async fn sign_in(
             vendor: Some(vendor.id.clone()),
         },
     };
-    match p.sessions.create(&key, &session).await? {
+    // The session is the link's replay guard; its audit event rides in the same commit.
+    match p.sessions.create_audited(&key, &session, audit).await? {
         Recorded::First => Ok(Checked::SignedIn(cookie)),
         Recorded::Replay => {
             // Double clicks and reloads: the browser that holds the live session this very

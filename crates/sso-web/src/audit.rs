@@ -13,7 +13,7 @@ fn clip(s: &str) -> String {
 }
 
 /// An attempt being described; [`Attempt::record`] writes it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Attempt<'a> {
     platform: &'a Platform,
     event: AuditEvent,
@@ -42,7 +42,7 @@ impl Platform {
     }
 }
 
-impl Attempt<'_> {
+impl<'a> Attempt<'a> {
     /// The vendor, key, group or door.
     pub fn issuer(mut self, issuer: &str) -> Self {
         self.event.issuer = clip(issuer);
@@ -59,5 +59,42 @@ impl Attempt<'_> {
     pub async fn record(mut self, outcome: Outcome) {
         self.event.outcome = outcome;
         self.platform.record(self.event).await;
+    }
+
+    /// The attempt's event as it will be if `outcome` comes about, for the store to write
+    /// with the write that brings it about (see [`Riding`]).
+    pub fn if_it_ends(mut self, outcome: Outcome) -> Riding<'a> {
+        self.event.outcome = outcome;
+        Riding {
+            platform: self.platform,
+            event: self.event,
+        }
+    }
+}
+
+/// An audit event that rides with the write it describes (a new session, a redeemed token):
+/// the store writes both in one durable commit where it can, so a sign-in waits for one
+/// commit instead of two in turn. It is stored only when that write succeeds; then
+/// [`Riding::stored`] logs and counts it like [`Attempt::record`] (which stores it itself).
+#[derive(Debug)]
+pub struct Riding<'a> {
+    platform: &'a Platform,
+    event: AuditEvent,
+}
+
+impl Riding<'_> {
+    /// The event for the store to write, when the audit trail is kept there.
+    pub fn to_store(&self) -> Option<&AuditEvent> {
+        self.platform.config.audit_to_store.then_some(&self.event)
+    }
+
+    /// The write succeeded and stored the event: logs and counts it. `issuer` and `subject`
+    /// are those the store found (a token's session), when they were not known before.
+    pub fn stored(mut self, found: Option<(&str, &str)>) {
+        if let Some((issuer, subject)) = found {
+            self.event.issuer = clip(issuer);
+            self.event.subject = clip(subject);
+        }
+        self.platform.log_event(&self.event);
     }
 }

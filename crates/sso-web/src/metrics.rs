@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Map, Value, json};
 use sso_store::StoreError;
-use sso_store::item::{Item, ItemBackend, Key, Page, Query, Write, WriteOutcome};
+use sso_store::item::{
+    FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome,
+};
 use sso_store::model::{Outcome, Protocol};
 
 /// Kept so a burst of one request cannot grow a line without bound (EMF allows 100 values).
@@ -231,6 +233,10 @@ impl ItemBackend for Timed {
     async fn transact(&self, writes: Vec<Write>) -> Result<WriteOutcome, StoreError> {
         timed(self.inner.transact(writes)).await
     }
+    async fn write_then(&self, first: Write, then: FollowUp) -> Result<Followed, StoreError> {
+        timed(self.inner.write_then(first, then)).await
+    }
+
     async fn query(&self, query: Query) -> Result<Page, StoreError> {
         timed(self.inner.query(query)).await
     }

@@ -268,6 +268,9 @@ impl Platform {
         source_ip: IpAddr,
     ) -> Result<Option<String>, WebError> {
         let attempt = self.attempt(door.protocol, &tenant.name, source_ip);
+        let started = self
+            .attempt(door.protocol, &tenant.name, source_ip)
+            .if_it_ends(Outcome::SessionStarted);
         let secret = random_bytes::<16>()?;
         let how = Redemption {
             protocol: door.protocol,
@@ -280,7 +283,13 @@ impl Platform {
             Some(t) => {
                 let found = self
                     .tokens
-                    .redeem(&tenant.name, &t.storage_key(), self.now(), &how)
+                    .redeem_audited(
+                        &tenant.name,
+                        &t.storage_key(),
+                        self.now(),
+                        &how,
+                        started.to_store(),
+                    )
                     .await;
                 match found {
                     Ok(r) => r,
@@ -295,11 +304,7 @@ impl Platform {
             attempt.issuer(door.name).record(Outcome::BadToken).await;
             return Ok(None);
         };
-        attempt
-            .issuer(&r.session.issuer)
-            .subject(&r.session.subject)
-            .record(Outcome::SessionStarted)
-            .await;
+        started.stored(Some((&r.session.issuer, &r.session.subject)));
         Ok(Some(cookies::set_session(
             &SessionCookie::Keyed { key: r.key, secret },
             self.config.https,
@@ -310,6 +315,16 @@ impl Platform {
     /// Records one audit event: always a structured log line (target `audit`), and the store
     /// when configured. A failure to store it is logged, never fatal to the sign-in.
     pub async fn record(&self, event: AuditEvent) {
+        self.log_event(&event);
+        if self.config.audit_to_store
+            && let Err(e) = self.audit.append(&event).await
+        {
+            tracing::warn!(error = %e, "audit event not stored");
+        }
+    }
+
+    /// The log line (target `audit`) and the metrics of an event, without storing it.
+    pub(crate) fn log_event(&self, event: &AuditEvent) {
         crate::metrics::attempt(event.protocol, &event.outcome);
         tracing::info!(
             target: "audit",
@@ -322,11 +337,6 @@ impl Platform {
             outcome = %event.outcome,
             "sso attempt"
         );
-        if self.config.audit_to_store
-            && let Err(e) = self.audit.append(&event).await
-        {
-            tracing::warn!(error = %e, "audit event not stored");
-        }
     }
 
     /// The live session of this request on `tenant`, touching it (at most once per

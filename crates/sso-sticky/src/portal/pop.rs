@@ -177,15 +177,20 @@ async fn pop(
         customer_cid: None,
     };
     let issuer = format!("group:{g}");
-    let issued = grant::issue(p, &tenant, &issuer, &grant).await;
-    p.attempt(Protocol::CallCenter, &tenant.name, source_ip)
+    let attempt = p
+        .attempt(Protocol::CallCenter, &tenant.name, source_ip)
         .issuer(&issuer)
-        .subject(&s.subject)
-        .record(match &issued {
-            Ok(_) => Outcome::TokenCreated,
-            Err(e) => Outcome::CallCenterRefused(e.wire().descriptor().into()),
-        })
-        .await;
+        .subject(&s.subject);
+    let started = attempt.clone().if_it_ends(Outcome::TokenCreated);
+    let issued = grant::issue(p, &tenant, &issuer, &grant, started.to_store()).await;
+    match &issued {
+        Ok(_) => started.stored(None),
+        Err(e) => {
+            attempt
+                .record(Outcome::CallCenterRefused(e.wire().descriptor().into()))
+                .await;
+        }
+    }
     match issued {
         Ok(url) => Ok(page::redirect(&url, &[])),
         Err(IssueError::Refused(e)) => Err(refused(

@@ -98,9 +98,25 @@ impl Store {
         })
     }
 
-    /// Writes a new token item (its put is conditioned on the key being free).
-    async fn put_new_token(&self, put: Write) -> Result<(), StoreError> {
-        if self.backend.write(put).await? == WriteOutcome::ConditionFailed {
+    /// Writes `write` and, if it is done, the audit items with it (see
+    /// [`crate::item::ItemBackend::write_then`]); a failure to store them is logged.
+    async fn write_audited(
+        &self,
+        write: Write,
+        audit: Option<Vec<Write>>,
+    ) -> Result<WriteOutcome, StoreError> {
+        let (outcome, audited) = match audit {
+            None => (self.backend.write(write).await?, Ok(())),
+            Some(then) => self.backend.write_then(write, Box::new(|_| then)).await?,
+        };
+        audit_stored(audited);
+        Ok(outcome)
+    }
+
+    /// Writes a new token item (its put is conditioned on the key being free), with its audit
+    /// items if any.
+    async fn put_new_token(&self, put: Write, audit: Option<Vec<Write>>) -> Result<(), StoreError> {
+        if self.write_audited(put, audit).await? == WriteOutcome::ConditionFailed {
             return Err(StoreError::Invalid {
                 what: "token",
                 why: "a token with this key already exists".into(),
@@ -112,7 +128,13 @@ impl Store {
 
 #[async_trait]
 impl Tokens for Store {
-    async fn issue(&self, key: &StorageKey, t: &NewToken) -> Result<(), StoreError> {
+    async fn issue_audited(
+        &self,
+        key: &StorageKey,
+        t: &NewToken,
+        audit: Option<&AuditEvent>,
+    ) -> Result<(), StoreError> {
+        let audit = audit.map(audit_writes).transpose()?;
         let token_key = keys::token(&t.tenant, key);
         let mut item = Item::new(token_key.clone())
             .with("subject", Attr::S(t.subject.clone()))
@@ -138,7 +160,7 @@ impl Tokens for Store {
             cond: Cond::AbsentOrExpired { now: i64::MIN },
         };
         let Some(slot) = &t.replace_slot else {
-            return self.put_new_token(put).await;
+            return self.put_new_token(put, audit).await;
         };
         // Replacing the slot's previous token, in an order where every prefix is safe:
         // (1) read the slot's pointer, (2) delete the token it names (unless redeemed: that
@@ -173,7 +195,7 @@ impl Tokens for Store {
                     .await?;
             }
             if !written {
-                self.put_new_token(put.clone()).await?;
+                self.put_new_token(put.clone(), None).await?;
                 written = true;
             }
             let next = Item::new(slot_key.clone())
@@ -190,19 +212,21 @@ impl Tokens for Store {
                 item: next,
                 cond: unchanged,
             };
-            if let WriteOutcome::Done(_) = self.backend.write(pointed).await? {
+            // The event rides with the write that makes the token the slot's.
+            if let WriteOutcome::Done(_) = self.write_audited(pointed, audit.clone()).await? {
                 return Ok(());
             }
         }
         Err(StoreError::unavailable("token slot under heavy contention"))
     }
 
-    async fn redeem(
+    async fn redeem_audited(
         &self,
         tenant: &str,
         key: &StorageKey,
         now: i64,
         how: &Redemption,
+        audit: Option<&AuditEvent>,
     ) -> Result<Option<RedeemedSession>, StoreError> {
         let purpose = TokenPurpose::Login(LoginPlan {
             protocol: how.protocol,
@@ -212,7 +236,9 @@ impl Tokens for Store {
         })
         .name();
         if how.reusable
-            && let Some(r) = self.redeem_reusable(tenant, key, now, how, purpose).await?
+            && let Some(r) = self
+                .redeem_reusable(tenant, key, now, how, purpose, audit)
+                .await?
         {
             return Ok(Some(r));
         }
@@ -245,7 +271,28 @@ impl Tokens for Store {
             ],
             cond: Cond::Live { now, reqs },
         };
-        match self.backend.write(write).await? {
+        let (outcome, audited) = match audit {
+            None => (self.backend.write(write).await?, Ok(())),
+            Some(event) => {
+                // The event names whom the token signed in, which only the token knows.
+                let (event, tenant) = (event.clone(), tenant.to_owned());
+                let then = move |done: &WriteOutcome| match done {
+                    WriteOutcome::Done(Some(item)) => session_of(&tenant, item)
+                        .and_then(|s| {
+                            audit_writes(&AuditEvent {
+                                issuer: s.issuer,
+                                subject: s.subject,
+                                ..event
+                            })
+                        })
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                self.backend.write_then(write, Box::new(then)).await?
+            }
+        };
+        audit_stored(audited);
+        match outcome {
             WriteOutcome::Done(Some(item)) => Ok(Some(RedeemedSession {
                 key: *key,
                 session: session_of(tenant, &item)?,
@@ -296,6 +343,7 @@ impl Store {
         now: i64,
         how: &Redemption,
         purpose: &str,
+        audit: Option<&AuditEvent>,
     ) -> Result<Option<RedeemedSession>, StoreError> {
         let Some(item) = self.backend.get(&keys::token(tenant, key)).await? else {
             return Ok(None);
@@ -328,7 +376,16 @@ impl Store {
             keep_until: None,
             claims: claims_of(&item),
         };
-        if Sessions::create(self, &session_key, &new).await? == Recorded::Replay {
+        let audit = audit.map(|e| AuditEvent {
+            issuer: new.issuer.clone(),
+            subject: new.subject.clone(),
+            ..e.clone()
+        });
+        if self
+            .create_audited(&session_key, &new, audit.as_ref())
+            .await?
+            == Recorded::Replay
+        {
             return Ok(None);
         }
         Ok(Some(RedeemedSession {
@@ -374,7 +431,12 @@ impl Store {
 
 #[async_trait]
 impl Sessions for Store {
-    async fn create(&self, key: &StorageKey, s: &NewSession) -> Result<Recorded, StoreError> {
+    async fn create_audited(
+        &self,
+        key: &StorageKey,
+        s: &NewSession,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Recorded, StoreError> {
         let item = Item::new(keys::session(&s.tenant, key))
             .with("subject", Attr::S(s.subject.clone()))
             .with("protocol", Attr::S(Protocol::as_str(s.protocol).into()))
@@ -400,7 +462,8 @@ impl Sessions for Store {
             item,
             cond: Cond::AbsentOrExpired { now: s.created_at },
         };
-        Ok(match self.backend.write(put).await? {
+        let audit = audit.map(audit_writes).transpose()?;
+        Ok(match self.write_audited(put, audit).await? {
             WriteOutcome::Done(_) => Recorded::First,
             WriteOutcome::ConditionFailed => Recorded::Replay,
         })
@@ -636,36 +699,49 @@ impl Throttle for Store {
     }
 }
 
+/// Logs an audit event that could not be stored with the write it describes: as with
+/// [`Audit::append`] from the web layer, a missing audit item never fails the sign-in.
+fn audit_stored(result: Result<(), StoreError>) {
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "audit event not stored");
+    }
+}
+
+/// The items of one audit event: under the tenant's listing and, when it names a subject,
+/// under the subject's too (to be written together or not at all). An attempt that names
+/// nobody (a random token, say) is listed under the tenant only: one small item, so anonymous
+/// traffic cannot write more than that per request.
+fn audit_writes(e: &AuditEvent) -> Result<Vec<Write>, StoreError> {
+    let mut unique = [0u8; 6];
+    getrandom::fill(&mut unique)
+        .map_err(|err| StoreError::Io(format!("OS random source: {err}")))?;
+    let sk = keys::audit_sk(e.at, &hex::encode(unique));
+    let data = super::encode(e)?;
+    let expires = Attr::N(e.at.saturating_add(AUDIT_RETENTION_SECS));
+    let put = |pk: String| Write::Put {
+        item: Item::new(crate::item::Key::new(pk, sk.clone()))
+            .with(super::DATA, data.clone())
+            .with(EXPIRES_AT, expires.clone()),
+        cond: Cond::Always,
+    };
+    if e.subject.is_empty() {
+        return Ok(vec![put(keys::audit_pk(&e.tenant))]);
+    }
+    Ok(vec![
+        put(keys::audit_subject_pk(&e.tenant, &e.subject)),
+        put(keys::audit_pk(&e.tenant)),
+    ])
+}
+
 #[async_trait]
 impl Audit for Store {
     async fn append(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        let mut unique = [0u8; 6];
-        getrandom::fill(&mut unique)
-            .map_err(|err| StoreError::Io(format!("OS random source: {err}")))?;
-        let sk = keys::audit_sk(e.at, &hex::encode(unique));
-        let data = super::encode(e)?;
-        let expires = Attr::N(e.at.saturating_add(AUDIT_RETENTION_SECS));
-        let put = |pk: String| Write::Put {
-            item: Item::new(crate::item::Key::new(pk, sk.clone()))
-                .with(super::DATA, data.clone())
-                .with(EXPIRES_AT, expires.clone()),
-            cond: Cond::Always,
-        };
-        // An attempt that names nobody (a random token, say) is listed under the tenant only:
-        // one small item, so anonymous traffic cannot write more than that per request.
-        if e.subject.is_empty() {
-            return self
-                .backend
-                .write(put(keys::audit_pk(&e.tenant)))
-                .await
-                .map(|_| ());
-        }
+        let mut writes = audit_writes(e)?;
         // The tenant's listing and the subject's are written together or not at all: no
         // event is in one and missing from the other.
-        let writes = vec![
-            put(keys::audit_subject_pk(&e.tenant, &e.subject)),
-            put(keys::audit_pk(&e.tenant)),
-        ];
+        if writes.len() == 1 {
+            return self.backend.write(writes.remove(0)).await.map(|_| ());
+        }
         self.backend.transact(writes).await.map(|_| ())
     }
 

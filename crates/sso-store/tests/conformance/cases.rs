@@ -1187,3 +1187,119 @@ pub async fn an_event_that_names_nobody_is_one_small_item_that_expires(store: &S
         .unwrap();
     assert_eq!(listed.events, [event]);
 }
+
+/// An event that has not happened yet: what a sign-in hands the store with its write.
+fn riding(subject: &str, outcome: &str) -> AuditEvent {
+    AuditEvent {
+        at: NOW,
+        tenant: "demoaws".into(),
+        protocol: Protocol::Helpdesk,
+        issuer: "door".into(),
+        subject: subject.into(),
+        source_ip: "127.0.0.1".into(),
+        outcome: outcome.to_owned().into(),
+    }
+}
+
+async fn events(store: &Store, subject: Option<&str>) -> Vec<AuditEvent> {
+    store
+        .list("demoaws", subject, NOW - 10, NOW + 10, 100, None)
+        .await
+        .unwrap()
+        .events
+}
+
+pub async fn an_audited_sign_in_stores_its_event_only_when_it_wins(store: &Store) {
+    let s = session_key(40);
+    let event = riding("1234", "started");
+    let first = store
+        .create_audited(&s, &new_session("1234", NOW), Some(&event))
+        .await
+        .unwrap();
+    assert_eq!(first, Recorded::First);
+    assert_eq!(events(store, None).await, vec![event.clone()]);
+    assert_eq!(events(store, Some("1234")).await, vec![event.clone()]);
+    // The same key again is a replay: the session stands, and no second event is stored.
+    let again = store
+        .create_audited(
+            &s,
+            &new_session("1234", NOW),
+            Some(&riding("1234", "again")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again, Recorded::Replay);
+    assert_eq!(events(store, None).await, vec![event]);
+}
+
+pub async fn audited_redemptions_of_one_token_by_64_at_once_store_one_event_naming_its_subject(
+    store: &Store,
+) {
+    let key = token_key(41);
+    issued(store, &key, new_token(false, NOW + 300, None)).await;
+    let redeemed = at_once(store, 64, |store, _| async move {
+        // The event is described before anyone knows whom the token signs in.
+        let event = riding("", "redeemed");
+        store
+            .redeem_audited("demoaws", &key, NOW, &once(), Some(&event))
+            .await
+    })
+    .await;
+    assert_eq!(redeemed.into_iter().flatten().count(), 1);
+    let stored = events(store, None).await;
+    assert_eq!(
+        stored.len(),
+        1,
+        "one event for the one redemption: {stored:?}"
+    );
+    assert_eq!(
+        (stored[0].issuer.as_str(), stored[0].subject.as_str()),
+        ("admin", "joe"),
+        "the event names the token's session"
+    );
+    assert_eq!(events(store, Some("joe")).await, stored);
+    // A refused redemption stores nothing.
+    let refused = store
+        .redeem_audited(
+            "demoaws",
+            &token_key(42),
+            NOW,
+            &once(),
+            Some(&riding("", "x")),
+        )
+        .await
+        .unwrap();
+    assert!(refused.is_none());
+    assert_eq!(events(store, None).await.len(), 1);
+}
+
+pub async fn an_audited_issue_stores_its_event_with_the_token_slot_or_not(store: &Store) {
+    let event = riding("joe", "issued");
+    store
+        .issue_audited(
+            &token_key(43),
+            &new_token(false, NOW + 300, None),
+            Some(&event),
+        )
+        .await
+        .unwrap();
+    assert_eq!(events(store, Some("joe")).await, vec![event.clone()]);
+    // Replacing a slot's token twice: one event per issue, each stored once.
+    for n in [44, 45] {
+        store
+            .issue_audited(
+                &token_key(n),
+                &new_token(false, NOW + 300, Some("s")),
+                Some(&event),
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(events(store, Some("joe")).await.len(), 3);
+    assert_eq!(events(store, None).await.len(), 3);
+    assert!(redeems(store, &token_key(45), NOW, &once()).await);
+    assert!(
+        !redeems(store, &token_key(44), NOW, &once()).await,
+        "replaced"
+    );
+}
