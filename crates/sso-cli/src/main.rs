@@ -17,6 +17,12 @@ use sso_store::dynamo::DynamoConfig;
 use sso_web::settings::{self, Deployment};
 use sso_web::{Settings, SystemClock};
 
+/// mimalloc rather than glibc's malloc: under load the server frees on one thread what another
+/// allocated (a request's items freed by the store's writer), and glibc's arenas made that a
+/// tenth of the writer's time (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The SSO gateway: signed-link, help-desk and call-center single sign-on.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
