@@ -1,39 +1,62 @@
-//! The embedded backend: a redb file under a data directory (or memory, for tests).
+//! The embedded backend: a redb file under a data directory (or memory, for tests), and its
+//! write-ahead log.
 //!
 //! # Group commit
 //!
-//! Every write ([`ItemBackend::write`] and [`ItemBackend::transact`]) is queued (an unbounded
+//! Every write ([`ItemBackend::write`] and [`ItemBackend::transact`]) is queued (a bounded
 //! channel) to ONE writer, a dedicated thread that owns all redb write transactions. The
 //! writer blocks until an operation arrives, then takes every operation already waiting, at
 //! most [`MAX_BATCH`] (256) in all, opens one write transaction for the batch, evaluates each
 //! operation's [`Cond`]itions in queue order against the state as changed by the earlier
-//! operations of the batch, and commits once with redb's default `Durability::Immediate`
-//! (one fsync for the whole batch). There is **no timer**: the writer never waits for company,
-//! so on an idle server a lone write commits at once; batches only form from operations that
-//! queued while the previous commit was being made durable.
+//! operations of the batch, and commits once. There is **no timer**: the writer never waits
+//! for company, so on an idle server a lone write commits at once; batches only form from
+//! operations that queued while the writer was busy with the previous one.
 //!
 //! Each operation keeps its own outcome: a conditional write that loses still gets
 //! [`WriteOutcome::ConditionFailed`], and a transaction is all-or-nothing within the batch (its
 //! conditions are evaluated against a private overlay first; only when all hold are its writes
-//! applied to the batch's transaction), leaving the other operations unaffected. A caller is
-//! answered only after the commit holding its write has returned, i.e. is durable; if applying
+//! applied to the batch's transaction), leaving the other operations unaffected. If applying
 //! or committing fails, every operation of that batch gets the error ([`StoreError::Io`]) and
 //! nothing of the batch is written. A batch that changes nothing (every condition failed) is
-//! aborted rather than committed: its answers were judged against already durable state.
-//! Exactly-once still holds because one thread evaluates every condition in order.
+//! aborted rather than committed. Exactly-once holds because one thread evaluates every
+//! condition in order.
+//!
+//! # Durable before answered: the log
+//!
+//! A batch's commit does not wait for the disk (redb's `Durability::None`): the writer
+//! appends the batch's changes (each key's final item, or its removal) as one record to the
+//! write-ahead log `sso.wal` next to the database, through a second thread, the syncer, and
+//! goes on with the next batch. The syncer writes every record waiting with one `pwrite` and
+//! makes them durable with one `fdatasync`, then answers their callers, in batch order. So
+//! the disk's flush overlaps the next batch's work instead of stopping the writer, and one
+//! flush covers every batch committed meanwhile. **No caller is answered before the record
+//! holding its write is durable**, and a batch that changed nothing is answered only after
+//! every batch before it is durable (its answer was judged on their state).
+//!
+//! Every [`CHECKPOINT_BYTES`] of log, and when no write has come for [`CHECKPOINT_IDLE`], the
+//! writer makes a **checkpoint**: a commit with full durability (redb's own two fsyncs), which
+//! makes everything before it durable in the database file; the log then starts over at its
+//! beginning. A sweep's commit is durable too, so it is also a checkpoint. Each commit stores
+//! the number of its log record in the database; when the store is opened, the records after
+//! the database's number are replayed, in order, up to the first torn or out-of-sequence one
+//! (which no caller was answered for), made durable, and the log is emptied (see `wal.rs` for
+//! the format). A SIGKILL or power cut therefore loses no acknowledged write.
+//!
+//! Reads run on tokio's blocking pool in redb read transactions, concurrent with the writer,
+//! and see every committed batch, including one whose record is being made durable that very
+//! moment: a read may see a write a few hundred microseconds before its writer is told it is
+//! done (and, should the machine crash in between, a write that is then lost, never one that
+//! was acknowledged). Writing the log failing (a full or broken disk) fails the batches it
+//! held and refuses every later write until the store is opened again; the operations it
+//! failed may or may not have been made, as with any I/O error.
 //!
 //! An operation may carry writes that follow it ([`ItemBackend::write_then`]): a sign-in's
 //! audit event, made only when the sign-in's own conditional write wins. They are evaluated
-//! right after it in the same transaction and made durable by the same commit, so a login
-//! waits for one commit rather than two in turn (its session, then its event): under load
-//! that was half of every login's wait.
+//! right after it in the same transaction and made durable by the same record.
 //!
 //! The queue is bounded ([`QUEUE_CAPACITY`] operations): when the writer falls that far
 //! behind, a write is refused at once as unavailable (the protocols' "try again later")
-//! instead of queueing without limit.
-//!
-//! Reads run on tokio's blocking pool in redb read transactions, concurrent with the writer,
-//! and see only committed batches. The file is held by one process at a time.
+//! instead of queueing without limit. The file and its log are held by one process at a time.
 //!
 //! # Expired items are swept
 //!
@@ -56,8 +79,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
+
+mod wal;
 
 use crate::StoreError;
 use crate::item::{
@@ -71,6 +96,8 @@ const EXPIRY: TableDefinition<(i64, &str, &str), ()> = TableDefinition::new("exp
 /// Format markers (today only whether the expiry index has been built).
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const META_EXPIRY_INDEX: &str = "expiry_index";
+/// The sequence number of the last log record whose batch this state holds.
+const META_WAL_SEQ: &str = "wal_seq";
 
 /// File name of the store inside the data directory.
 pub const FILE_NAME: &str = "sso.redb";
@@ -87,6 +114,15 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// At most this many expired items are deleted by one sweep (one write transaction).
 pub const SWEEP_MAX: usize = 1000;
+
+/// A checkpoint (a durable commit of the database, after which the log starts over) is made
+/// once the records since the last one reach this many bytes: the log's size, and the most
+/// that is replayed when the store is opened after a crash.
+pub const CHECKPOINT_BYTES: usize = 4 << 20;
+
+/// A checkpoint is also made when no write has come for this long, so an idle server's
+/// database file holds everything it acknowledged.
+pub const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
 
 /// The embedded backend.
 #[derive(Clone)]
@@ -121,6 +157,11 @@ struct Stats {
     /// Write operations answered, and the most that shared one batch.
     ops: AtomicU64,
     largest_batch: AtomicU64,
+    /// `fdatasync`s of the log, and checkpoints (durable commits of the database).
+    syncs: Arc<AtomicU64>,
+    checkpoints: AtomicU64,
+    /// The longest a durable commit (a checkpoint) held the writer since the last report, µs.
+    longest_checkpoint_us: AtomicU64,
 }
 
 impl Drop for Writer {
@@ -161,7 +202,11 @@ impl Embedded {
                 }
                 other => io(other),
             })?;
-        Self::init(db, SWEEP_EVERY)
+        let log_path = dir.join(wal::FILE_NAME);
+        let mut log = open_private_log(&log_path).map_err(io)?;
+        let mut records = Vec::new();
+        std::io::Read::read_to_end(&mut log, &mut records).map_err(io)?;
+        Self::init(db, SWEEP_EVERY, Some((log, records)))
     }
 
     /// A store that lives in memory only: for tests and benchmarks.
@@ -175,23 +220,42 @@ impl Embedded {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(io)?;
-        Self::init(db, every)
+        Self::init(db, every, None)
     }
 
-    fn init(db: Database, sweep_every: Duration) -> Result<Self, StoreError> {
+    /// Prepares the tables, replays the log's records that the database does not hold yet
+    /// (after a crash) and makes them durable, empties the log, and starts the writer.
+    fn init(
+        db: Database,
+        sweep_every: Duration,
+        log: Option<(std::fs::File, Vec<u8>)>,
+    ) -> Result<Self, StoreError> {
         let tx = db.begin_write().map_err(io)?;
         tx.open_table(ITEMS).map_err(io)?;
         tx.open_table(EXPIRY).map_err(io)?;
         index_expiry_once(&tx)?;
+        let (log, records) = log.unzip();
+        let seq = replay(&tx, records.as_deref().unwrap_or_default())?;
         tx.commit().map_err(io)?;
+        if let Some(log) = &log {
+            log.set_len(0).map_err(io)?;
+            log.sync_all().map_err(io)?;
+        }
         let db = Arc::new(db);
         let (queue, ops) = mpsc::sync_channel(QUEUE_CAPACITY);
         let stats = Arc::new(Stats::default());
+        let syncer = wal::Syncer::spawn(log, Arc::clone(&stats.syncs)).map_err(io)?;
         let thread = {
             let (db, stats) = (Arc::clone(&db), Arc::clone(&stats));
+            let log = Log {
+                syncer,
+                seq,
+                bytes: 0,
+                dirty: false,
+            };
             std::thread::Builder::new()
                 .name("sso-store-writer".into())
-                .spawn(move || run_writer(&db, &ops, &stats, sweep_every))
+                .spawn(move || run_writer(&db, &ops, &stats, sweep_every, log))
                 .map_err(io)?
         };
         Ok(Self {
@@ -218,6 +282,16 @@ impl Embedded {
         (
             stats.ops.load(Ordering::Relaxed),
             stats.largest_batch.load(Ordering::Relaxed),
+        )
+    }
+
+    /// How many times since `open` the log has been made durable (`fdatasync`), and how many
+    /// checkpoints (durable commits of the database itself) were made.
+    pub fn syncs(&self) -> (u64, u64) {
+        let stats = &self.writer.stats;
+        (
+            stats.syncs.load(Ordering::Relaxed),
+            stats.checkpoints.load(Ordering::Relaxed),
         )
     }
 
@@ -258,6 +332,44 @@ impl Embedded {
             .await
             .map_err(|e| StoreError::unavailable_from("store task failed", e))?
     }
+}
+
+/// Opens (creating, `0600`) the log for reading and writing.
+fn open_private_log(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
+/// Applies the records of `log` that come after the database's own sequence number, in
+/// order, and says the last sequence number the database now holds.
+fn replay(tx: &redb::WriteTransaction, log: &[u8]) -> Result<u64, StoreError> {
+    let mut meta = tx.open_table(META).map_err(io)?;
+    let after = meta.get(META_WAL_SEQ).map_err(io)?.map_or(0, |v| v.value());
+    let records = wal::records(log, after);
+    let Some(&(last, _)) = records.last() else {
+        return Ok(after);
+    };
+    let mut items = tx.open_table(ITEMS).map_err(io)?;
+    let mut index = tx.open_table(EXPIRY).map_err(io)?;
+    for (_, payload) in &records {
+        for change in wal::changes(payload)? {
+            let expiry = change.value.and_then(expires_at);
+            store_encoded(
+                &mut items,
+                &mut index,
+                change.pk,
+                change.sk,
+                change.value,
+                expiry,
+            )?;
+        }
+    }
+    meta.insert(META_WAL_SEQ, last).map_err(io)?;
+    tracing::info!(records = records.len(), last, "store log replayed");
+    Ok(last)
 }
 
 /// `mkdir -p` with mode `0700` for every directory it makes.
@@ -411,25 +523,86 @@ impl Embedded {
     }
 }
 
-/// The writer thread: one batch per loop, until every handle is dropped; sweeps in between.
-fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, stats: &Stats, every: Duration) {
+/// The writer's side of the log: the last sequence number, and what the database holds
+/// that only the log has made durable.
+struct Log {
+    syncer: wal::Syncer,
+    seq: u64,
+    /// Bytes of records since the last checkpoint.
+    bytes: usize,
+    /// Whether any commit since the last checkpoint was not itself durable.
+    dirty: bool,
+}
+
+impl Log {
+    /// Makes everything committed durable in the database itself, if it is not already.
+    fn checkpoint(&mut self, db: &Database, stats: &Stats) -> Result<(), StoreError> {
+        if !self.dirty {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let tx = db.begin_write().map_err(io)?;
+        tx.open_table(META)
+            .map_err(io)?
+            .insert(META_WAL_SEQ, self.seq)
+            .map_err(io)?;
+        tx.commit().map_err(io)?;
+        self.checkpointed(stats, started);
+        Ok(())
+    }
+
+    /// A durable commit, begun at `started`, has just been made: the log may start over.
+    fn checkpointed(&mut self, stats: &Stats, started: Instant) {
+        stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        stats
+            .longest_checkpoint_us
+            .fetch_max(took, Ordering::Relaxed);
+        self.syncer.send(wal::Entry::Checkpoint);
+        self.bytes = 0;
+        self.dirty = false;
+    }
+}
+
+/// The writer thread: one batch per loop, until every handle is dropped; sweeps and
+/// checkpoints in between.
+fn run_writer(
+    db: &Database,
+    ops: &mpsc::Receiver<Op>,
+    stats: &Stats,
+    every: Duration,
+    mut log: Log,
+) {
     let mut last_sweep = Instant::now();
     let mut report = Report::new(stats);
     loop {
         // Blocks only while the queue is empty: no timer, a lone op is committed at once. A
         // queue that stays empty for SWEEP_EVERY (or a writer that has not swept for that
-        // long) sweeps.
-        let wait = every.saturating_sub(last_sweep.elapsed()).min(REPORT_EVERY);
+        // long) sweeps; one that stays empty for CHECKPOINT_IDLE checkpoints.
+        let mut wait = every.saturating_sub(last_sweep.elapsed()).min(REPORT_EVERY);
+        if log.dirty {
+            wait = wait.min(CHECKPOINT_IDLE);
+        }
         let first = match ops.recv_timeout(wait) {
             Ok(op) => Some(op),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         report.tick(stats);
+        if first.is_none()
+            && let Err(e) = log.checkpoint(db, stats)
+        {
+            tracing::warn!(error = %e, "store checkpoint failed");
+        }
         if last_sweep.elapsed() >= every {
+            let started = Instant::now();
+            let swept = sweep_and_count(db, unix_now(), stats);
+            if swept.as_ref().is_ok_and(|n| *n > 0) {
+                // The sweep's commit was durable, and so is all before it.
+                log.checkpointed(stats, started);
+            }
             // A full sweep means more may be due: sweep again soon, not SWEEP_EVERY later.
-            let full = sweep_and_count(db, unix_now(), stats) == Ok(SWEEP_MAX);
-            last_sweep = if full {
+            last_sweep = if swept == Ok(SWEEP_MAX) {
                 Instant::now()
                     .checked_sub(every)
                     .unwrap_or_else(Instant::now)
@@ -450,39 +623,90 @@ fn run_writer(db: &Database, ops: &mpsc::Receiver<Op>, stats: &Stats, every: Dur
             match op {
                 Op::Writes(pending) => writes.push(pending),
                 Op::Sweep { now, reply } => {
-                    let _ = reply.send(sweep_and_count(db, now, stats));
+                    let started = Instant::now();
+                    let swept = sweep_and_count(db, now, stats);
+                    if swept.as_ref().is_ok_and(|n| *n > 0) {
+                        log.checkpointed(stats, started);
+                    }
+                    let _ = reply.send(swept);
                 }
             }
         }
-        if writes.is_empty() {
-            continue;
-        }
-        stats.ops.fetch_add(writes.len() as u64, Ordering::Relaxed);
-        stats
-            .largest_batch
-            .fetch_max(writes.len() as u64, Ordering::Relaxed);
-        let (outcomes, committed) = match run_batch(db, &mut writes) {
-            Ok(done) => done,
-            Err(e) => (vec![Err(e); writes.len()], false),
-        };
-        if committed {
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-        }
-        for (Pending { reply, .. }, outcome) in writes.into_iter().zip(outcomes) {
-            // A caller that stopped waiting (dropped future) is not an error.
-            let _ = reply.send(outcome);
+        if !writes.is_empty() {
+            write_batch(db, writes, stats, &mut log);
         }
     }
+    if let Err(e) = log.checkpoint(db, stats) {
+        tracing::warn!(error = %e, "store checkpoint at close failed");
+    }
+}
+
+/// Commits one batch and hands it to the syncer, which answers its callers once it is
+/// durable: through the log, or (every [`CHECKPOINT_BYTES`]) through a durable commit that
+/// is also a checkpoint.
+fn write_batch(db: &Database, mut writes: Vec<Pending>, stats: &Stats, log: &mut Log) {
+    stats.ops.fetch_add(writes.len() as u64, Ordering::Relaxed);
+    stats
+        .largest_batch
+        .fetch_max(writes.len() as u64, Ordering::Relaxed);
+    let refused = log
+        .syncer
+        .failed()
+        .then(|| StoreError::Io("the store log failed: restart the server".into()));
+    let durable = log.bytes >= CHECKPOINT_BYTES;
+    let seq = log.seq + 1;
+    let started = Instant::now();
+    let result = match refused {
+        Some(e) => Err(e),
+        None => run_batch(db, &mut writes, seq, durable),
+    };
+    let (outcomes, record) = match result {
+        Ok(done) => done,
+        Err(e) => (vec![Err(e); writes.len()], None),
+    };
+    let replies: Vec<_> = writes.into_iter().map(|p| p.reply).collect();
+    let answer: wal::Answer = Box::new(move |synced| {
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            // A caller that stopped waiting (dropped future) is not an error.
+            let _ = reply.send(match &synced {
+                Ok(()) => outcome,
+                Err(e) => Err(e.clone()),
+            });
+        }
+    });
+    let record = match record {
+        None => None,
+        Some(record) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            log.seq = seq;
+            if durable {
+                log.checkpointed(stats, started);
+                None
+            } else {
+                log.bytes += record.len();
+                log.dirty = true;
+                Some(record)
+            }
+        }
+    };
+    log.syncer.send(wal::Entry::Batch {
+        seq,
+        record,
+        answer,
+    });
 }
 
 /// How often the writer logs its batch statistics (when it wrote anything since).
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// The writer's periodic `info` line: writes, commits and the largest batch since the last.
+/// The writer's periodic `info` line, about the time since the last: writes, commits, the
+/// largest batch, `fdatasync`s of the log and checkpoints.
 struct Report {
     at: Instant,
     ops: u64,
     commits: u64,
+    syncs: u64,
+    checkpoints: u64,
 }
 
 impl Report {
@@ -491,6 +715,8 @@ impl Report {
             at: Instant::now(),
             ops: stats.ops.load(Ordering::Relaxed),
             commits: stats.commits.load(Ordering::Relaxed),
+            syncs: stats.syncs.load(Ordering::Relaxed),
+            checkpoints: stats.checkpoints.load(Ordering::Relaxed),
         }
     }
 
@@ -506,6 +732,12 @@ impl Report {
                 commits,
                 mean_batch = format_args!("{:.1}", ops as f64 / commits.max(1) as f64),
                 largest_batch = stats.largest_batch.swap(0, Ordering::Relaxed),
+                syncs = now.syncs - self.syncs,
+                checkpoints = now.checkpoints - self.checkpoints,
+                longest_checkpoint_ms = format_args!(
+                    "{:.1}",
+                    stats.longest_checkpoint_us.swap(0, Ordering::Relaxed) as f64 / 1000.0
+                ),
                 "store writer batches"
             );
         }
@@ -613,36 +845,36 @@ fn expires_at(bytes: &[u8]) -> Option<i64> {
     }
 }
 
-/// Runs a batch in one write transaction. `Err` (the whole batch fails, nothing is written)
-/// when the transaction cannot be opened, applied to or committed; otherwise one outcome per
-/// op and whether a commit was made.
+/// One queued operation's answer.
+type Outcome = Result<Followed, StoreError>;
+
+/// Runs a batch in one write transaction numbered `seq`. `Err` (the whole batch fails,
+/// nothing is written) when the transaction cannot be opened, applied to or committed;
+/// otherwise one outcome per op and, when a commit was made, the record of its changes. The
+/// commit waits for the disk only when `durable`; otherwise the log makes it durable.
 fn run_batch(
     db: &Database,
     batch: &mut [Pending],
-) -> Result<(Vec<Result<Followed, StoreError>>, bool), StoreError> {
-    let tx = db.begin_write().map_err(io)?;
+    seq: u64,
+    durable: bool,
+) -> Result<(Vec<Outcome>, Option<wal::Record>), StoreError> {
+    let mut tx = db.begin_write().map_err(io)?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    let mut changed = false;
+    let mut record = wal::Record::default();
     {
         let mut table = tx.open_table(ITEMS).map_err(io)?;
         let mut index = tx.open_table(EXPIRY).map_err(io)?;
         for pending in batch.iter_mut() {
             let outcome = match evaluate(&table, &pending.writes) {
                 Ok(Evaluated::Holds { changes, outcome }) => {
-                    for (key, item) in changes {
-                        store(&mut table, &mut index, &key, item.as_ref())?;
-                        changed = true;
-                    }
+                    apply(&mut table, &mut index, &mut record, changes)?;
                     // What follows is judged on the state these writes left, in the same
                     // transaction: durable in the same commit, or not at all.
                     let followed = match pending.then.take().map(|then| then(&outcome)) {
                         None => Ok(()),
                         Some(follow) => match evaluate(&table, &follow) {
                             Ok(Evaluated::Holds { changes, .. }) => {
-                                for (key, item) in changes {
-                                    store(&mut table, &mut index, &key, item.as_ref())?;
-                                }
-                                Ok(())
+                                apply(&mut table, &mut index, &mut record, changes)
                             }
                             Ok(Evaluated::Fails) => Err(StoreError::Io(
                                 "a condition of the writes that follow failed".into(),
@@ -659,12 +891,19 @@ fn run_batch(
             outcomes.push(outcome);
         }
     }
-    if changed {
-        tx.commit().map_err(io)?;
-    } else {
+    if record.is_empty() {
         tx.abort().map_err(io)?;
+        return Ok((outcomes, None));
     }
-    Ok((outcomes, changed))
+    tx.open_table(META)
+        .map_err(io)?
+        .insert(META_WAL_SEQ, seq)
+        .map_err(io)?;
+    if !durable {
+        tx.set_durability(Durability::None).map_err(io)?;
+    }
+    tx.commit().map_err(io)?;
+    Ok((outcomes, Some(record)))
 }
 
 enum Evaluated {
@@ -711,26 +950,45 @@ fn evaluate(table: &Table<'_>, writes: &[Write]) -> Result<Evaluated, StoreError
     })
 }
 
-/// Writes `item` at `key` (`None`: removes it), keeping the expiry index in step.
-fn store(
+type Index<'t> = redb::Table<'t, (i64, &'static str, &'static str), ()>;
+
+/// Writes one op's changes (encoded once) and adds them to the batch's log record.
+fn apply(
     table: &mut Table<'_>,
-    index: &mut redb::Table<'_, (i64, &'static str, &'static str), ()>,
-    key: &Key,
-    item: Option<&Item>,
+    index: &mut Index<'_>,
+    record: &mut wal::Record,
+    changes: BTreeMap<Key, Option<Item>>,
 ) -> Result<(), StoreError> {
-    let k = (key.pk.as_str(), key.sk.as_str());
-    let old = match item {
-        Some(item) => table.insert(k, encode(item)?.as_slice()).map_err(io)?,
-        None => table.remove(k).map_err(io)?,
+    for (key, item) in changes {
+        let bytes = item.as_ref().map(encode).transpose()?;
+        let expiry = item.as_ref().and_then(|i| i.n(EXPIRES_AT));
+        store_encoded(table, index, &key.pk, &key.sk, bytes.as_deref(), expiry)?;
+        record.push(&key.pk, &key.sk, bytes.as_deref());
+    }
+    Ok(())
+}
+
+/// Writes the encoded item `value` (expiring at `expiry`) at `(pk, sk)`, or removes it when
+/// `None`, keeping the expiry index in step.
+fn store_encoded(
+    table: &mut Table<'_>,
+    index: &mut Index<'_>,
+    pk: &str,
+    sk: &str,
+    value: Option<&[u8]>,
+    expiry: Option<i64>,
+) -> Result<(), StoreError> {
+    let old = match value {
+        Some(value) => table.insert((pk, sk), value).map_err(io)?,
+        None => table.remove((pk, sk)).map_err(io)?,
     }
     .and_then(|old| expires_at(old.value()));
-    let new = item.and_then(|i| i.n(EXPIRES_AT));
-    if old != new {
+    if old != expiry {
         if let Some(at) = old {
-            index.remove((at, k.0, k.1)).map_err(io)?;
+            index.remove((at, pk, sk)).map_err(io)?;
         }
-        if let Some(at) = new {
-            index.insert((at, k.0, k.1), ()).map_err(io)?;
+        if let Some(at) = expiry {
+            index.insert((at, pk, sk), ()).map_err(io)?;
         }
     }
     Ok(())
@@ -1047,5 +1305,82 @@ mod tests {
             present(&store, "seen-2").await,
             "the follow-up saw the updated item"
         );
+    }
+
+    /// The log of a crash: the database holds batches up to `seq`, the log one more.
+    fn crash_log(dir: &Path, seq: u64, changes: &[(&str, Option<&Item>)]) {
+        let mut record = wal::Record::default();
+        for (pk, item) in changes {
+            let bytes = item.map(|i| encode(i).unwrap());
+            record.push(pk, "s", bytes.as_deref());
+        }
+        let mut log = Vec::new();
+        record.seal_into(seq + 1, &mut log);
+        std::fs::write(dir.join(wal::FILE_NAME), log).unwrap();
+    }
+
+    #[tokio::test]
+    async fn what_only_the_log_holds_is_replayed_when_opened_and_the_log_emptied() {
+        let dir = temp_dir("replay");
+        {
+            let store = Embedded::open(&dir).unwrap();
+            store.write(put("gone")).await.unwrap();
+            store.write(put("kept")).await.unwrap();
+        }
+        // Two batches were committed: the database's sequence number is 2.
+        let item = Item::new(Key::new("new", "s")).with(EXPIRES_AT, Attr::N(50));
+        crash_log(&dir, 2, &[("new", Some(&item)), ("gone", None)]);
+        let store = Embedded::open(&dir).unwrap();
+        assert!(present(&store, "new").await && present(&store, "kept").await);
+        assert!(!present(&store, "gone").await);
+        assert_eq!(
+            std::fs::metadata(dir.join(wal::FILE_NAME)).unwrap().len(),
+            0
+        );
+        // The replayed item is in the expiry index like any other.
+        assert_eq!(store.sweep(60).await.unwrap(), 1);
+        assert!(!present(&store, "new").await);
+        drop(store);
+        // A record the database already holds (a stale lap) is not applied again.
+        crash_log(&dir, 1, &[("new", Some(&item))]);
+        let store = Embedded::open(&dir).unwrap();
+        assert!(!present(&store, "new").await);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn writes_are_durable_through_the_log_and_checkpointed_when_idle() {
+        let dir = temp_dir("checkpoint");
+        let store = Embedded::open(&dir).unwrap();
+        store.write(put("a")).await.unwrap();
+        let log = dir.join(wal::FILE_NAME);
+        assert!(
+            std::fs::metadata(&log).unwrap().len() > 0,
+            "acknowledged once in the log"
+        );
+        assert_eq!(store.syncs(), (1, 0));
+        tokio::time::sleep(CHECKPOINT_IDLE + Duration::from_millis(300)).await;
+        assert_eq!(store.syncs().1, 1, "an idle writer checkpoints");
+        store.write(put("b")).await.unwrap();
+        // The second lap starts at the log's beginning.
+        let bytes = std::fs::read(&log).unwrap();
+        assert_eq!(wal::records(&bytes, 1).len(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_log_is_private_to_the_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = temp_dir("log-mode");
+        drop(Embedded::open(&dir).unwrap());
+        let mode = std::fs::metadata(dir.join(wal::FILE_NAME))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

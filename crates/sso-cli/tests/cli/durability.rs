@@ -139,6 +139,13 @@ fn every_acknowledged_login_survives_a_kill_mid_load() {
 
     eprintln!("{} logins acknowledged before the kill", acknowledged.len());
     let (second, port) = start(&data);
+    // The logins since the last checkpoint were durable in the log only: the restart replays
+    // them (the test would not see the log's part otherwise).
+    let restart = second.log.text();
+    assert!(
+        restart.contains("store log replayed"),
+        "the restart replays the log:\n{restart}"
+    );
     for (path, cookie) in &acknowledged {
         let again = get(port, path, None).expect("the restarted server answers");
         assert!(

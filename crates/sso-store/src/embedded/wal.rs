@@ -1,0 +1,484 @@
+//! The embedded store's write-ahead log: what makes a batch durable while the writer already
+//! works on the next one.
+//!
+//! The writer commits each batch to redb without waiting for the disk (`Durability::None`)
+//! and hands the batch's changes, as one [`Record`], to the syncer thread. The syncer takes
+//! every record waiting, writes them with one `pwrite` at the log's current end, makes them
+//! durable with one `fdatasync`, and only then answers the callers, in batch order. A
+//! checkpoint (a durable redb commit, see the parent module) makes everything before it
+//! durable in the database itself; the log then starts over at offset 0, so it stays a few
+//! megabytes however long the server runs.
+//!
+//! # Format
+//!
+//! A record is a 20-byte header — payload length (`u32`), sequence number (`u64`), the first
+//! 8 bytes of the SHA-256 of the length, sequence number and payload — then the payload: each
+//! change as `pk`, `sk` (length-prefixed), then `0` (removed) or `1` and the encoded item.
+//! Sequence numbers increase by one per record and never repeat (the last one is stored in
+//! the database with every commit). On open, [`records`] yields the records after the
+//! database's own sequence number, in order, and stops at the first that is torn (short or
+//! with a wrong checksum) or out of sequence: everything after it was never acknowledged.
+//! Records of an earlier lap left behind the current one are at or below the checkpoint and
+//! are skipped; the log is emptied once what it held is durable in the database.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+
+use sha2::{Digest, Sha256};
+
+use crate::StoreError;
+
+/// File name of the log inside the data directory.
+pub const FILE_NAME: &str = "sso.wal";
+
+const HEADER: usize = 4 + 8 + 8;
+
+/// The changes of one batch, as they will be written: built by the writer while it applies
+/// them, sealed (header and checksum) by the syncer.
+#[derive(Default)]
+pub(super) struct Record {
+    payload: Vec<u8>,
+}
+
+impl Record {
+    /// Adds the final state of one key: its encoded item, or `None` when it was removed.
+    pub(super) fn push(&mut self, pk: &str, sk: &str, value: Option<&[u8]>) {
+        put_bytes(&mut self.payload, pk.as_bytes());
+        put_bytes(&mut self.payload, sk.as_bytes());
+        match value {
+            None => self.payload.push(0),
+            Some(value) => {
+                self.payload.push(1);
+                put_bytes(&mut self.payload, value);
+            }
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.payload.is_empty()
+    }
+
+    /// The record's size in the log.
+    pub(super) fn len(&self) -> usize {
+        HEADER + self.payload.len()
+    }
+
+    /// Appends the record, sealed as number `seq`, to `out`.
+    pub(super) fn seal_into(&self, seq: u64, out: &mut Vec<u8>) {
+        let len = u32::try_from(self.payload.len()).unwrap_or(u32::MAX);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&seq.to_le_bytes());
+        out.extend_from_slice(&checksum(len, seq, &self.payload));
+        out.extend_from_slice(&self.payload);
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Keys and items are far below 4 GiB (DynamoDB's own item limit is 400 KB).
+    let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn checksum(len: u32, seq: u64, payload: &[u8]) -> [u8; 8] {
+    let mut hash = Sha256::new();
+    hash.update(len.to_le_bytes());
+    hash.update(seq.to_le_bytes());
+    hash.update(payload);
+    let digest = hash.finalize();
+    let mut sum = [0; 8];
+    sum.copy_from_slice(&digest[..8]);
+    sum
+}
+
+/// One change read back from the log.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Change<'a> {
+    pub pk: &'a str,
+    pub sk: &'a str,
+    pub value: Option<&'a [u8]>,
+}
+
+/// The records of `log` numbered after `after`, in order, up to the first torn or out-of-
+/// sequence one: `(seq, payload)`.
+pub(super) fn records(log: &[u8], after: u64) -> Vec<(u64, &[u8])> {
+    let mut found = Vec::new();
+    let (mut at, mut last) = (0, after);
+    while let Some(header) = log.get(at..at + HEADER) {
+        let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default());
+        let seq = u64::from_le_bytes(header[4..12].try_into().unwrap_or_default());
+        let start = at + HEADER;
+        let Some(payload) = log.get(start..start + len as usize) else {
+            break;
+        };
+        if header[12..] != checksum(len, seq, payload) {
+            break;
+        }
+        at = start + payload.len();
+        if seq <= after {
+            // Already in the database: a record of this lap that a checkpoint covers, or
+            // one of an earlier lap that the current one has not yet overwritten.
+            continue;
+        }
+        if seq != last + 1 {
+            break;
+        }
+        found.push((seq, payload));
+        last = seq;
+    }
+    found
+}
+
+/// The changes of one record's payload, or why it cannot be read.
+pub(super) fn changes(payload: &[u8]) -> Result<Vec<Change<'_>>, StoreError> {
+    let mut cursor = Cursor(payload);
+    let mut out = Vec::new();
+    while !cursor.0.is_empty() {
+        let pk = cursor.text()?;
+        let sk = cursor.text()?;
+        let value = match cursor.take(1)? {
+            [0] => None,
+            [1] => Some(cursor.bytes()?),
+            _ => return Err(corrupt("unknown change kind")),
+        };
+        out.push(Change { pk, sk, value });
+    }
+    Ok(out)
+}
+
+fn corrupt(reason: &str) -> StoreError {
+    StoreError::Corrupt {
+        key: FILE_NAME.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Reads a payload front to back.
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], StoreError> {
+        let (head, tail) = self
+            .0
+            .split_at_checked(n)
+            .ok_or_else(|| corrupt("a change is cut short"))?;
+        self.0 = tail;
+        Ok(head)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], StoreError> {
+        let len = u32::from_le_bytes(self.take(4)?.try_into().unwrap_or_default());
+        self.take(len as usize)
+    }
+
+    fn text(&mut self) -> Result<&'a str, StoreError> {
+        std::str::from_utf8(self.bytes()?).map_err(|_| corrupt("a key is not UTF-8"))
+    }
+}
+
+/// How to answer the callers of one batch once the log says whether it is durable.
+pub(super) type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// What the writer hands the syncer, in commit order.
+pub(super) enum Entry {
+    /// A committed (or judged-only) batch: its record, numbered `seq` (`None` when it changed
+    /// nothing or its commit was itself durable), and its callers. They are answered once it
+    /// and everything before it is durable, never earlier: a batch that changed nothing was
+    /// still judged on state that earlier batches left.
+    Batch {
+        seq: u64,
+        record: Option<Record>,
+        answer: Answer,
+    },
+    /// Everything committed so far is durable in the database: the log starts over.
+    Checkpoint,
+}
+
+/// At most this many entries share one `pwrite` and `fdatasync`.
+const MAX_GROUP: usize = 1024;
+
+/// At most this many entries wait for the syncer; the writer then waits (back-pressure).
+const QUEUE: usize = 1024;
+
+/// The syncer thread and its queue. Dropping it closes the queue and waits until every
+/// entry has been written and answered.
+pub(super) struct Syncer {
+    queue: Option<mpsc::SyncSender<Entry>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Syncer {
+    /// Starts the syncer over `log` (emptied by the caller), or over nothing for a store that
+    /// lives in memory (entries are then answered in order without being written). `syncs`
+    /// counts the `fdatasync`s.
+    pub(super) fn spawn(log: Option<File>, syncs: Arc<AtomicU64>) -> std::io::Result<Self> {
+        let (queue, entries) = mpsc::sync_channel(QUEUE);
+        let failed = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let failed = Arc::clone(&failed);
+            std::thread::Builder::new()
+                .name("sso-store-syncer".into())
+                .spawn(move || run(log.as_ref(), &entries, &failed, &syncs))?
+        };
+        Ok(Self {
+            queue: Some(queue),
+            thread: Some(thread),
+            failed,
+        })
+    }
+
+    /// Queues `entry`, waiting while the syncer is [`QUEUE`] entries behind.
+    pub(super) fn send(&self, entry: Entry) {
+        if let Some(queue) = &self.queue
+            && let Err(mpsc::SendError(entry)) = queue.send(entry)
+            && let Entry::Batch { answer, .. } = entry
+        {
+            answer(Err(StoreError::unavailable("store log stopped")));
+        }
+    }
+
+    /// Whether writing the log has failed: from then on nothing can be made durable, and the
+    /// writer refuses every write until the store is opened again (which replays the log).
+    pub(super) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The syncer's loop: take what waits, write it in one go at the end of the current lap, make
+/// it durable, answer in order.
+fn run(
+    log: Option<&File>,
+    entries: &mpsc::Receiver<Entry>,
+    failed: &AtomicBool,
+    syncs: &AtomicU64,
+) {
+    let mut at = 0u64;
+    let mut buf = Vec::new();
+    while let Ok(first) = entries.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match entries.try_recv() {
+                Ok(entry) => group.push(entry),
+                Err(_) => break,
+            }
+        }
+        // Entries up to the last checkpoint are durable in the database already.
+        let durable = group
+            .iter()
+            .rposition(|e| matches!(e, Entry::Checkpoint))
+            .map_or(0, |i| i + 1);
+        if durable > 0 {
+            at = 0;
+        }
+        buf.clear();
+        for entry in &group[durable..] {
+            if let Entry::Batch {
+                seq,
+                record: Some(record),
+                ..
+            } = entry
+            {
+                record.seal_into(*seq, &mut buf);
+            }
+        }
+        let synced = if failed.load(Ordering::Acquire) {
+            Err(StoreError::Io("the store log failed earlier".into()))
+        } else {
+            match log {
+                Some(file) if !buf.is_empty() => {
+                    let written = file.write_all_at(&buf, at).and_then(|()| file.sync_data());
+                    match written {
+                        Ok(()) => {
+                            at += buf.len() as u64;
+                            syncs.fetch_add(1, Ordering::Relaxed);
+                            Ok(())
+                        }
+                        Err(e) => {
+                            failed.store(true, Ordering::Release);
+                            tracing::error!(error = %e, "writing the store log failed: writes are refused until the server restarts");
+                            Err(StoreError::Io(format!("writing the store log failed: {e}")))
+                        }
+                    }
+                }
+                _ => Ok(()),
+            }
+        };
+        for (i, entry) in group.into_iter().enumerate() {
+            if let Entry::Batch { answer, .. } = entry {
+                answer(if i < durable { Ok(()) } else { synced.clone() });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u8) -> Record {
+        let mut r = Record::default();
+        r.push("pk", &format!("sk{n}"), Some(&[n; 3]));
+        r
+    }
+
+    fn log(seqs: &[u64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &seq in seqs {
+            record(seq as u8).seal_into(seq, &mut out);
+        }
+        out
+    }
+
+    fn seqs(log: &[u8], after: u64) -> Vec<u64> {
+        records(log, after).into_iter().map(|(s, _)| s).collect()
+    }
+
+    #[test]
+    fn changes_read_back_as_written() {
+        let mut r = Record::default();
+        r.push("t#a", "s#1", Some(b"{\"x\":1}"));
+        r.push("t#b", "", None);
+        let mut out = Vec::new();
+        r.seal_into(7, &mut out);
+        assert_eq!(out.len(), r.len());
+        let found = records(&out, 0);
+        assert_eq!(found.len(), 0, "7 does not follow 0: nothing is replayed");
+        let found = records(&out, 6);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            changes(found[0].1).unwrap(),
+            vec![
+                Change {
+                    pk: "t#a",
+                    sk: "s#1",
+                    value: Some(b"{\"x\":1}".as_slice())
+                },
+                Change {
+                    pk: "t#b",
+                    sk: "",
+                    value: None
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_torn_or_damaged_record_ends_the_log() {
+        let whole = log(&[1, 2, 3]);
+        assert_eq!(seqs(&whole, 0), [1, 2, 3]);
+        for cut in 1..record(3).len() {
+            assert_eq!(seqs(&whole[..whole.len() - cut], 0), [1, 2], "cut {cut}");
+        }
+        let mut damaged = whole.clone();
+        let second = record(1).len() + HEADER + 2;
+        damaged[second] ^= 1;
+        assert_eq!(seqs(&damaged, 0), [1]);
+        // What follows the log's end in the file (zeroes, junk) is not a record.
+        let mut padded = whole;
+        padded.extend_from_slice(&[0; 64]);
+        assert_eq!(seqs(&padded, 0), [1, 2, 3]);
+    }
+
+    #[test]
+    fn what_the_database_holds_is_skipped_and_a_gap_ends_the_log() {
+        assert_eq!(seqs(&log(&[3, 4, 5]), 3), [4, 5]);
+        // A new lap (6, 7) over an older one (3, 4, 5) checkpointed at 5.
+        let mut laps = log(&[6, 7]);
+        laps.extend_from_slice(&log(&[3, 4, 5]));
+        assert_eq!(seqs(&laps, 5), [6, 7]);
+        // An unacknowledged 9 behind a torn 8 is never taken for the next record.
+        assert_eq!(seqs(&log(&[6, 7, 9]), 5), [6, 7]);
+        assert!(seqs(&log(&[7]), 5).is_empty());
+    }
+
+    #[test]
+    fn a_damaged_payload_is_an_error_not_a_panic() {
+        let mut r = Record::default();
+        r.push("pk", "sk", Some(b"value"));
+        let payload = r.payload.clone();
+        for cut in 1..payload.len() {
+            assert!(changes(&payload[..cut]).is_err(), "cut {cut}");
+        }
+        let mut kind = payload;
+        kind[4 + 2 + 4 + 2] = 9;
+        assert!(matches!(changes(&kind), Err(StoreError::Corrupt { .. })));
+    }
+
+    fn temp_file(name: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("sso-wal-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, b"").unwrap();
+        path
+    }
+
+    /// Sends a batch and returns where its answer arrives.
+    fn batch(
+        syncer: &Syncer,
+        seq: u64,
+        record: Option<Record>,
+    ) -> mpsc::Receiver<Result<(), StoreError>> {
+        let (tx, rx) = mpsc::channel();
+        syncer.send(Entry::Batch {
+            seq,
+            record,
+            answer: Box::new(move |r| tx.send(r).unwrap()),
+        });
+        rx
+    }
+
+    #[test]
+    fn batches_are_answered_once_written_and_a_checkpoint_starts_the_log_over() {
+        let path = temp_file("laps");
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let syncs = Arc::new(AtomicU64::new(0));
+        let syncer = Syncer::spawn(Some(file), Arc::clone(&syncs)).unwrap();
+        let answers: Vec<_> = (1..=3)
+            .map(|n| batch(&syncer, n, Some(record(n as u8))))
+            .collect();
+        // A batch that changed nothing waits for the ones before it, and writes nothing.
+        let judged = batch(&syncer, 3, None);
+        for answer in answers.iter().chain([&judged]) {
+            answer.recv().unwrap().unwrap();
+        }
+        assert_eq!(seqs(&std::fs::read(&path).unwrap(), 0), [1, 2, 3]);
+        assert!((1..=3).contains(&syncs.load(Ordering::Relaxed)));
+        syncer.send(Entry::Checkpoint);
+        batch(&syncer, 4, Some(record(4))).recv().unwrap().unwrap();
+        drop(syncer);
+        let file = std::fs::read(&path).unwrap();
+        assert_eq!(seqs(&file, 3), [4], "4 is at the start, over the old lap");
+        assert_eq!(&file[..record(4).len()], &log(&[4])[..]);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_failed_log_write_fails_its_batch_and_every_later_one() {
+        let path = temp_file("fails");
+        let read_only = std::fs::File::open(&path).unwrap();
+        let syncer = Syncer::spawn(Some(read_only), Arc::new(AtomicU64::new(0))).unwrap();
+        assert!(matches!(
+            batch(&syncer, 1, Some(record(1))).recv().unwrap(),
+            Err(StoreError::Io(_))
+        ));
+        assert!(syncer.failed());
+        assert!(batch(&syncer, 1, None).recv().unwrap().is_err());
+        let _ = std::fs::remove_file(&path);
+    }
+}
