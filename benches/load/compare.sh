@@ -190,7 +190,8 @@ sleep 11
 for log in "$work/sso.log" ${peer_sso:+"$work/peer.log"}; do
 python3 - "$log" <<'PY'
 import json, os, sys
-ops = commits = largest = 0
+ops = commits = largest = syncs = checkpoints = 0
+longest_checkpoint = 0.0
 name = os.path.basename(sys.argv[1]).removesuffix(".log")
 for line in open(sys.argv[1]):
     try:
@@ -199,8 +200,14 @@ for line in open(sys.argv[1]):
         continue
     if fields.get("message") == "store writer batches":
         ops += fields["ops"]; commits += fields["commits"]; largest = max(largest, fields["largest_batch"])
+        syncs += fields.get("syncs", 0); checkpoints += fields.get("checkpoints", 0)
+        longest_checkpoint = max(longest_checkpoint, float(fields.get("longest_checkpoint_ms", 0)))
 if commits:
-    print(f"{name} store writer: {ops} writes in {commits} durable commits (mean batch {ops / commits:.1f}, largest {largest})")
+    summary = f"{name} store writer: {ops} writes in {commits} commits (mean batch {ops / commits:.1f}, largest {largest})"
+    if syncs:  # a build with the write-ahead log
+        summary += (f", made durable by {syncs} log syncs ({commits / syncs:.1f} commits each)"
+                    f" and {checkpoints} checkpoints (longest {longest_checkpoint:.1f} ms)")
+    print(summary)
 else:
     print(f"{name} store writer: no batch statistics logged")
 PY
