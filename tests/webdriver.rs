@@ -254,21 +254,62 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
+    /// Writes an executable script at `path` so that it can be started at once.
+    ///
+    /// Writing it from this process and then executing it races with every other test thread
+    /// that forks meanwhile: the child inherits the still-open write descriptor until it
+    /// execs, and executing a file open for writing fails with "Text file busy" (ETXTBSY,
+    /// seen in CI). So the text goes to a side file and `cp` (another process, gone when it
+    /// returns) writes the executable: no descriptor of ours ever had it open for writing.
+    fn write_executable(path: &Path, text: &str) {
+        let source = path.with_extension("txt");
+        std::fs::write(&source, text).unwrap();
+        let copied = Command::new("cp").arg(&source).arg(path).status().unwrap();
+        assert!(copied.success(), "cp {}", path.display());
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn a_script_written_while_other_threads_fork_starts() {
+        let dir = scratch("busy");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let forkers: Vec<_> = (0..3)
+            .map(|_| {
+                let stop = std::sync::Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let _ = Command::new("true").status();
+                    }
+                })
+            })
+            .collect();
+        let started = (0..400).map(|i| {
+            let script = dir.join(format!("s{i}"));
+            write_executable(&script, "#!/bin/sh\nexit 0\n");
+            Command::new(&script).status().map(|s| s.success())
+        });
+        let failures: Vec<_> = started.filter(|r| !matches!(r, Ok(true))).collect();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for forker in forkers {
+            forker.join().unwrap();
+        }
+        assert!(failures.is_empty(), "{failures:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A stand-in chromedriver that collides on its first `fails` starts, then starts.
     fn flaky_driver(dir: &Path, fails: usize) -> PathBuf {
         let script = dir.join("chromedriver");
         let count = dir.join("count");
-        std::fs::write(
+        write_executable(
             &script,
-            format!(
+            &format!(
                 "#!/bin/sh\nn=$(cat {c} 2>/dev/null || echo 0)\necho $((n + 1)) > {c}\n\
                  if [ \"$n\" -lt {fails} ]; then echo 'IPv4 port not available. Exiting...'; exit 1; fi\n\
                  echo 'ChromeDriver was started successfully on port 45678.'\nexec sleep 30\n",
                 c = count.display()
             ),
-        )
-        .unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        );
         script
     }
 
