@@ -34,9 +34,10 @@
 //! every batch before it is durable (its answer was judged on their state).
 //!
 //! Every [`CHECKPOINT_BYTES`] of log, and when no write has come for [`CHECKPOINT_IDLE`], the
-//! writer makes a **checkpoint**: a commit with full durability (redb's own two fsyncs), which
+//! writer makes a **checkpoint**: a commit with full durability (redb's own fsync), which
 //! makes everything before it durable in the database file; the log then starts over at its
-//! beginning. A sweep's commit is durable too, so it is also a checkpoint. Each commit stores
+//! beginning. A sweep that deletes anything commits durably too, so it is also a checkpoint.
+//! Each commit stores
 //! the number of its log record in the database; when the store is opened, the records after
 //! the database's number are replayed, in order, up to the first torn or out-of-sequence one
 //! (which no caller was answered for), made durable, and the log is emptied (see `wal.rs` for
@@ -204,6 +205,10 @@ impl Embedded {
             })?;
         let log_path = dir.join(wal::FILE_NAME);
         let mut log = open_private_log(&log_path).map_err(io)?;
+        // The two files' names are durable in the directory before anything is acknowledged.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
         let mut records = Vec::new();
         std::io::Read::read_to_end(&mut log, &mut records).map_err(io)?;
         Self::init(db, SWEEP_EVERY, Some((log, records)))
@@ -268,8 +273,9 @@ impl Embedded {
         })
     }
 
-    /// How many write transactions the writer has committed (durably) since `open`: with
-    /// concurrent writers, fewer than the writes, as batches share a commit.
+    /// How many batches the writer has committed since `open` (each made durable by the log
+    /// or by its own durable commit): with concurrent writers, fewer than the writes, as
+    /// batches share a commit.
     pub fn commits(&self) -> u64 {
         self.writer.stats.commits.load(Ordering::Relaxed)
     }
@@ -574,6 +580,7 @@ fn run_writer(
     mut log: Log,
 ) {
     let mut last_sweep = Instant::now();
+    let mut last_write = Instant::now();
     let mut report = Report::new(stats);
     loop {
         // Blocks only while the queue is empty: no timer, a lone op is committed at once. A
@@ -581,7 +588,7 @@ fn run_writer(
         // long) sweeps; one that stays empty for CHECKPOINT_IDLE checkpoints.
         let mut wait = every.saturating_sub(last_sweep.elapsed()).min(REPORT_EVERY);
         if log.dirty {
-            wait = wait.min(CHECKPOINT_IDLE);
+            wait = wait.min(CHECKPOINT_IDLE.saturating_sub(last_write.elapsed()));
         }
         let first = match ops.recv_timeout(wait) {
             Ok(op) => Some(op),
@@ -590,9 +597,12 @@ fn run_writer(
         };
         report.tick(stats);
         if first.is_none()
+            && last_write.elapsed() >= CHECKPOINT_IDLE
             && let Err(e) = log.checkpoint(db, stats)
         {
             tracing::warn!(error = %e, "store checkpoint failed");
+            // Tried again after another CHECKPOINT_IDLE, not in a tight loop.
+            last_write = Instant::now();
         }
         if last_sweep.elapsed() >= every {
             let started = Instant::now();
@@ -634,6 +644,7 @@ fn run_writer(
         }
         if !writes.is_empty() {
             write_batch(db, writes, stats, &mut log);
+            last_write = Instant::now();
         }
     }
     if let Err(e) = log.checkpoint(db, stats) {
@@ -963,7 +974,7 @@ fn apply(
         let bytes = item.as_ref().map(encode).transpose()?;
         let expiry = item.as_ref().and_then(|i| i.n(EXPIRES_AT));
         store_encoded(table, index, &key.pk, &key.sk, bytes.as_deref(), expiry)?;
-        record.push(&key.pk, &key.sk, bytes.as_deref());
+        record.push(&key.pk, &key.sk, bytes.as_deref())?;
     }
     Ok(())
 }
@@ -1312,7 +1323,7 @@ mod tests {
         let mut record = wal::Record::default();
         for (pk, item) in changes {
             let bytes = item.map(|i| encode(i).unwrap());
-            record.push(pk, "s", bytes.as_deref());
+            record.push(pk, "s", bytes.as_deref()).unwrap();
         }
         let mut log = Vec::new();
         record.seal_into(seq + 1, &mut log);
@@ -1360,7 +1371,10 @@ mod tests {
             "acknowledged once in the log"
         );
         assert_eq!(store.syncs(), (1, 0));
-        tokio::time::sleep(CHECKPOINT_IDLE + Duration::from_millis(300)).await;
+        let deadline = Instant::now() + CHECKPOINT_IDLE * 10;
+        while store.syncs().1 == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         assert_eq!(store.syncs().1, 1, "an idle writer checkpoints");
         store.write(put("b")).await.unwrap();
         // The second lap starts at the log's beginning.

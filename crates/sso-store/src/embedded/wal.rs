@@ -14,8 +14,9 @@
 //! A record is a 20-byte header — payload length (`u32`), sequence number (`u64`), the first
 //! 8 bytes of the SHA-256 of the length, sequence number and payload — then the payload: each
 //! change as `pk`, `sk` (length-prefixed), then `0` (removed) or `1` and the encoded item.
-//! Sequence numbers increase by one per record and never repeat (the last one is stored in
-//! the database with every commit). On open, [`records`] yields the records after the
+//! Sequence numbers increase with every committed batch and never repeat (the last one is
+//! stored in the database with every commit; a batch committed durably has no record, and its
+//! number is the database's own). On open, [`records`] yields the records after the
 //! database's own sequence number, in order, and stops at the first that is torn (short or
 //! with a wrong checksum) or out of sequence: everything after it was never acknowledged.
 //! Records of an earlier lap left behind the current one are at or below the checkpoint and
@@ -45,7 +46,18 @@ pub(super) struct Record {
 
 impl Record {
     /// Adds the final state of one key: its encoded item, or `None` when it was removed.
-    pub(super) fn push(&mut self, pk: &str, sk: &str, value: Option<&[u8]>) {
+    /// Refuses (and the batch then fails, unwritten) what the format cannot hold: a record of
+    /// 4 GiB or more.
+    pub(super) fn push(
+        &mut self,
+        pk: &str,
+        sk: &str,
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let size = pk.len() + sk.len() + value.map_or(0, <[u8]>::len) + 13;
+        if u32::try_from(self.payload.len() + size).is_err() {
+            return Err(StoreError::Io("a batch too large for the store log".into()));
+        }
         put_bytes(&mut self.payload, pk.as_bytes());
         put_bytes(&mut self.payload, sk.as_bytes());
         match value {
@@ -55,6 +67,7 @@ impl Record {
                 put_bytes(&mut self.payload, value);
             }
         }
+        Ok(())
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -77,7 +90,7 @@ impl Record {
 }
 
 fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    // Keys and items are far below 4 GiB (DynamoDB's own item limit is 400 KB).
+    // Fits: `Record::push` checked the whole record against `u32`.
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(bytes);
@@ -111,7 +124,10 @@ pub(super) fn records(log: &[u8], after: u64) -> Vec<(u64, &[u8])> {
         let len = u32::from_le_bytes(header[..4].try_into().unwrap_or_default());
         let seq = u64::from_le_bytes(header[4..12].try_into().unwrap_or_default());
         let start = at + HEADER;
-        let Some(payload) = log.get(start..start + len as usize) else {
+        let Some(payload) = start
+            .checked_add(len as usize)
+            .and_then(|end| log.get(start..end))
+        else {
             break;
         };
         if header[12..] != checksum(len, seq, payload) {
@@ -235,9 +251,12 @@ impl Syncer {
     pub(super) fn send(&self, entry: Entry) {
         if let Some(queue) = &self.queue
             && let Err(mpsc::SendError(entry)) = queue.send(entry)
-            && let Entry::Batch { answer, .. } = entry
         {
-            answer(Err(StoreError::unavailable("store log stopped")));
+            // The syncer is gone (it panicked): nothing can be made durable any more.
+            self.failed.store(true, Ordering::Release);
+            if let Entry::Batch { answer, .. } = entry {
+                answer(Err(StoreError::unavailable("store log stopped")));
+            }
         }
     }
 
@@ -330,7 +349,7 @@ mod tests {
 
     fn record(n: u8) -> Record {
         let mut r = Record::default();
-        r.push("pk", &format!("sk{n}"), Some(&[n; 3]));
+        r.push("pk", &format!("sk{n}"), Some(&[n; 3])).unwrap();
         r
     }
 
@@ -349,8 +368,8 @@ mod tests {
     #[test]
     fn changes_read_back_as_written() {
         let mut r = Record::default();
-        r.push("t#a", "s#1", Some(b"{\"x\":1}"));
-        r.push("t#b", "", None);
+        r.push("t#a", "s#1", Some(b"{\"x\":1}")).unwrap();
+        r.push("t#b", "", None).unwrap();
         let mut out = Vec::new();
         r.seal_into(7, &mut out);
         assert_eq!(out.len(), r.len());
@@ -407,7 +426,7 @@ mod tests {
     #[test]
     fn a_damaged_payload_is_an_error_not_a_panic() {
         let mut r = Record::default();
-        r.push("pk", "sk", Some(b"value"));
+        r.push("pk", "sk", Some(b"value")).unwrap();
         let payload = r.payload.clone();
         for cut in 1..payload.len() {
             assert!(changes(&payload[..cut]).is_err(), "cut {cut}");
