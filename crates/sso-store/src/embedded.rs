@@ -557,6 +557,17 @@ impl Log {
         Ok(())
     }
 
+    /// Sweeps (see [`sweep`]); a sweep that deleted anything committed durably, and so is a
+    /// checkpoint of all before it.
+    fn sweep(&mut self, db: &Database, now: i64, stats: &Stats) -> Result<usize, StoreError> {
+        let started = Instant::now();
+        let swept = sweep_and_count(db, now, stats);
+        if swept.as_ref().is_ok_and(|n| *n > 0) {
+            self.checkpointed(stats, started);
+        }
+        swept
+    }
+
     /// A durable commit, begun at `started`, has just been made: the log may start over.
     fn checkpointed(&mut self, stats: &Stats, started: Instant) {
         stats.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -605,12 +616,7 @@ fn run_writer(
             last_write = Instant::now();
         }
         if last_sweep.elapsed() >= every {
-            let started = Instant::now();
-            let swept = sweep_and_count(db, unix_now(), stats);
-            if swept.as_ref().is_ok_and(|n| *n > 0) {
-                // The sweep's commit was durable, and so is all before it.
-                log.checkpointed(stats, started);
-            }
+            let swept = log.sweep(db, unix_now(), stats);
             // A full sweep means more may be due: sweep again soon, not SWEEP_EVERY later.
             last_sweep = if swept == Ok(SWEEP_MAX) {
                 Instant::now()
@@ -633,12 +639,7 @@ fn run_writer(
             match op {
                 Op::Writes(pending) => writes.push(pending),
                 Op::Sweep { now, reply } => {
-                    let started = Instant::now();
-                    let swept = sweep_and_count(db, now, stats);
-                    if swept.as_ref().is_ok_and(|n| *n > 0) {
-                        log.checkpointed(stats, started);
-                    }
-                    let _ = reply.send(swept);
+                    let _ = reply.send(log.sweep(db, now, stats));
                 }
             }
         }
