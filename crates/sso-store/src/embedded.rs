@@ -1,59 +1,62 @@
-//! The embedded backend: a redb file under a data directory (or memory, for tests), and its
-//! write-ahead log.
+//! The embedded backend: a redb file under a data directory (or memory, for tests), its
+//! write-ahead log, and the overlay of what the log holds that the file does not yet.
 //!
 //! # Group commit
 //!
 //! Every write ([`ItemBackend::write`] and [`ItemBackend::transact`]) is queued (a bounded
-//! channel) to ONE writer, a dedicated thread that owns all redb write transactions. The
-//! writer blocks until an operation arrives, then takes every operation already waiting, at
-//! most [`MAX_BATCH`] (256) in all, opens one write transaction for the batch, evaluates each
-//! operation's [`Cond`]itions in queue order against the state as changed by the earlier
-//! operations of the batch, and commits once. There is **no timer**: the writer never waits
-//! for company, so on an idle server a lone write commits at once; batches only form from
-//! operations that queued while the writer was busy with the previous one.
+//! channel) to ONE writer, a dedicated thread. The writer blocks until an operation arrives,
+//! then takes every operation already waiting, at most [`MAX_BATCH`] (256) in all, and
+//! evaluates each operation's [`crate::item::Cond`]itions in queue order against the state as
+//! changed by the earlier operations of the batch. There is **no timer**: the writer never
+//! waits for company, so on an idle server a lone write is handled at once; batches only form
+//! from operations that queued while the writer was busy with the previous one.
 //!
 //! Each operation keeps its own outcome: a conditional write that loses still gets
 //! [`WriteOutcome::ConditionFailed`], and a transaction is all-or-nothing within the batch (its
 //! conditions are evaluated against a private overlay first; only when all hold are its writes
-//! applied to the batch's transaction), leaving the other operations unaffected. If applying
-//! or committing fails, every operation of that batch gets the error ([`StoreError::Io`]) and
-//! nothing of the batch is written. A batch that changes nothing (every condition failed) is
-//! aborted rather than committed. Exactly-once holds because one thread evaluates every
-//! condition in order.
+//! added to the batch's), leaving the other operations unaffected. A batch that changes
+//! nothing (every condition failed) writes nothing. Exactly-once holds because one thread
+//! evaluates every condition in order.
 //!
 //! # Durable before answered: the log
 //!
-//! A batch's commit does not wait for the disk (redb's `Durability::None`): the writer
-//! appends the batch's changes (each key's final item, or its removal) as one record to the
-//! write-ahead log `sso.wal` next to the database, through a second thread, the syncer, and
-//! goes on with the next batch. The syncer writes every record waiting with one `pwrite` and
-//! makes them durable with one `fdatasync`, then answers their callers, in batch order. So
-//! the disk's flush overlaps the next batch's work instead of stopping the writer, and one
-//! flush covers every batch committed meanwhile. **No caller is answered before the record
-//! holding its write is durable**, and a batch that changed nothing is answered only after
-//! every batch before it is durable (its answer was judged on their state).
+//! The writer applies a batch's changes (each key's final item, or its removal) to the
+//! **overlay**, an in-memory table in front of redb that every read consults first (see
+//! `overlay.rs`), and appends them as one record to the write-ahead log through a second
+//! thread, the syncer, and goes on with the next batch. The syncer writes every record waiting
+//! with one `pwrite` and makes them durable with one `fdatasync`, then answers their callers,
+//! in batch order. So the disk's flush overlaps the next batch's work, and one flush covers
+//! every batch handled meanwhile. **No caller is answered before the record holding its write
+//! is durable**, and a batch that changed nothing is answered only after every batch before it
+//! is durable (its answer was judged on their state).
 //!
-//! Every [`CHECKPOINT_BYTES`] of log, and when no write has come for [`CHECKPOINT_IDLE`], the
-//! writer makes a **checkpoint**: a commit with full durability (redb's own fsync), which
-//! makes everything before it durable in the database file; the log then starts over at its
-//! beginning. A sweep that deletes anything commits durably too, so it is also a checkpoint.
-//! Each commit stores
-//! the number of its log record in the database; when the store is opened, the records after
-//! the database's number are replayed, in order, up to the first torn or out-of-sequence one
-//! (which no caller was answered for), made durable, and the log is emptied (see `wal.rs` for
-//! the format). A SIGKILL or power cut therefore loses no acknowledged write.
+//! # Checkpoints: the overlay written into redb
 //!
-//! Reads run on tokio's blocking pool in redb read transactions, concurrent with the writer,
-//! and see every committed batch, including one whose record is being made durable that very
-//! moment: a read may see a write a few hundred microseconds before its writer is told it is
-//! done (and, should the machine crash in between, a write that is then lost, never one that
-//! was acknowledged). Writing the log failing (a full or broken disk) fails the batches it
-//! held and refuses every later write until the store is opened again; the operations it
-//! failed may or may not have been made, as with any I/O error.
+//! Once the records since the last checkpoint reach [`CHECKPOINT_BYTES`], when no write has
+//! come for [`CHECKPOINT_IDLE`], before every sweep and at close, the writer **freezes** the
+//! overlay's table and hands it to a third thread, the flusher, which writes it into redb in
+//! key order in one durable transaction (redb's own fsync) that also stores the number of the
+//! last log record it holds; the overlay then lets go of it. Batches go on into a fresh table
+//! meanwhile and the log goes on in its other file (see `wal.rs`), so a checkpoint holds no
+//! request up. One frozen table at a time: if the next one is due while the flusher is still
+//! busy, the active table grows; past [`OVERLAY_MAX_BYTES`] the writer waits for the flusher
+//! (at most [`FLUSH_WAIT`], then refuses writes as unavailable). When the store is opened,
+//! the records after the database's number are replayed, in order, from both files, up to the
+//! first torn or out-of-sequence one (which no caller was answered for), made durable, and the
+//! log is emptied. A SIGKILL or power cut therefore loses no acknowledged write.
+//!
+//! Reads see every batch the writer has handled, including one whose record is being made
+//! durable that very moment: a read may see a write a few hundred microseconds before its
+//! writer is told it is done (and, should the machine crash in between, a write that is then
+//! lost, never one that was acknowledged). A read the overlay answers costs a map lookup; the
+//! others run on tokio's blocking pool in redb read transactions, concurrent with the flusher.
+//! Writing the log failing (a full or broken disk) fails the batches it held and refuses every
+//! later write until the store is opened again; the operations it failed may or may not have
+//! been made, as with any I/O error.
 //!
 //! An operation may carry writes that follow it ([`ItemBackend::write_then`]): a sign-in's
 //! audit event, made only when the sign-in's own conditional write wins. They are evaluated
-//! right after it in the same transaction and made durable by the same record.
+//! right after it in the same batch and made durable by the same record.
 //!
 //! The queue is bounded ([`QUEUE_CAPACITY`] operations): when the writer falls that far
 //! behind, a write is refused at once as unavailable (the protocols' "try again later")
@@ -63,14 +66,13 @@
 //!
 //! Every item with an `expires_at` also has an entry in a second table, the expiry index,
 //! keyed by `(expires_at, pk, sk)` and kept in the same write transaction as the item. The
-//! writer sweeps between batches: whenever it has been idle for [`SWEEP_EVERY`], or that long
-//! has passed since the last sweep, it deletes at most [`SWEEP_MAX`] items whose `expires_at`
-//! has passed, in one durable transaction of their own, oldest first (a range read of the
-//! index, no scan of the data). A backlog larger than that is worked off a sweep at a time,
-//! with queued writes served in between, so a sweep never holds a request up for more than
-//! one bounded transaction. Reads already treat expired items as absent, so a sweep changes
-//! no answer; it only gives the space back. A file written before the index existed is
-//! indexed once, when it is opened.
+//! flusher sweeps: whenever the writer has been idle for [`SWEEP_EVERY`], or that long has
+//! passed since the last sweep, it freezes the overlay and has the flusher delete at most
+//! [`SWEEP_MAX`] items whose `expires_at` has passed, in one durable transaction of their own,
+//! oldest first (a range read of the index, no scan of the data). A backlog larger than that
+//! is worked off a sweep at a time. Reads already treat expired items as absent, so a sweep
+//! changes no answer; it only gives the space back. A file written before the index existed
+//! is indexed once, when it is opened.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -80,15 +82,18 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
+mod flusher;
+mod overlay;
 mod wal;
 
+use self::flusher::{Flusher, Job};
+use self::overlay::{Found, Overlay};
 use crate::StoreError;
 use crate::item::{
-    Attr, EXPIRES_AT, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome,
-    holds,
+    Attr, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome, holds,
 };
 
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -103,7 +108,7 @@ const META_WAL_SEQ: &str = "wal_seq";
 /// File name of the store inside the data directory.
 pub const FILE_NAME: &str = "sso.redb";
 
-/// At most this many queued operations share one write transaction (one durable commit).
+/// At most this many queued operations share one batch (one log record).
 pub const MAX_BATCH: usize = 256;
 
 /// At most this many operations wait for the writer; beyond, writes are refused as
@@ -116,19 +121,28 @@ pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// At most this many expired items are deleted by one sweep (one write transaction).
 pub const SWEEP_MAX: usize = 1000;
 
-/// A checkpoint (a durable commit of the database, after which the log starts over) is made
-/// once the records since the last one reach this many bytes: the log's size, and the most
-/// that is replayed when the store is opened after a crash.
+/// A checkpoint (the overlay frozen and written into redb, after which the log may start
+/// over) is due once the records since the last one reach this many bytes: about the size of
+/// a log file, and the most that is replayed when the store is opened after a crash.
 pub const CHECKPOINT_BYTES: usize = 4 << 20;
 
 /// A checkpoint is also made when no write has come for this long, so an idle server's
 /// database file holds everything it acknowledged.
 pub const CHECKPOINT_IDLE: Duration = Duration::from_secs(1);
 
+/// Past this many bytes of records in the overlay's active table (the flusher still busy
+/// with the previous one), the writer waits for the flusher before taking more writes.
+pub const OVERLAY_MAX_BYTES: usize = 4 * CHECKPOINT_BYTES;
+
+/// The longest the writer waits for the flusher; then writes are refused as unavailable
+/// until it catches up.
+pub const FLUSH_WAIT: Duration = Duration::from_secs(10);
+
 /// The embedded backend.
 #[derive(Clone)]
 pub struct Embedded {
     db: Arc<Database>,
+    overlay: Arc<Overlay>,
     writer: Arc<Writer>,
 }
 
@@ -143,14 +157,15 @@ enum Op {
 }
 
 /// The handle on the writer thread. Dropping the last one closes the queue and waits for the
-/// thread to finish its batch, so the database is released when the last `Embedded` goes.
+/// thread to finish its batch and its last checkpoint, so the database is released when the
+/// last `Embedded` goes.
 struct Writer {
     queue: Option<mpsc::SyncSender<Op>>,
     thread: Option<std::thread::JoinHandle<()>>,
     stats: Arc<Stats>,
 }
 
-/// What the writer has done since `open`, for measurements and tests.
+/// What the writer and the flusher have done since `open`, for measurements and tests.
 #[derive(Default)]
 struct Stats {
     commits: AtomicU64,
@@ -158,10 +173,10 @@ struct Stats {
     /// Write operations answered, and the most that shared one batch.
     ops: AtomicU64,
     largest_batch: AtomicU64,
-    /// `fdatasync`s of the log, and checkpoints (durable commits of the database).
+    /// `fdatasync`s of the log, and checkpoints (flushes of the overlay into redb).
     syncs: Arc<AtomicU64>,
     checkpoints: AtomicU64,
-    /// The longest a durable commit (a checkpoint) held the writer since the last report, µs.
+    /// The longest a checkpoint took since the last report, µs (on the flusher's thread).
     longest_checkpoint_us: AtomicU64,
 }
 
@@ -203,15 +218,23 @@ impl Embedded {
                 }
                 other => io(other),
             })?;
-        let log_path = dir.join(wal::FILE_NAME);
-        let mut log = open_private_log(&log_path).map_err(io)?;
-        // The two files' names are durable in the directory before anything is acknowledged.
+        let mut logs = Vec::with_capacity(2);
+        let mut records = Vec::with_capacity(2);
+        for name in wal::FILE_NAMES {
+            let mut log = open_private_log(&dir.join(name)).map_err(io)?;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut log, &mut bytes).map_err(io)?;
+            logs.push(log);
+            records.push(bytes);
+        }
+        // The files' names are durable in the directory before anything is acknowledged.
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
             .map_err(io)?;
-        let mut records = Vec::new();
-        std::io::Read::read_to_end(&mut log, &mut records).map_err(io)?;
-        Self::init(db, SWEEP_EVERY, Some((log, records)))
+        let logs: [std::fs::File; 2] = logs
+            .try_into()
+            .map_err(|_| StoreError::Io("the store log has two files".into()))?;
+        Self::init(db, SWEEP_EVERY, Some((logs, records)))
     }
 
     /// A store that lives in memory only: for tests and benchmarks.
@@ -229,42 +252,58 @@ impl Embedded {
     }
 
     /// Prepares the tables, replays the log's records that the database does not hold yet
-    /// (after a crash) and makes them durable, empties the log, and starts the writer.
+    /// (after a crash) and makes them durable, empties the log, and starts the threads.
     fn init(
         db: Database,
         sweep_every: Duration,
-        log: Option<(std::fs::File, Vec<u8>)>,
+        log: Option<([std::fs::File; 2], Vec<Vec<u8>>)>,
     ) -> Result<Self, StoreError> {
         let tx = db.begin_write().map_err(io)?;
         tx.open_table(ITEMS).map_err(io)?;
         tx.open_table(EXPIRY).map_err(io)?;
         index_expiry_once(&tx)?;
         let (log, records) = log.unzip();
-        let seq = replay(&tx, records.as_deref().unwrap_or_default())?;
+        let records: Vec<&[u8]> = records.iter().flatten().map(Vec::as_slice).collect();
+        let seq = replay(&tx, &records)?;
         tx.commit().map_err(io)?;
-        if let Some(log) = &log {
-            log.set_len(0).map_err(io)?;
-            log.sync_all().map_err(io)?;
+        if let Some(files) = &log {
+            for file in files {
+                file.set_len(0).map_err(io)?;
+                file.sync_all().map_err(io)?;
+            }
         }
         let db = Arc::new(db);
+        let overlay = Arc::new(Overlay::default());
         let (queue, ops) = mpsc::sync_channel(QUEUE_CAPACITY);
         let stats = Arc::new(Stats::default());
         let syncer = wal::Syncer::spawn(log, Arc::clone(&stats.syncs)).map_err(io)?;
+        let (done, flushed) = mpsc::channel();
+        let flusher = Flusher::spawn(
+            Arc::clone(&db),
+            Arc::clone(&overlay),
+            Arc::clone(&stats),
+            done,
+        )
+        .map_err(io)?;
         let thread = {
-            let (db, stats) = (Arc::clone(&db), Arc::clone(&stats));
+            let stats = Arc::clone(&stats);
             let log = Log {
+                db: Arc::clone(&db),
+                overlay: Arc::clone(&overlay),
                 syncer,
+                flusher,
+                flushed,
                 seq,
                 bytes: 0,
-                dirty: false,
             };
             std::thread::Builder::new()
                 .name("sso-store-writer".into())
-                .spawn(move || run_writer(&db, &ops, &stats, sweep_every, log))
+                .spawn(move || run_writer(&ops, &stats, sweep_every, log))
                 .map_err(io)?
         };
         Ok(Self {
             db,
+            overlay,
             writer: Arc::new(Writer {
                 queue: Some(queue),
                 thread: Some(thread),
@@ -273,9 +312,9 @@ impl Embedded {
         })
     }
 
-    /// How many batches the writer has committed since `open` (each made durable by the log
-    /// or by its own durable commit): with concurrent writers, fewer than the writes, as
-    /// batches share a commit.
+    /// How many batches that changed something the writer has handled since `open` (each
+    /// made durable by one log record): with concurrent writers, fewer than the writes, as
+    /// batches share a record.
     pub fn commits(&self) -> u64 {
         self.writer.stats.commits.load(Ordering::Relaxed)
     }
@@ -292,7 +331,7 @@ impl Embedded {
     }
 
     /// How many times since `open` the log has been made durable (`fdatasync`), and how many
-    /// checkpoints (durable commits of the database itself) were made.
+    /// checkpoints (flushes of the overlay into the database file) were made.
     pub fn syncs(&self) -> (u64, u64) {
         let stats = &self.writer.stats;
         (
@@ -306,9 +345,10 @@ impl Embedded {
         self.writer.stats.swept.load(Ordering::Relaxed)
     }
 
-    /// Sweeps now as if the time were `now` (Unix seconds): deletes at most [`SWEEP_MAX`]
-    /// items whose `expires_at` is at or before it, durably, and says how many. The writer
-    /// also does this by itself (see the module docs); this is for tests and tools.
+    /// Sweeps now as if the time were `now` (Unix seconds): checkpoints everything written so
+    /// far, then deletes at most [`SWEEP_MAX`] items whose `expires_at` is at or before it,
+    /// durably, and says how many. The writer also does this by itself (see the module docs);
+    /// this is for tests and tools.
     pub async fn sweep(&self, now: i64) -> Result<usize, StoreError> {
         let (reply, answer) = oneshot::channel();
         self.enqueue(Op::Sweep { now, reply })?;
@@ -340,7 +380,7 @@ impl Embedded {
     }
 }
 
-/// Opens (creating, `0600`) the log for reading and writing.
+/// Opens (creating, `0600`) a log file for reading and writing.
 fn open_private_log(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
@@ -349,12 +389,12 @@ fn open_private_log(path: &Path) -> std::io::Result<std::fs::File> {
     options.open(path)
 }
 
-/// Applies the records of `log` that come after the database's own sequence number, in
-/// order, and says the last sequence number the database now holds.
-fn replay(tx: &redb::WriteTransaction, log: &[u8]) -> Result<u64, StoreError> {
+/// Applies the records of the log files `logs` that come after the database's own sequence
+/// number, in order, and says the last sequence number the database now holds.
+fn replay(tx: &redb::WriteTransaction, logs: &[&[u8]]) -> Result<u64, StoreError> {
     let mut meta = tx.open_table(META).map_err(io)?;
     let after = meta.get(META_WAL_SEQ).map_err(io)?.map_or(0, |v| v.value());
-    let records = wal::records(log, after);
+    let records = wal::replayable(logs, after);
     let Some(&(last, _)) = records.last() else {
         return Ok(after);
     };
@@ -363,7 +403,7 @@ fn replay(tx: &redb::WriteTransaction, log: &[u8]) -> Result<u64, StoreError> {
     for (_, payload) in &records {
         for change in wal::changes(payload)? {
             let expiry = change.value.and_then(expires_at);
-            store_encoded(
+            flusher::store_encoded(
                 &mut items,
                 &mut index,
                 change.pk,
@@ -419,9 +459,11 @@ fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
 /// recent part of the file.
 const CACHE_BYTES: usize = 16 << 20;
 
-type Table<'t> = redb::Table<'t, (&'static str, &'static str), &'static [u8]>;
-
-fn read(table: &Table<'_>, key: &Key) -> Result<Option<Item>, StoreError> {
+/// The item at `key` in redb's table.
+fn read(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    key: &Key,
+) -> Result<Option<Item>, StoreError> {
     match table.get((key.pk.as_str(), key.sk.as_str())).map_err(io)? {
         Some(v) => decode(key, v.value()).map(Some),
         None => Ok(None),
@@ -431,16 +473,18 @@ fn read(table: &Table<'_>, key: &Key) -> Result<Option<Item>, StoreError> {
 #[async_trait]
 impl ItemBackend for Embedded {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let key = key.clone();
-        self.blocking(move |db| {
-            let tx = db.begin_read().map_err(io)?;
-            let table = tx.open_table(ITEMS).map_err(io)?;
-            match table.get((key.pk.as_str(), key.sk.as_str())).map_err(io)? {
-                Some(v) => decode(&key, v.value()).map(Some),
-                None => Ok(None),
+        match self.overlay.get(key) {
+            Found::Here(None) => Ok(None),
+            Found::Here(Some(bytes)) => decode(key, &bytes).map(Some),
+            Found::Below => {
+                let key = key.clone();
+                self.blocking(move |db| {
+                    let tx = db.begin_read().map_err(io)?;
+                    read(&tx.open_table(ITEMS).map_err(io)?, &key)
+                })
+                .await
             }
-        })
-        .await
+        }
     }
 
     async fn write(&self, write: Write) -> Result<WriteOutcome, StoreError> {
@@ -452,15 +496,14 @@ impl ItemBackend for Embedded {
     }
 
     /// One queued operation: `first` and what follows it are evaluated together, in the same
-    /// batch and durable commit, so the caller waits for one commit, not two.
+    /// batch and log record, so the caller waits for one flush of the log, not two.
     async fn write_then(&self, first: Write, then: FollowUp) -> Result<Followed, StoreError> {
         self.transact_inner(vec![first], Some(then)).await
     }
 
     async fn query(&self, q: Query) -> Result<Page, StoreError> {
+        let overlay = Arc::clone(&self.overlay);
         self.blocking(move |db| {
-            let tx = db.begin_read().map_err(io)?;
-            let table = tx.open_table(ITEMS).map_err(io)?;
             let (mut from, mut to) = (q.sk_from.clone(), q.sk_to.clone());
             if let Some(after) = &q.after {
                 if q.newest_first {
@@ -469,39 +512,37 @@ impl ItemBackend for Embedded {
                     from = from.max(after.clone());
                 }
             }
+            // The overlay first, then a read transaction: see `Overlay::get`.
+            let newer = overlay.range(&q.pk, &from, &to);
+            let tx = db.begin_read().map_err(io)?;
+            let table = tx.open_table(ITEMS).map_err(io)?;
             let range = table
                 .range((q.pk.as_str(), from.as_str())..=(q.pk.as_str(), to.as_str()))
                 .map_err(io)?;
-            let mut items = Vec::new();
-            let mut push = |entry: Result<
+            let owned = |entry: Result<
                 (
                     redb::AccessGuard<'_, (&str, &str)>,
                     redb::AccessGuard<'_, &[u8]>,
                 ),
                 redb::StorageError,
-            >|
-             -> Result<bool, StoreError> {
+            >| {
                 let (k, v) = entry.map_err(io)?;
-                let (pk, sk) = k.value();
-                if q.after.as_deref() == Some(sk) {
+                Ok::<_, StoreError>((k.value().1.to_owned(), v.value().to_vec()))
+            };
+            let older: Box<dyn Iterator<Item = Result<(String, Vec<u8>), StoreError>>> =
+                if q.newest_first {
+                    Box::new(range.rev().map(owned))
+                } else {
+                    Box::new(range.map(owned))
+                };
+            let mut items = Vec::new();
+            overlay::merge(newer, older, q.newest_first, |sk, bytes| {
+                if q.after.as_deref() == Some(sk.as_str()) {
                     return Ok(true);
                 }
-                items.push(decode(&Key::new(pk, sk), v.value())?);
+                items.push(decode(&Key::new(q.pk.clone(), sk), &bytes)?);
                 Ok(items.len() < q.limit)
-            };
-            if q.newest_first {
-                for entry in range.rev() {
-                    if !push(entry)? {
-                        break;
-                    }
-                }
-            } else {
-                for entry in range {
-                    if !push(entry)? {
-                        break;
-                    }
-                }
-            }
+            })?;
             let next = (items.len() == q.limit)
                 .then(|| items.last().map(|i| i.key.sk.clone()))
                 .flatten();
@@ -529,76 +570,76 @@ impl Embedded {
     }
 }
 
-/// The writer's side of the log: the last sequence number, and what the database holds
-/// that only the log has made durable.
+/// The writer's side of the log and the overlay: the last sequence number, what the
+/// overlay's active table holds, and the threads that make it durable.
 struct Log {
+    db: Arc<Database>,
+    overlay: Arc<Overlay>,
     syncer: wal::Syncer,
+    flusher: Flusher,
+    /// A message per checkpoint the flusher completed.
+    flushed: mpsc::Receiver<()>,
     seq: u64,
-    /// Bytes of records since the last checkpoint.
+    /// Bytes of records in the overlay's active table.
     bytes: usize,
-    /// Whether any commit since the last checkpoint was not itself durable.
-    dirty: bool,
 }
 
 impl Log {
-    /// Makes everything committed durable in the database itself, if it is not already.
-    fn checkpoint(&mut self, db: &Database, stats: &Stats) -> Result<(), StoreError> {
-        if !self.dirty {
-            return Ok(());
+    /// Freezes the overlay's active table and has the flusher write it into redb, unless it
+    /// is empty or the previous one is still being flushed. With `wait`, waits for that one
+    /// first (at most [`FLUSH_WAIT`]), so everything written so far is in the checkpoint.
+    fn checkpoint(&mut self, wait: bool) {
+        if wait && self.overlay.flushing() {
+            self.wait_for_flusher();
         }
-        let started = Instant::now();
-        let tx = db.begin_write().map_err(io)?;
-        tx.open_table(META)
-            .map_err(io)?
-            .insert(META_WAL_SEQ, self.seq)
-            .map_err(io)?;
-        tx.commit().map_err(io)?;
-        self.checkpointed(stats, started);
-        Ok(())
+        if let Some(changes) = self.overlay.freeze() {
+            // Records from here on go to the other log file; those before are in `changes`.
+            self.syncer.send(wal::Entry::Switch);
+            self.flusher.send(Job::Flush {
+                changes,
+                seq: self.seq,
+            });
+            self.bytes = 0;
+        }
     }
 
-    /// Sweeps (see [`sweep`]); a sweep that deleted anything committed durably, and so is a
-    /// checkpoint of all before it.
-    fn sweep(&mut self, db: &Database, now: i64, stats: &Stats) -> Result<usize, StoreError> {
-        let started = Instant::now();
-        let swept = sweep_and_count(db, now, stats);
-        if swept.as_ref().is_ok_and(|n| *n > 0) {
-            self.checkpointed(stats, started);
+    /// Waits until the flusher is done with the frozen table (or [`FLUSH_WAIT`] passed).
+    fn wait_for_flusher(&self) {
+        let deadline = Instant::now() + FLUSH_WAIT;
+        while self.overlay.flushing() && !self.flusher.failed() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero()
+                || matches!(
+                    self.flushed.recv_timeout(left),
+                    Err(mpsc::RecvTimeoutError::Disconnected)
+                )
+            {
+                return;
+            }
         }
-        swept
     }
 
-    /// A durable commit, begun at `started`, has just been made: the log may start over.
-    fn checkpointed(&mut self, stats: &Stats, started: Instant) {
-        stats.checkpoints.fetch_add(1, Ordering::Relaxed);
-        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        stats
-            .longest_checkpoint_us
-            .fetch_max(took, Ordering::Relaxed);
-        self.syncer.send(wal::Entry::Checkpoint);
-        self.bytes = 0;
-        self.dirty = false;
+    /// Checkpoints, then has the flusher sweep. A sweep someone waits for (`reply`) waits for
+    /// the flusher first, so it sees everything written before it; the writer's own does
+    /// not hold writes up for that (what it misses, the next sweep sees).
+    fn sweep(&mut self, now: i64, reply: Option<oneshot::Sender<Result<usize, StoreError>>>) {
+        self.checkpoint(reply.is_some());
+        self.flusher.send(Job::Sweep { now, reply });
     }
 }
 
-/// The writer thread: one batch per loop, until every handle is dropped; sweeps and
-/// checkpoints in between.
-fn run_writer(
-    db: &Database,
-    ops: &mpsc::Receiver<Op>,
-    stats: &Stats,
-    every: Duration,
-    mut log: Log,
-) {
+/// The writer thread: one batch per loop, until every handle is dropped; checkpoints and
+/// sweeps in between, and a last checkpoint at the end.
+fn run_writer(ops: &mpsc::Receiver<Op>, stats: &Stats, every: Duration, mut log: Log) {
     let mut last_sweep = Instant::now();
     let mut last_write = Instant::now();
     let mut report = Report::new(stats);
     loop {
-        // Blocks only while the queue is empty: no timer, a lone op is committed at once. A
+        // Blocks only while the queue is empty: no timer, a lone op is handled at once. A
         // queue that stays empty for SWEEP_EVERY (or a writer that has not swept for that
         // long) sweeps; one that stays empty for CHECKPOINT_IDLE checkpoints.
         let mut wait = every.saturating_sub(last_sweep.elapsed()).min(REPORT_EVERY);
-        if log.dirty {
+        if log.bytes > 0 {
             wait = wait.min(CHECKPOINT_IDLE.saturating_sub(last_write.elapsed()));
         }
         let first = match ops.recv_timeout(wait) {
@@ -607,24 +648,14 @@ fn run_writer(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         report.tick(stats);
-        if first.is_none()
-            && last_write.elapsed() >= CHECKPOINT_IDLE
-            && let Err(e) = log.checkpoint(db, stats)
-        {
-            tracing::warn!(error = %e, "store checkpoint failed");
-            // Tried again after another CHECKPOINT_IDLE, not in a tight loop.
+        if first.is_none() && last_write.elapsed() >= CHECKPOINT_IDLE && log.bytes > 0 {
+            log.checkpoint(false);
+            // Tried again after another CHECKPOINT_IDLE if the flusher was still busy.
             last_write = Instant::now();
         }
         if last_sweep.elapsed() >= every {
-            let swept = log.sweep(db, unix_now(), stats);
-            // A full sweep means more may be due: sweep again soon, not SWEEP_EVERY later.
-            last_sweep = if swept == Ok(SWEEP_MAX) {
-                Instant::now()
-                    .checked_sub(every)
-                    .unwrap_or_else(Instant::now)
-            } else {
-                Instant::now()
-            };
+            log.sweep(unix_now(), None);
+            last_sweep = Instant::now();
         }
         let Some(first) = first else { continue };
         let mut batch = vec![first];
@@ -638,41 +669,50 @@ fn run_writer(
         for op in batch {
             match op {
                 Op::Writes(pending) => writes.push(pending),
-                Op::Sweep { now, reply } => {
-                    let _ = reply.send(log.sweep(db, now, stats));
-                }
+                Op::Sweep { now, reply } => log.sweep(now, Some(reply)),
             }
         }
         if !writes.is_empty() {
-            write_batch(db, writes, stats, &mut log);
+            write_batch(writes, stats, &mut log);
             last_write = Instant::now();
+            if log.bytes >= CHECKPOINT_BYTES {
+                log.checkpoint(false);
+            }
         }
     }
-    if let Err(e) = log.checkpoint(db, stats) {
-        tracing::warn!(error = %e, "store checkpoint at close failed");
-    }
+    log.checkpoint(true);
 }
 
-/// Commits one batch and hands it to the syncer, which answers its callers once it is
-/// durable: through the log, or (every [`CHECKPOINT_BYTES`]) through a durable commit that
-/// is also a checkpoint.
-fn write_batch(db: &Database, mut writes: Vec<Pending>, stats: &Stats, log: &mut Log) {
+/// Handles one batch: evaluates it, applies its changes to the overlay and hands its record
+/// to the syncer, which answers its callers once it is durable.
+fn write_batch(mut writes: Vec<Pending>, stats: &Stats, log: &mut Log) {
     stats.ops.fetch_add(writes.len() as u64, Ordering::Relaxed);
     stats
         .largest_batch
         .fetch_max(writes.len() as u64, Ordering::Relaxed);
-    let refused = log
-        .syncer
-        .failed()
-        .then(|| StoreError::Io("the store log failed: restart the server".into()));
-    let durable = log.bytes >= CHECKPOINT_BYTES;
+    if log.bytes >= OVERLAY_MAX_BYTES {
+        log.wait_for_flusher();
+        log.checkpoint(false);
+    }
+    let refused = if log.syncer.failed() {
+        Some(StoreError::Io(
+            "the store log failed: restart the server".into(),
+        ))
+    } else if log.bytes >= OVERLAY_MAX_BYTES {
+        Some(StoreError::unavailable(if log.flusher.failed() {
+            "the store's checkpoints failed: restart the server"
+        } else {
+            "the store's checkpoints fell behind"
+        }))
+    } else {
+        None
+    };
     let seq = log.seq + 1;
-    let started = Instant::now();
     let result = match refused {
         Some(e) => Err(e),
-        None => run_batch(db, &mut writes, seq, durable),
+        None => run_batch(&log.db, &log.overlay, &mut writes),
     };
-    let (outcomes, record) = match result {
+    let (outcomes, changed) = match result {
         Ok(done) => done,
         Err(e) => (vec![Err(e); writes.len()], None),
     };
@@ -686,21 +726,13 @@ fn write_batch(db: &Database, mut writes: Vec<Pending>, stats: &Stats, log: &mut
             });
         }
     });
-    let record = match record {
-        None => None,
-        Some(record) => {
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            log.seq = seq;
-            if durable {
-                log.checkpointed(stats, started);
-                None
-            } else {
-                log.bytes += record.len();
-                log.dirty = true;
-                Some(record)
-            }
-        }
-    };
+    let record = changed.map(|(record, changes)| {
+        stats.commits.fetch_add(1, Ordering::Relaxed);
+        log.seq = seq;
+        log.bytes += record.len();
+        log.overlay.apply(changes);
+        record
+    });
     log.syncer.send(wal::Entry::Batch {
         seq,
         record,
@@ -711,8 +743,8 @@ fn write_batch(db: &Database, mut writes: Vec<Pending>, stats: &Stats, log: &mut
 /// How often the writer logs its batch statistics (when it wrote anything since).
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
-/// The writer's periodic `info` line, about the time since the last: writes, commits, the
-/// largest batch, `fdatasync`s of the log and checkpoints.
+/// The writer's periodic `info` line, about the time since the last: writes, batches that
+/// changed something, the largest batch, `fdatasync`s of the log and checkpoints.
 struct Report {
     at: Instant,
     ops: u64,
@@ -771,60 +803,6 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn sweep_and_count(db: &Database, now: i64, stats: &Stats) -> Result<usize, StoreError> {
-    let swept = sweep(db, now, SWEEP_MAX);
-    match &swept {
-        Ok(n) => {
-            stats.swept.fetch_add(*n as u64, Ordering::Relaxed);
-            if *n > 0 {
-                stats.commits.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "sweep of expired items failed"),
-    }
-    swept
-}
-
-/// Deletes at most `limit` items whose `expires_at` is at or before `now`, oldest first, in
-/// one durable transaction.
-fn sweep(db: &Database, now: i64, limit: usize) -> Result<usize, StoreError> {
-    let tx = db.begin_write().map_err(io)?;
-    let mut swept = 0;
-    {
-        let mut index = tx.open_table(EXPIRY).map_err(io)?;
-        let mut items = tx.open_table(ITEMS).map_err(io)?;
-        let due: Vec<(i64, String, String)> = index
-            .range((i64::MIN, "", "")..(now.saturating_add(1), "", ""))
-            .map_err(io)?
-            .take(limit)
-            .map(|entry| {
-                let (k, _) = entry.map_err(io)?;
-                let (at, pk, sk) = k.value();
-                Ok::<_, StoreError>((at, pk.to_owned(), sk.to_owned()))
-            })
-            .collect::<Result<_, _>>()?;
-        for (at, pk, sk) in due {
-            index.remove((at, pk.as_str(), sk.as_str())).map_err(io)?;
-            // The index is written with the item, so its entry names the item's expiry;
-            // checking it again costs little and keeps a live item safe whatever happens.
-            let expired = match items.get((pk.as_str(), sk.as_str())).map_err(io)? {
-                Some(v) => expires_at(v.value()).is_some_and(|t| t <= now),
-                None => false,
-            };
-            if expired {
-                items.remove((pk.as_str(), sk.as_str())).map_err(io)?;
-                swept += 1;
-            }
-        }
-    }
-    if swept > 0 {
-        tx.commit().map_err(io)?;
-    } else {
-        tx.abort().map_err(io)?;
-    }
-    Ok(swept)
-}
-
 /// Builds the expiry index of a file written before it existed (once; a marker says so).
 fn index_expiry_once(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     let mut meta = tx.open_table(META).map_err(io)?;
@@ -860,62 +838,110 @@ fn expires_at(bytes: &[u8]) -> Option<i64> {
 /// One queued operation's answer.
 type Outcome = Result<Followed, StoreError>;
 
-/// Runs a batch in one write transaction numbered `seq`. `Err` (the whole batch fails,
-/// nothing is written) when the transaction cannot be opened, applied to or committed;
-/// otherwise one outcome per op and, when a commit was made, the record of its changes. The
-/// commit waits for the disk only when `durable`; otherwise the log makes it durable.
+/// What a batch that changed something hands on: its log record, and the same changes for
+/// the overlay, in order.
+type Changed = (wal::Record, Vec<(Key, Option<Vec<u8>>)>);
+
+/// Evaluates a batch against the overlay and redb, writing nothing. `Err` (the whole batch
+/// fails) when redb cannot be read at all; otherwise one outcome per op and, when any op
+/// changed something, its record and changes.
 fn run_batch(
     db: &Database,
+    overlay: &Overlay,
     batch: &mut [Pending],
-    seq: u64,
-    durable: bool,
-) -> Result<(Vec<Outcome>, Option<wal::Record>), StoreError> {
-    let mut tx = db.begin_write().map_err(io)?;
-    let mut outcomes = Vec::with_capacity(batch.len());
+) -> Result<(Vec<Outcome>, Option<Changed>), StoreError> {
+    // The frozen table before the read transaction: see `Overlay::get`. Only this thread
+    // changes the active table, so it is read as it is at each lookup.
+    let frozen = overlay.frozen();
+    let tx = db.begin_read().map_err(io)?;
+    let table = tx.open_table(ITEMS).map_err(io)?;
+    let mut batch_state: BTreeMap<Key, Option<Item>> = BTreeMap::new();
     let mut record = wal::Record::default();
-    {
-        let mut table = tx.open_table(ITEMS).map_err(io)?;
-        let mut index = tx.open_table(EXPIRY).map_err(io)?;
-        for pending in batch.iter_mut() {
-            let outcome = match evaluate(&table, &pending.writes) {
-                Ok(Evaluated::Holds { changes, outcome }) => {
-                    apply(&mut table, &mut index, &mut record, changes)?;
-                    // What follows is judged on the state these writes left, in the same
-                    // transaction: durable in the same commit, or not at all.
-                    let followed = match pending.then.take().map(|then| then(&outcome)) {
-                        None => Ok(()),
-                        Some(follow) => match evaluate(&table, &follow) {
+    let mut changes = Vec::new();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for pending in batch.iter_mut() {
+        let mut current = |key: &Key| -> Result<Option<Item>, StoreError> {
+            if let Some(item) = batch_state.get(key) {
+                return Ok(item.clone());
+            }
+            match overlay.get_active(key, frozen.as_deref()) {
+                Found::Here(None) => Ok(None),
+                Found::Here(Some(bytes)) => decode(key, &bytes).map(Some),
+                Found::Below => read(&table, key),
+            }
+        };
+        let outcome = match evaluate(&mut current, &pending.writes) {
+            Ok(Evaluated::Holds {
+                changes: made,
+                outcome,
+            }) => {
+                // What follows is judged on the state these writes left, in the same batch:
+                // durable in the same record, or not at all.
+                let follow = pending.then.take().map(|then| then(&outcome));
+                let mut all = vec![made];
+                let followed = match follow {
+                    None => Ok(()),
+                    Some(follow) => {
+                        let mut after = |key: &Key| match all[0].get(key) {
+                            Some(item) => Ok(item.clone()),
+                            None => current(key),
+                        };
+                        match evaluate(&mut after, &follow) {
                             Ok(Evaluated::Holds { changes, .. }) => {
-                                apply(&mut table, &mut index, &mut record, changes)
+                                all.push(changes);
+                                Ok(())
                             }
                             Ok(Evaluated::Fails) => Err(StoreError::Io(
                                 "a condition of the writes that follow failed".into(),
                             )),
                             Err(e) => Err(e),
-                        },
-                    };
-                    Ok((outcome, followed))
+                        }
+                    }
+                };
+                match stage(all, &mut batch_state, &mut record, &mut changes) {
+                    Ok(()) => Ok((outcome, followed)),
+                    Err(e) => Err(e),
                 }
-                Ok(Evaluated::Fails) => Ok((WriteOutcome::ConditionFailed, Ok(()))),
-                // Nothing of this op was applied: only it fails.
-                Err(e) => Err(e),
-            };
-            outcomes.push(outcome);
-        }
+            }
+            Ok(Evaluated::Fails) => Ok((WriteOutcome::ConditionFailed, Ok(()))),
+            // Nothing of this op was applied: only it fails.
+            Err(e) => Err(e),
+        };
+        outcomes.push(outcome);
     }
     if record.is_empty() {
-        tx.abort().map_err(io)?;
         return Ok((outcomes, None));
     }
-    tx.open_table(META)
-        .map_err(io)?
-        .insert(META_WAL_SEQ, seq)
-        .map_err(io)?;
-    if !durable {
-        tx.set_durability(Durability::None).map_err(io)?;
+    Ok((outcomes, Some((record, changes))))
+}
+
+/// Adds one op's changes (and those of what follows it) to the batch: encoded once, into its
+/// record and the overlay's list, and kept decoded for the batch's later ops. Encodes all
+/// before adding any, so an op that cannot be encoded leaves the batch as it was.
+fn stage(
+    all: Vec<BTreeMap<Key, Option<Item>>>,
+    batch_state: &mut BTreeMap<Key, Option<Item>>,
+    record: &mut wal::Record,
+    changes: &mut Vec<(Key, Option<Vec<u8>>)>,
+) -> Result<(), StoreError> {
+    let mut encoded = Vec::new();
+    for made in &all {
+        for (key, item) in made {
+            encoded.push((key, item.as_ref().map(encode).transpose()?));
+        }
     }
-    tx.commit().map_err(io)?;
-    Ok((outcomes, Some(record)))
+    let mut staged = wal::Record::default();
+    for (key, bytes) in &encoded {
+        staged.push(&key.pk, &key.sk, bytes.as_deref())?;
+    }
+    record.append(staged)?;
+    for (key, bytes) in encoded {
+        changes.push((key.clone(), bytes));
+    }
+    for made in all {
+        batch_state.extend(made);
+    }
+    Ok(())
 }
 
 enum Evaluated {
@@ -928,28 +954,31 @@ enum Evaluated {
     Fails,
 }
 
-/// Evaluates one op's writes in order against the table (which already holds the earlier ops
-/// of the batch) through a private overlay, writing nothing.
-fn evaluate(table: &Table<'_>, writes: &[Write]) -> Result<Evaluated, StoreError> {
+/// Evaluates one op's writes in order against `current` (the state the earlier ops of the
+/// batch left) through a private overlay, writing nothing.
+fn evaluate(
+    current: &mut impl FnMut(&Key) -> Result<Option<Item>, StoreError>,
+    writes: &[Write],
+) -> Result<Evaluated, StoreError> {
     let mut overlay: BTreeMap<Key, Option<Item>> = BTreeMap::new();
     let mut result = None;
     for write in writes {
         let key = write.key();
-        let current = match overlay.get(key) {
+        let now = match overlay.get(key) {
             Some(item) => item.clone(),
-            None => read(table, key)?,
+            None => current(key)?,
         };
-        if !holds(write.cond(), current.as_ref()) {
+        if !holds(write.cond(), now.as_ref()) {
             return Ok(Evaluated::Fails);
         }
-        let next = write.apply(current.clone());
+        let next = write.apply(now.clone());
         if !matches!(write, Write::Check { .. }) {
             overlay.insert(key.clone(), next.clone());
         }
         // DynamoDB's answer: the old item for puts and deletes, the new one for updates.
         result = Some(match write {
             Write::Update { .. } => next,
-            _ => current,
+            _ => now,
         });
     }
     Ok(Evaluated::Holds {
@@ -962,54 +991,10 @@ fn evaluate(table: &Table<'_>, writes: &[Write]) -> Result<Evaluated, StoreError
     })
 }
 
-type Index<'t> = redb::Table<'t, (i64, &'static str, &'static str), ()>;
-
-/// Writes one op's changes (encoded once) and adds them to the batch's log record.
-fn apply(
-    table: &mut Table<'_>,
-    index: &mut Index<'_>,
-    record: &mut wal::Record,
-    changes: BTreeMap<Key, Option<Item>>,
-) -> Result<(), StoreError> {
-    for (key, item) in changes {
-        let bytes = item.as_ref().map(encode).transpose()?;
-        let expiry = item.as_ref().and_then(|i| i.n(EXPIRES_AT));
-        store_encoded(table, index, &key.pk, &key.sk, bytes.as_deref(), expiry)?;
-        record.push(&key.pk, &key.sk, bytes.as_deref())?;
-    }
-    Ok(())
-}
-
-/// Writes the encoded item `value` (expiring at `expiry`) at `(pk, sk)`, or removes it when
-/// `None`, keeping the expiry index in step.
-fn store_encoded(
-    table: &mut Table<'_>,
-    index: &mut Index<'_>,
-    pk: &str,
-    sk: &str,
-    value: Option<&[u8]>,
-    expiry: Option<i64>,
-) -> Result<(), StoreError> {
-    let old = match value {
-        Some(value) => table.insert((pk, sk), value).map_err(io)?,
-        None => table.remove((pk, sk)).map_err(io)?,
-    }
-    .and_then(|old| expires_at(old.value()));
-    if old != expiry {
-        if let Some(at) = old {
-            index.remove((at, pk, sk)).map_err(io)?;
-        }
-        if let Some(at) = expiry {
-            index.insert((at, pk, sk), ()).map_err(io)?;
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::item::Cond;
+    use crate::item::{Cond, EXPIRES_AT};
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("sso-store-{name}-{}", std::process::id()));
@@ -1319,16 +1304,20 @@ mod tests {
         );
     }
 
-    /// The log of a crash: the database holds batches up to `seq`, the log one more.
-    fn crash_log(dir: &Path, seq: u64, changes: &[(&str, Option<&Item>)]) {
+    /// Writes log file `file` of a crash: one record numbered `seq` with `changes`.
+    fn crash_log(dir: &Path, file: usize, seq: u64, changes: &[(&str, Option<&Item>)]) {
         let mut record = wal::Record::default();
         for (pk, item) in changes {
             let bytes = item.map(|i| encode(i).unwrap());
             record.push(pk, "s", bytes.as_deref()).unwrap();
         }
         let mut log = Vec::new();
-        record.seal_into(seq + 1, &mut log);
-        std::fs::write(dir.join(wal::FILE_NAME), log).unwrap();
+        record.seal_into(seq, &mut log);
+        std::fs::write(dir.join(wal::FILE_NAMES[file]), log).unwrap();
+    }
+
+    fn log_sizes(dir: &Path) -> [u64; 2] {
+        wal::FILE_NAMES.map(|name| std::fs::metadata(dir.join(name)).unwrap().len())
     }
 
     #[tokio::test]
@@ -1339,24 +1328,50 @@ mod tests {
             store.write(put("gone")).await.unwrap();
             store.write(put("kept")).await.unwrap();
         }
-        // Two batches were committed: the database's sequence number is 2.
+        // Two batches were checkpointed at close: the database's sequence number is 2.
         let item = Item::new(Key::new("new", "s")).with(EXPIRES_AT, Attr::N(50));
-        crash_log(&dir, 2, &[("new", Some(&item)), ("gone", None)]);
+        crash_log(&dir, 0, 3, &[("new", Some(&item)), ("gone", None)]);
         let store = Embedded::open(&dir).unwrap();
         assert!(present(&store, "new").await && present(&store, "kept").await);
         assert!(!present(&store, "gone").await);
-        assert_eq!(
-            std::fs::metadata(dir.join(wal::FILE_NAME)).unwrap().len(),
-            0
-        );
+        assert_eq!(log_sizes(&dir), [0, 0]);
         // The replayed item is in the expiry index like any other.
         assert_eq!(store.sweep(60).await.unwrap(), 1);
         assert!(!present(&store, "new").await);
         drop(store);
         // A record the database already holds (a stale lap) is not applied again.
-        crash_log(&dir, 1, &[("new", Some(&item))]);
+        crash_log(&dir, 0, 2, &[("new", Some(&item))]);
         let store = Embedded::open(&dir).unwrap();
         assert!(!present(&store, "new").await);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_crash_during_a_checkpoint_replays_both_log_files_in_order() {
+        let dir = temp_dir("replay-two");
+        {
+            let store = Embedded::open(&dir).unwrap();
+            store.write(put("a")).await.unwrap();
+        }
+        // The database holds record 1. The table frozen with record 2 (in the second file)
+        // had not been flushed when records 3 and 4 (in the first file) were written.
+        let v = |n| Item::new(Key::new("a", "s")).with("v", Attr::N(n));
+        let mut first = Vec::new();
+        for (seq, n) in [(3, 3), (4, 4)] {
+            let mut record = wal::Record::default();
+            record
+                .push("a", "s", Some(&encode(&v(n)).unwrap()))
+                .unwrap();
+            record.seal_into(seq, &mut first);
+        }
+        std::fs::write(dir.join(wal::FILE_NAMES[0]), first).unwrap();
+        crash_log(&dir, 1, 2, &[("a", Some(&v(2))), ("b", Some(&v(2)))]);
+        let store = Embedded::open(&dir).unwrap();
+        let item = store.get(&Key::new("a", "s")).await.unwrap().unwrap();
+        assert_eq!(item.n("v"), Some(4), "2, then 3, then 4");
+        assert!(present(&store, "b").await);
+        assert_eq!(log_sizes(&dir), [0, 0]);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -1366,23 +1381,76 @@ mod tests {
         let dir = temp_dir("checkpoint");
         let store = Embedded::open(&dir).unwrap();
         store.write(put("a")).await.unwrap();
-        let log = dir.join(wal::FILE_NAME);
-        assert!(
-            std::fs::metadata(&log).unwrap().len() > 0,
-            "acknowledged once in the log"
-        );
+        assert!(log_sizes(&dir)[0] > 0, "acknowledged once in the log");
         assert_eq!(store.syncs(), (1, 0));
         let deadline = Instant::now() + CHECKPOINT_IDLE * 10;
         while store.syncs().1 == 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(store.syncs().1, 1, "an idle writer checkpoints");
+        // The database file holds it: found below the overlay, which let go of it.
+        assert_eq!(store.overlay.get(&Key::new("a", "s")), Found::Below);
+        assert!(present(&store, "a").await);
         store.write(put("b")).await.unwrap();
-        // The second lap starts at the log's beginning.
-        let bytes = std::fs::read(&log).unwrap();
+        // The records after a checkpoint go to the other file.
+        let bytes = std::fs::read(dir.join(wal::FILE_NAMES[1])).unwrap();
         assert_eq!(wal::records(&bytes, 1).len(), 1);
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn at(sk: &str, v: i64) -> Write {
+        Write::Put {
+            item: Item::new(Key::new("p", sk)).with("v", Attr::N(v)),
+            cond: Cond::Always,
+        }
+    }
+
+    async fn sks(store: &Embedded, newest_first: bool, after: Option<&str>) -> Vec<String> {
+        let page = store
+            .query(Query {
+                pk: "p".into(),
+                sk_from: "b".into(),
+                sk_to: "y".into(),
+                newest_first,
+                limit: 3,
+                after: after.map(str::to_owned),
+            })
+            .await
+            .unwrap();
+        page.items
+            .iter()
+            .map(|i| format!("{}{}", i.key.sk, i.n("v").unwrap_or(0)))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_query_merges_the_overlay_over_the_database_file() {
+        let store = Embedded::in_memory().unwrap();
+        for sk in ["a", "b", "d", "f", "h", "z"] {
+            store.write(at(sk, 1)).await.unwrap();
+        }
+        // Into the database file (a sweep checkpoints first and deletes nothing here).
+        store.sweep(i64::MIN).await.unwrap();
+        assert_eq!(store.overlay.get(&Key::new("p", "d")), Found::Below);
+        store.write(at("d", 2)).await.unwrap();
+        store.write(at("e", 2)).await.unwrap();
+        store
+            .write(Write::Delete {
+                key: Key::new("p", "f"),
+                cond: Cond::Always,
+            })
+            .await
+            .unwrap();
+        assert_eq!(sks(&store, false, None).await, ["b1", "d2", "e2"]);
+        assert_eq!(sks(&store, false, Some("e")).await, ["h1"]);
+        assert_eq!(sks(&store, true, None).await, ["h1", "e2", "d2"]);
+        assert_eq!(sks(&store, true, Some("d")).await, ["b1"]);
+        assert!(store.get(&Key::new("p", "f")).await.unwrap().is_none());
+        // The same answers once everything is in the file.
+        store.sweep(i64::MIN).await.unwrap();
+        assert_eq!(sks(&store, false, None).await, ["b1", "d2", "e2"]);
+        assert_eq!(sks(&store, true, None).await, ["h1", "e2", "d2"]);
     }
 
     #[cfg(unix)]
@@ -1391,11 +1459,13 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = temp_dir("log-mode");
         drop(Embedded::open(&dir).unwrap());
-        let mode = std::fs::metadata(dir.join(wal::FILE_NAME))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
+        for name in wal::FILE_NAMES {
+            let mode = std::fs::metadata(dir.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

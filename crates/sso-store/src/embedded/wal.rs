@@ -1,26 +1,30 @@
 //! The embedded store's write-ahead log: what makes a batch durable while the writer already
 //! works on the next one.
 //!
-//! The writer commits each batch to redb without waiting for the disk (`Durability::None`)
-//! and hands the batch's changes, as one [`Record`], to the syncer thread. The syncer takes
-//! every record waiting, writes them with one `pwrite` at the log's current end, makes them
-//! durable with one `fdatasync`, and only then answers the callers, in batch order. A
-//! checkpoint (a durable redb commit, see the parent module) makes everything before it
-//! durable in the database itself; the log then starts over at offset 0, so it stays a few
-//! megabytes however long the server runs.
+//! The writer applies each batch to the overlay (see `overlay.rs`) and hands the batch's
+//! changes, as one [`Record`], to the syncer thread. The syncer takes every record waiting,
+//! writes them with one `pwrite` at the log's current end, makes them durable with one
+//! `fdatasync`, and only then answers the callers, in batch order.
+//!
+//! The log is two files used in turn. When the writer freezes the overlay's active table for
+//! the flusher, it sends [`Entry::Switch`]: the records after it go to the other file, from
+//! its start. That file's records all belong to the table frozen the time before, whose flush
+//! (a durable redb commit, a checkpoint) had to be complete before this freeze could happen,
+//! so nothing it held is still needed. Each file therefore stays a few megabytes however long
+//! the server runs, and a flush never holds the log up.
 //!
 //! # Format
 //!
 //! A record is a 20-byte header — payload length (`u32`), sequence number (`u64`), the first
 //! 8 bytes of the SHA-256 of the length, sequence number and payload — then the payload: each
 //! change as `pk`, `sk` (length-prefixed), then `0` (removed) or `1` and the encoded item.
-//! Sequence numbers increase with every committed batch and never repeat (the last one is
-//! stored in the database with every commit; a batch committed durably has no record, and its
-//! number is the database's own). On open, [`records`] yields the records after the
-//! database's own sequence number, in order, and stops at the first that is torn (short or
-//! with a wrong checksum) or out of sequence: everything after it was never acknowledged.
-//! Records of an earlier lap left behind the current one are at or below the checkpoint and
-//! are skipped; the log is emptied once what it held is durable in the database.
+//! Sequence numbers increase with every batch that changed something and never repeat (a
+//! flush stores the last one it holds in the database). On open, [`replayable`] yields the
+//! records after the database's own sequence number, in order, from both files, and stops at
+//! the first that is torn (short or with a wrong checksum) or out of sequence: everything
+//! after it was never acknowledged. Records of an earlier lap left behind the current one are
+//! at or below the checkpoint and are skipped; both files are emptied once what they held is
+//! durable in the database.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -32,8 +36,8 @@ use sha2::{Digest, Sha256};
 
 use crate::StoreError;
 
-/// File name of the log inside the data directory.
-pub const FILE_NAME: &str = "sso.wal";
+/// File names of the log's two files inside the data directory.
+pub const FILE_NAMES: [&str; 2] = ["sso.wal", "sso.2.wal"];
 
 const HEADER: usize = 4 + 8 + 8;
 
@@ -67,6 +71,16 @@ impl Record {
                 put_bytes(&mut self.payload, value);
             }
         }
+        Ok(())
+    }
+
+    /// Adds every change of `other` after this record's own, unless the whole would be too
+    /// large (then neither is changed).
+    pub(super) fn append(&mut self, other: Record) -> Result<(), StoreError> {
+        if u32::try_from(self.payload.len() + other.payload.len()).is_err() {
+            return Err(StoreError::Io("a batch too large for the store log".into()));
+        }
+        self.payload.extend_from_slice(&other.payload);
         Ok(())
     }
 
@@ -105,6 +119,25 @@ fn checksum(len: u32, seq: u64, payload: &[u8]) -> [u8; 8] {
     let mut sum = [0; 8];
     sum.copy_from_slice(&digest[..8]);
     sum
+}
+
+/// The records of both log files numbered after `after`, in order, up to the first torn or
+/// out-of-sequence one: the run that starts right after `after` in one file and, when that
+/// file's lap ends, goes on at the start of the other.
+pub(super) fn replayable<'a>(logs: &[&'a [u8]], after: u64) -> Vec<(u64, &'a [u8])> {
+    let mut found = Vec::new();
+    let mut last = after;
+    loop {
+        let Some(more) = logs
+            .iter()
+            .map(|log| records(log, last))
+            .find(|more| !more.is_empty())
+        else {
+            return found;
+        };
+        last = more.last().map_or(last, |(seq, _)| *seq);
+        found.extend(more);
+    }
 }
 
 /// One change read back from the log.
@@ -167,7 +200,7 @@ pub(super) fn changes(payload: &[u8]) -> Result<Vec<Change<'_>>, StoreError> {
 
 fn corrupt(reason: &str) -> StoreError {
     StoreError::Corrupt {
-        key: FILE_NAME.into(),
+        key: FILE_NAMES[0].into(),
         reason: reason.into(),
     }
 }
@@ -209,8 +242,8 @@ pub(super) enum Entry {
         record: Option<Record>,
         answer: Answer,
     },
-    /// Everything committed so far is durable in the database: the log starts over.
-    Checkpoint,
+    /// The overlay was frozen: the records after this go to the other file, from its start.
+    Switch,
 }
 
 /// At most this many entries share one `pwrite` and `fdatasync`.
@@ -228,10 +261,10 @@ pub(super) struct Syncer {
 }
 
 impl Syncer {
-    /// Starts the syncer over `log` (emptied by the caller), or over nothing for a store that
-    /// lives in memory (entries are then answered in order without being written). `syncs`
-    /// counts the `fdatasync`s.
-    pub(super) fn spawn(log: Option<File>, syncs: Arc<AtomicU64>) -> std::io::Result<Self> {
+    /// Starts the syncer over the log's two files (emptied by the caller; the first is written
+    /// first), or over nothing for a store that lives in memory (entries are then answered in
+    /// order without being written). `syncs` counts the `fdatasync`s.
+    pub(super) fn spawn(log: Option<[File; 2]>, syncs: Arc<AtomicU64>) -> std::io::Result<Self> {
         let (queue, entries) = mpsc::sync_channel(QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
         let thread = {
@@ -276,15 +309,15 @@ impl Drop for Syncer {
     }
 }
 
-/// The syncer's loop: take what waits, write it in one go at the end of the current lap, make
-/// it durable, answer in order.
+/// The syncer's loop: take what waits, write it in one go at the end of the current lap (two
+/// when a switch falls inside), make it durable, answer in order.
 fn run(
-    log: Option<&File>,
+    log: Option<&[File; 2]>,
     entries: &mpsc::Receiver<Entry>,
     failed: &AtomicBool,
     syncs: &AtomicU64,
 ) {
-    let mut at = 0u64;
+    let (mut file, mut at) = (0, 0u64);
     let mut buf = Vec::new();
     while let Ok(first) = entries.recv() {
         let mut group = vec![first];
@@ -294,51 +327,68 @@ fn run(
                 Err(_) => break,
             }
         }
-        // Entries up to the last checkpoint are durable in the database already.
-        let durable = group
-            .iter()
-            .rposition(|e| matches!(e, Entry::Checkpoint))
-            .map_or(0, |i| i + 1);
-        if durable > 0 {
-            at = 0;
-        }
-        buf.clear();
-        for entry in &group[durable..] {
-            if let Entry::Batch {
-                seq,
-                record: Some(record),
-                ..
-            } = entry
-            {
-                record.seal_into(*seq, &mut buf);
-            }
-        }
-        let synced = if failed.load(Ordering::Acquire) {
+        let mut synced = if failed.load(Ordering::Acquire) {
             Err(StoreError::Io("the store log failed earlier".into()))
         } else {
-            match log {
-                Some(file) if !buf.is_empty() => {
-                    let written = file.write_all_at(&buf, at).and_then(|()| file.sync_data());
-                    match written {
-                        Ok(()) => {
-                            at += buf.len() as u64;
-                            syncs.fetch_add(1, Ordering::Relaxed);
-                            Ok(())
-                        }
-                        Err(e) => {
-                            failed.store(true, Ordering::Release);
-                            tracing::error!(error = %e, "writing the store log failed: writes are refused until the server restarts");
-                            Err(StoreError::Io(format!("writing the store log failed: {e}")))
-                        }
-                    }
-                }
-                _ => Ok(()),
-            }
+            Ok(())
         };
-        for (i, entry) in group.into_iter().enumerate() {
-            if let Entry::Batch { answer, .. } = entry {
-                answer(if i < durable { Ok(()) } else { synced.clone() });
+        buf.clear();
+        for entry in &group {
+            match entry {
+                Entry::Batch {
+                    seq,
+                    record: Some(record),
+                    ..
+                } => record.seal_into(*seq, &mut buf),
+                Entry::Batch { record: None, .. } => {}
+                Entry::Switch => {
+                    if synced.is_ok() {
+                        synced = append(log, file, &mut at, &buf, failed, syncs);
+                    }
+                    buf.clear();
+                    (file, at) = (1 - file, 0);
+                }
             }
+        }
+        if synced.is_ok() {
+            synced = append(log, file, &mut at, &buf, failed, syncs);
+        }
+        for entry in group {
+            if let Entry::Batch { answer, .. } = entry {
+                answer(synced.clone());
+            }
+        }
+    }
+}
+
+/// Writes `buf` at `at` in log file `file` and makes it durable; on failure marks the log as
+/// failed for good.
+fn append(
+    log: Option<&[File; 2]>,
+    file: usize,
+    at: &mut u64,
+    buf: &[u8],
+    failed: &AtomicBool,
+    syncs: &AtomicU64,
+) -> Result<(), StoreError> {
+    let Some(files) = log else { return Ok(()) };
+    if buf.is_empty() {
+        return Ok(());
+    }
+    let target = &files[file];
+    match target
+        .write_all_at(buf, *at)
+        .and_then(|()| target.sync_data())
+    {
+        Ok(()) => {
+            *at += buf.len() as u64;
+            syncs.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            failed.store(true, Ordering::Release);
+            tracing::error!(error = %e, "writing the store log failed: writes are refused until the server restarts");
+            Err(StoreError::Io(format!("writing the store log failed: {e}")))
         }
     }
 }
@@ -458,16 +508,20 @@ mod tests {
         rx
     }
 
-    #[test]
-    fn batches_are_answered_once_written_and_a_checkpoint_starts_the_log_over() {
-        let path = temp_file("laps");
-        let file = std::fs::OpenOptions::new()
+    fn open_rw(path: &std::path::Path) -> File {
+        std::fs::OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&path)
-            .unwrap();
+            .open(path)
+            .unwrap()
+    }
+
+    #[test]
+    fn batches_are_answered_once_written_and_a_switch_goes_on_in_the_other_file() {
+        let paths = [temp_file("lap-a"), temp_file("lap-b")];
         let syncs = Arc::new(AtomicU64::new(0));
-        let syncer = Syncer::spawn(Some(file), Arc::clone(&syncs)).unwrap();
+        let files = [open_rw(&paths[0]), open_rw(&paths[1])];
+        let syncer = Syncer::spawn(Some(files), Arc::clone(&syncs)).unwrap();
         let answers: Vec<_> = (1..=3)
             .map(|n| batch(&syncer, n, Some(record(n as u8))))
             .collect();
@@ -476,21 +530,39 @@ mod tests {
         for answer in answers.iter().chain([&judged]) {
             answer.recv().unwrap().unwrap();
         }
-        assert_eq!(seqs(&std::fs::read(&path).unwrap(), 0), [1, 2, 3]);
+        assert_eq!(seqs(&std::fs::read(&paths[0]).unwrap(), 0), [1, 2, 3]);
         assert!((1..=3).contains(&syncs.load(Ordering::Relaxed)));
-        syncer.send(Entry::Checkpoint);
+        syncer.send(Entry::Switch);
         batch(&syncer, 4, Some(record(4))).recv().unwrap().unwrap();
+        // Back to the first file, whose lap (1..=3) is taken to be flushed: 5 overwrites it.
+        syncer.send(Entry::Switch);
+        batch(&syncer, 5, Some(record(5))).recv().unwrap().unwrap();
         drop(syncer);
-        let file = std::fs::read(&path).unwrap();
-        assert_eq!(seqs(&file, 3), [4], "4 is at the start, over the old lap");
-        assert_eq!(&file[..record(4).len()], &log(&[4])[..]);
-        let _ = std::fs::remove_file(&path);
+        let (a, b) = (
+            std::fs::read(&paths[0]).unwrap(),
+            std::fs::read(&paths[1]).unwrap(),
+        );
+        assert_eq!(&a[..record(5).len()], &log(&[5])[..], "5 is at the start");
+        assert_eq!(seqs(&b, 0), Vec::<u64>::new(), "4 does not follow 0");
+        assert_eq!(seqs(&b, 3), [4]);
+        let replayed = |after| -> Vec<u64> {
+            replayable(&[&a, &b], after)
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
+        };
+        assert_eq!(replayed(3), [4, 5], "from one file into the other");
+        assert_eq!(replayed(4), [5]);
+        assert!(replayed(5).is_empty());
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     #[test]
     fn a_failed_log_write_fails_its_batch_and_every_later_one() {
         let path = temp_file("fails");
-        let read_only = std::fs::File::open(&path).unwrap();
+        let read_only = [File::open(&path).unwrap(), File::open(&path).unwrap()];
         let syncer = Syncer::spawn(Some(read_only), Arc::new(AtomicU64::new(0))).unwrap();
         assert!(matches!(
             batch(&syncer, 1, Some(record(1))).recv().unwrap(),

@@ -1,0 +1,242 @@
+//! The flusher thread: the only writer of the redb file once the store is open. It writes
+//! each frozen overlay table into redb (a checkpoint) and sweeps expired items, each in one
+//! durable transaction of its own, off the writer's thread, so no request waits for either.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use redb::{Database, ReadableTable};
+use tokio::sync::oneshot;
+
+use super::overlay::{Changes, Overlay};
+use super::{EXPIRY, ITEMS, META, META_WAL_SEQ, Stats, expires_at, io};
+use crate::StoreError;
+
+/// What the writer hands the flusher, in order.
+pub(super) enum Job {
+    /// Write `changes` (the frozen table, which holds every batch up to log record `seq`)
+    /// into redb, durably, then let the overlay drop it.
+    Flush { changes: Arc<Changes>, seq: u64 },
+    /// Delete at most `SWEEP_MAX` items whose `expires_at` is at or before `now`; answer
+    /// `reply` if someone waits.
+    Sweep {
+        now: i64,
+        reply: Option<oneshot::Sender<Result<usize, StoreError>>>,
+    },
+}
+
+/// A failed flush is tried again this many times, this long apart, before the flusher gives
+/// up on it (the log still holds it, and it is replayed when the store is opened again).
+const FLUSH_TRIES: u32 = 3;
+const FLUSH_RETRY: Duration = Duration::from_secs(1);
+
+/// The flusher thread and its queue. Dropping it closes the queue and waits until every job
+/// queued is done.
+pub(super) struct Flusher {
+    queue: Option<mpsc::Sender<Job>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Flusher {
+    /// Starts the flusher over `db`; `done` hears of every flush that completed.
+    pub(super) fn spawn(
+        db: Arc<Database>,
+        overlay: Arc<Overlay>,
+        stats: Arc<Stats>,
+        done: mpsc::Sender<()>,
+    ) -> std::io::Result<Self> {
+        let (queue, jobs) = mpsc::channel();
+        let failed = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let failed = Arc::clone(&failed);
+            std::thread::Builder::new()
+                .name("sso-store-flusher".into())
+                .spawn(move || run(&db, &overlay, &stats, &jobs, &done, &failed))?
+        };
+        Ok(Self {
+            queue: Some(queue),
+            thread: Some(thread),
+            failed,
+        })
+    }
+
+    /// Whether a checkpoint failed for good: the frozen table stays in the overlay (and its
+    /// records in the log) until the store is opened again, and no waiting helps.
+    pub(super) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// Queues `job`. If the flusher is gone (it panicked), a waiting sweep is told so.
+    pub(super) fn send(&self, job: Job) {
+        if let Some(queue) = &self.queue
+            && let Err(mpsc::SendError(job)) = queue.send(job)
+            && let Job::Sweep {
+                reply: Some(reply), ..
+            } = job
+        {
+            let _ = reply.send(Err(StoreError::unavailable("store flusher stopped")));
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn run(
+    db: &Database,
+    overlay: &Overlay,
+    stats: &Stats,
+    jobs: &mpsc::Receiver<Job>,
+    done: &mpsc::Sender<()>,
+    failed: &AtomicBool,
+) {
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Flush { changes, seq } => {
+                let started = Instant::now();
+                let mut tries = 0;
+                let flushed = loop {
+                    tries += 1;
+                    match flush(db, &changes, seq) {
+                        Ok(()) => break true,
+                        Err(e) if tries < FLUSH_TRIES => {
+                            tracing::warn!(error = %e, "store checkpoint failed, trying again");
+                            std::thread::sleep(FLUSH_RETRY);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "store checkpoint failed: the log keeps the writes; restart the server");
+                            failed.store(true, Ordering::Release);
+                            break false;
+                        }
+                    }
+                };
+                if flushed {
+                    overlay.flushed();
+                    stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                    let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    stats
+                        .longest_checkpoint_us
+                        .fetch_max(took, Ordering::Relaxed);
+                    let _ = done.send(());
+                }
+            }
+            Job::Sweep { now, reply } => {
+                let swept = sweep(db, now, super::SWEEP_MAX);
+                match &swept {
+                    Ok(n) => {
+                        stats.swept.fetch_add(*n as u64, Ordering::Relaxed);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "sweep of expired items failed"),
+                }
+                if let Some(reply) = reply {
+                    let _ = reply.send(swept);
+                }
+            }
+        }
+    }
+}
+
+/// Writes a frozen table into redb in key order, keeping the expiry index, and records that
+/// the database now holds every batch up to log record `seq`; one durable commit.
+fn flush(db: &Database, changes: &Changes, seq: u64) -> Result<(), StoreError> {
+    let tx = db.begin_write().map_err(io)?;
+    {
+        let mut items = tx.open_table(ITEMS).map_err(io)?;
+        let mut index = tx.open_table(EXPIRY).map_err(io)?;
+        for (key, value) in changes {
+            let expiry = value.as_deref().and_then(expires_at);
+            store_encoded(
+                &mut items,
+                &mut index,
+                &key.pk,
+                &key.sk,
+                value.as_deref(),
+                expiry,
+            )?;
+        }
+        tx.open_table(META)
+            .map_err(io)?
+            .insert(META_WAL_SEQ, seq)
+            .map_err(io)?;
+    }
+    tx.commit().map_err(io)
+}
+
+pub(super) type Table<'t> = redb::Table<'t, (&'static str, &'static str), &'static [u8]>;
+pub(super) type Index<'t> = redb::Table<'t, (i64, &'static str, &'static str), ()>;
+
+/// Writes the encoded item `value` (expiring at `expiry`) at `(pk, sk)`, or removes it when
+/// `None`, keeping the expiry index in step.
+pub(super) fn store_encoded(
+    table: &mut Table<'_>,
+    index: &mut Index<'_>,
+    pk: &str,
+    sk: &str,
+    value: Option<&[u8]>,
+    expiry: Option<i64>,
+) -> Result<(), StoreError> {
+    let old = match value {
+        Some(value) => table.insert((pk, sk), value).map_err(io)?,
+        None => table.remove((pk, sk)).map_err(io)?,
+    }
+    .and_then(|old| expires_at(old.value()));
+    if old != expiry {
+        if let Some(at) = old {
+            index.remove((at, pk, sk)).map_err(io)?;
+        }
+        if let Some(at) = expiry {
+            index.insert((at, pk, sk), ()).map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes at most `limit` items whose `expires_at` is at or before `now`, oldest first, in
+/// one durable transaction. An item whose newer version is still in the overlay may lose its
+/// older one here: the newer one is what every read sees, and the next flush writes it.
+pub(super) fn sweep(db: &Database, now: i64, limit: usize) -> Result<usize, StoreError> {
+    let tx = db.begin_write().map_err(io)?;
+    let mut swept = 0;
+    {
+        let mut index = tx.open_table(EXPIRY).map_err(io)?;
+        let mut items = tx.open_table(ITEMS).map_err(io)?;
+        let due: Vec<(i64, String, String)> = index
+            .range((i64::MIN, "", "")..(now.saturating_add(1), "", ""))
+            .map_err(io)?
+            .take(limit)
+            .map(|entry| {
+                let (k, _) = entry.map_err(io)?;
+                let (at, pk, sk) = k.value();
+                Ok::<_, StoreError>((at, pk.to_owned(), sk.to_owned()))
+            })
+            .collect::<Result<_, _>>()?;
+        for (at, pk, sk) in due {
+            index.remove((at, pk.as_str(), sk.as_str())).map_err(io)?;
+            // The index is written with the item, so its entry names the item's expiry;
+            // checking it again costs little and keeps a live item safe whatever happens.
+            let expired = match items.get((pk.as_str(), sk.as_str())).map_err(io)? {
+                Some(v) => expires_at(v.value()).is_some_and(|t| t <= now),
+                None => false,
+            };
+            if expired {
+                items.remove((pk.as_str(), sk.as_str())).map_err(io)?;
+                swept += 1;
+            }
+        }
+    }
+    if swept > 0 {
+        tx.commit().map_err(io)?;
+    } else {
+        tx.abort().map_err(io)?;
+    }
+    Ok(swept)
+}
