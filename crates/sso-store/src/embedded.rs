@@ -65,12 +65,13 @@
 //! # Expired items are swept
 //!
 //! Every item with an `expires_at` also has an entry in a second table, the expiry index,
-//! keyed by `(expires_at, pk, sk)` and kept in the same write transaction as the item. The
-//! flusher sweeps: whenever the writer has been idle for [`SWEEP_EVERY`], or that long has
+//! keyed by `(expires_at, pk, sk)` and kept in the same write transaction as the item (the
+//! checkpoint that brings it into redb). The flusher sweeps: whenever the writer has been idle for [`SWEEP_EVERY`], or that long has
 //! passed since the last sweep, it freezes the overlay and has the flusher delete at most
 //! [`SWEEP_MAX`] items whose `expires_at` has passed, in one durable transaction of their own,
 //! oldest first (a range read of the index, no scan of the data). A backlog larger than that
-//! is worked off a sweep at a time. Reads already treat expired items as absent, so a sweep
+//! is worked off a sweep at a time: after a full sweep the flusher sweeps again whenever it
+//! has no checkpoint to make. Reads already treat expired items as absent, so a sweep
 //! changes no answer; it only gives the space back. A file written before the index existed
 //! is indexed once, when it is opened.
 
@@ -123,7 +124,8 @@ pub const SWEEP_MAX: usize = 1000;
 
 /// A checkpoint (the overlay frozen and written into redb, after which the log may start
 /// over) is due once the records since the last one reach this many bytes: about the size of
-/// a log file, and the most that is replayed when the store is opened after a crash.
+/// a log file. A crash replays the frozen table's records and the active one's, usually not
+/// much more than twice this (at most [`OVERLAY_MAX_BYTES`] more).
 pub const CHECKPOINT_BYTES: usize = 4 << 20;
 
 /// A checkpoint is also made when no write has come for this long, so an idle server's
@@ -345,8 +347,8 @@ impl Embedded {
         self.writer.stats.swept.load(Ordering::Relaxed)
     }
 
-    /// Sweeps now as if the time were `now` (Unix seconds): checkpoints everything written so
-    /// far, then deletes at most [`SWEEP_MAX`] items whose `expires_at` is at or before it,
+    /// Sweeps now as if the time were `now` (Unix seconds): checkpoints everything written
+    /// before (unless the flusher is [`FLUSH_WAIT`] behind), then deletes at most [`SWEEP_MAX`] items whose `expires_at` is at or before it,
     /// durably, and says how many. The writer also does this by itself (see the module docs);
     /// this is for tests and tools.
     pub async fn sweep(&self, now: i64) -> Result<usize, StoreError> {
@@ -589,6 +591,8 @@ impl Log {
     /// is empty or the previous one is still being flushed. With `wait`, waits for that one
     /// first (at most [`FLUSH_WAIT`]), so everything written so far is in the checkpoint.
     fn checkpoint(&mut self, wait: bool) {
+        // The flusher's completions are only waited on here; older ones are not kept.
+        while self.flushed.try_recv().is_ok() {}
         if wait && self.overlay.flushing() {
             self.wait_for_flusher();
         }
@@ -1201,6 +1205,28 @@ mod tests {
         }
         assert!(present(&store, "live").await);
         assert_eq!(store.swept(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_backlog_of_expired_items_is_swept_without_waiting_between_sweeps() {
+        let every = Duration::from_secs(2);
+        let store = Embedded::in_memory_sweeping_every(every).unwrap();
+        let n = SWEEP_MAX * 5 / 2;
+        let past = unix_now() - 1;
+        let writes = (0..n).map(|i| expiring(&format!("b{i}"), past)).collect();
+        store.transact(writes).await.unwrap();
+        let started = Instant::now();
+        // The first sweep comes after `every`; the two more it takes follow at once, not one
+        // `every` apart each.
+        while store.swept() < n as u64 {
+            assert!(
+                started.elapsed() < every * 2,
+                "{} of {n} swept after {:?}",
+                store.swept(),
+                started.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]

@@ -69,15 +69,19 @@ impl Flusher {
         self.failed.load(Ordering::Acquire)
     }
 
-    /// Queues `job`. If the flusher is gone (it panicked), a waiting sweep is told so.
+    /// Queues `job`. If the flusher is gone (it panicked), checkpoints have failed for good
+    /// and a waiting sweep is told so.
     pub(super) fn send(&self, job: Job) {
         if let Some(queue) = &self.queue
             && let Err(mpsc::SendError(job)) = queue.send(job)
-            && let Job::Sweep {
+        {
+            self.failed.store(true, Ordering::Release);
+            if let Job::Sweep {
                 reply: Some(reply), ..
             } = job
-        {
-            let _ = reply.send(Err(StoreError::unavailable("store flusher stopped")));
+            {
+                let _ = reply.send(Err(StoreError::unavailable("store flusher stopped")));
+            }
         }
     }
 }
@@ -99,7 +103,21 @@ fn run(
     done: &mpsc::Sender<()>,
     failed: &AtomicBool,
 ) {
-    while let Ok(job) = jobs.recv() {
+    // A background sweep that deleted SWEEP_MAX items leaves more due (as of this time):
+    // the flusher sweeps again whenever no other job waits, until the backlog is gone.
+    let mut backlog = None;
+    loop {
+        let job = match backlog {
+            Some(now) => match jobs.try_recv() {
+                Ok(job) => job,
+                Err(mpsc::TryRecvError::Empty) => Job::Sweep { now, reply: None },
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            },
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(mpsc::RecvError) => return,
+            },
+        };
         match job {
             Job::Flush { changes, seq } => {
                 let started = Instant::now();
@@ -137,6 +155,10 @@ fn run(
                     }
                     Err(e) => tracing::warn!(error = %e, "sweep of expired items failed"),
                 }
+                backlog = match (&reply, &swept) {
+                    (None, Ok(n)) if *n == super::SWEEP_MAX => Some(now),
+                    _ => None,
+                };
                 if let Some(reply) = reply {
                     let _ = reply.send(swept);
                 }

@@ -23,8 +23,9 @@
 //! records after the database's own sequence number, in order, from both files, and stops at
 //! the first that is torn (short or with a wrong checksum) or out of sequence: everything
 //! after it was never acknowledged. Records of an earlier lap left behind the current one are
-//! at or below the checkpoint and are skipped; both files are emptied once what they held is
-//! durable in the database.
+//! at or below the checkpoint and are skipped. When the store is opened, both files are
+//! emptied once what they held is durable in the database; while it runs, each is written
+//! over from its start.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -233,8 +234,8 @@ pub(super) type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// What the writer hands the syncer, in commit order.
 pub(super) enum Entry {
-    /// A committed (or judged-only) batch: its record, numbered `seq` (`None` when it changed
-    /// nothing or its commit was itself durable), and its callers. They are answered once it
+    /// A batch: its record, numbered `seq` (`None` when it changed nothing), and its
+    /// callers. They are answered once it
     /// and everything before it is durable, never earlier: a batch that changed nothing was
     /// still judged on state that earlier batches left.
     Batch {
