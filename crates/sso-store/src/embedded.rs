@@ -94,7 +94,8 @@ use self::flusher::{Flusher, Job};
 use self::overlay::{Found, Overlay};
 use crate::StoreError;
 use crate::item::{
-    Attr, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome, holds,
+    Attr, Cond, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome,
+    holds,
 };
 
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -874,7 +875,7 @@ fn run_batch(
                 Found::Below => read(&table, key),
             }
         };
-        let outcome = match evaluate(&mut current, &pending.writes) {
+        let outcome = match evaluate(&mut current, std::mem::take(&mut pending.writes)) {
             Ok(Evaluated::Holds {
                 changes: made,
                 outcome,
@@ -890,7 +891,7 @@ fn run_batch(
                             Some(item) => Ok(item.clone()),
                             None => current(key),
                         };
-                        match evaluate(&mut after, &follow) {
+                        match evaluate(&mut after, follow) {
                             Ok(Evaluated::Holds { changes, .. }) => {
                                 all.push(changes);
                                 Ok(())
@@ -960,38 +961,54 @@ enum Evaluated {
 
 /// Evaluates one op's writes in order against `current` (the state the earlier ops of the
 /// batch left) through a private overlay, writing nothing.
+///
+/// A lone write answers with the item before it (puts, deletes) or after it (updates), as
+/// DynamoDB's `ALL_OLD` / `ALL_NEW` do; the writes of a transaction answer nothing. So an
+/// unconditional put or delete among several needs no read at all: the audit events that
+/// ride with a sign-in cost no lookup.
 fn evaluate(
     current: &mut impl FnMut(&Key) -> Result<Option<Item>, StoreError>,
-    writes: &[Write],
+    writes: Vec<Write>,
 ) -> Result<Evaluated, StoreError> {
-    let mut overlay: BTreeMap<Key, Option<Item>> = BTreeMap::new();
-    let mut result = None;
+    let lone = writes.len() == 1;
+    let mut changes: BTreeMap<Key, Option<Item>> = BTreeMap::new();
+    let mut answer = None;
     for write in writes {
-        let key = write.key();
-        let now = match overlay.get(key) {
-            Some(item) => item.clone(),
-            None => current(key)?,
+        let blind = !lone
+            && matches!(write.cond(), Cond::Always)
+            && matches!(write, Write::Put { .. } | Write::Delete { .. });
+        let now = if blind {
+            None
+        } else {
+            match changes.get(write.key()) {
+                Some(item) => item.clone(),
+                None => current(write.key())?,
+            }
         };
         if !holds(write.cond(), now.as_ref()) {
             return Ok(Evaluated::Fails);
         }
-        let next = write.apply(now.clone());
-        if !matches!(write, Write::Check { .. }) {
-            overlay.insert(key.clone(), next.clone());
-        }
-        // DynamoDB's answer: the old item for puts and deletes, the new one for updates.
-        result = Some(match write {
-            Write::Update { .. } => next,
-            _ => now,
-        });
+        answer = match write {
+            Write::Check { .. } => now,
+            Write::Put { item, .. } => {
+                changes.insert(item.key.clone(), Some(item));
+                now
+            }
+            Write::Delete { key, .. } => {
+                changes.insert(key, None);
+                now
+            }
+            update @ Write::Update { .. } => {
+                let next = update.apply(now);
+                let answer = if lone { next.clone() } else { None };
+                changes.insert(update.key().clone(), next);
+                answer
+            }
+        };
     }
     Ok(Evaluated::Holds {
-        changes: overlay,
-        outcome: WriteOutcome::Done(if writes.len() == 1 {
-            result.flatten()
-        } else {
-            None
-        }),
+        changes,
+        outcome: WriteOutcome::Done(if lone { answer } else { None }),
     })
 }
 
