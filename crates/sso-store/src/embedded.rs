@@ -94,8 +94,7 @@ use self::flusher::{Flusher, Job};
 use self::overlay::{Found, Overlay};
 use crate::StoreError;
 use crate::item::{
-    Attr, Cond, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome,
-    holds,
+    Attr, Cond, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome, holds,
 };
 
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");

@@ -1,6 +1,7 @@
 //! The hot half of [`Store`]: tokens, sessions, replay records, throttle counters, audit.
 //! Each exactly-once step is one conditional write.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -285,7 +286,10 @@ impl Tokens for Store {
                                 ..event
                             })
                         })
-                        .unwrap_or_default(),
+                        .unwrap_or_else(|e| {
+                            tracing::warn!(error = %e, "audit event not stored");
+                            Vec::new()
+                        }),
                     _ => Vec::new(),
                 };
                 self.backend.write_then(write, Box::new(then)).await?
@@ -707,30 +711,86 @@ fn audit_stored(result: Result<(), StoreError>) {
     }
 }
 
-/// The items of one audit event: under the tenant's listing and, when it names a subject,
-/// under the subject's too (to be written together or not at all). An attempt that names
-/// nobody (a random token, say) is listed under the tenant only: one small item, so anonymous
-/// traffic cannot write more than that per request.
+/// The items of one audit event: the event under the tenant's listing and, when it names a
+/// subject, a reference to it under the subject's listing (to be written together or not at
+/// all). The reference holds only the event's sort key (its own) and expiry, not the event:
+/// every sign-in writes its event once, and the subject's copy costs a small item instead of
+/// a second full one (on the embedded store that was a fifth of a sign-in's cost; see
+/// docs/performance.md). An attempt that names nobody (a random token, say) is listed under
+/// the tenant only: one small item, so anonymous traffic cannot write more than that per
+/// request.
 fn audit_writes(e: &AuditEvent) -> Result<Vec<Write>, StoreError> {
     let mut unique = [0u8; 6];
     getrandom::fill(&mut unique)
         .map_err(|err| StoreError::Io(format!("OS random source: {err}")))?;
     let sk = keys::audit_sk(e.at, &hex::encode(unique));
-    let data = super::encode(e)?;
     let expires = Attr::N(e.at.saturating_add(AUDIT_RETENTION_SECS));
-    let put = |pk: String| Write::Put {
-        item: Item::new(crate::item::Key::new(pk, sk.clone()))
-            .with(super::DATA, data.clone())
+    let event = Write::Put {
+        item: Item::new(Key::new(keys::audit_pk(&e.tenant), sk.clone()))
+            .with(super::DATA, super::encode(e)?)
             .with(EXPIRES_AT, expires.clone()),
         cond: Cond::Always,
     };
     if e.subject.is_empty() {
-        return Ok(vec![put(keys::audit_pk(&e.tenant))]);
+        return Ok(vec![event]);
     }
-    Ok(vec![
-        put(keys::audit_subject_pk(&e.tenant, &e.subject)),
-        put(keys::audit_pk(&e.tenant)),
-    ])
+    let reference = Write::Put {
+        item: Item::new(Key::new(keys::audit_subject_pk(&e.tenant, &e.subject), sk))
+            .with(EXPIRES_AT, expires),
+        cond: Cond::Always,
+    };
+    Ok(vec![reference, event])
+}
+
+/// At most this many reads of referenced events are in flight for one page of a subject's
+/// listing.
+const REFERENCE_READS: usize = 16;
+
+impl Store {
+    /// The events a page of a subject's listing stands for, in its order: each reference
+    /// read from the tenant's listing (at most [`REFERENCE_READS`] at once), an item that
+    /// holds its event itself (written before references) decoded as it is. A reference
+    /// whose event is gone (swept between the two reads) is left out.
+    async fn referenced_events(
+        &self,
+        tenant: &str,
+        items: Vec<Item>,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut events: Vec<Option<AuditEvent>> = vec![None; items.len()];
+        let mut reads = tokio::task::JoinSet::new();
+        let pk = keys::audit_pk(tenant);
+        for (i, item) in items.into_iter().enumerate() {
+            if item.attrs.contains_key(super::DATA) {
+                events[i] = Some(super::decode(&item)?);
+                continue;
+            }
+            if reads.len() >= REFERENCE_READS {
+                settle(&mut reads, &mut events).await?;
+            }
+            let backend = Arc::clone(&self.backend);
+            let key = Key::new(pk.clone(), item.key.sk);
+            reads.spawn(async move { (i, backend.get(&key).await) });
+        }
+        while !reads.is_empty() {
+            settle(&mut reads, &mut events).await?;
+        }
+        Ok(events.into_iter().flatten().collect())
+    }
+}
+
+/// One finished read of [`Store::referenced_events`], put in its place.
+async fn settle(
+    reads: &mut tokio::task::JoinSet<(usize, Result<Option<Item>, StoreError>)>,
+    events: &mut [Option<AuditEvent>],
+) -> Result<(), StoreError> {
+    let Some(joined) = reads.join_next().await else {
+        return Ok(());
+    };
+    let (i, read) = joined.map_err(|e| StoreError::unavailable_from("audit read failed", e))?;
+    if let Some(item) = read? {
+        events[i] = Some(super::decode(&item)?);
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -767,12 +827,16 @@ impl Audit for Store {
             after: cursor.map(str::to_owned),
         };
         let page = self.backend.query(query).await?;
-        Ok(AuditPage {
-            events: page
+        let events = match subject {
+            Some(_) => self.referenced_events(tenant, page.items).await?,
+            None => page
                 .items
                 .iter()
                 .map(super::decode)
                 .collect::<Result<_, _>>()?,
+        };
+        Ok(AuditPage {
+            events,
             next: page.next,
         })
     }

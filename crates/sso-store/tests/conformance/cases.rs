@@ -1188,6 +1188,118 @@ pub async fn an_event_that_names_nobody_is_one_small_item_that_expires(store: &S
     assert_eq!(listed.events, [event]);
 }
 
+/// A subject's listing refers to the tenant's: the event is stored once, the subject's item
+/// is a small reference with the same sort key and expiry, and listing by subject reads the
+/// events back, newest first, paged, including an item written before references (which
+/// holds its event itself) and skipping a reference whose event is gone.
+pub async fn a_subject_listing_refers_to_the_tenant_listing_and_reads_the_events(store: &Store) {
+    let at = |n: i64, subject: &str| AuditEvent {
+        at: NOW + n,
+        tenant: "refs".into(),
+        protocol: Protocol::SignedLink,
+        issuer: "1001".into(),
+        subject: subject.into(),
+        source_ip: "192.0.2.8".into(),
+        outcome: Outcome::Ok,
+    };
+    let mut written = Vec::new();
+    for n in 0..40 {
+        let e = at(n, if n % 2 == 0 { "even" } else { "odd" });
+        store.append(&e).await.unwrap();
+        written.push(e);
+    }
+    let everything = |pk: String| Query::prefix(pk, "", 1000);
+    let at_of = |sk: &str| sk[..11].parse::<i64>().unwrap();
+    let refs = store
+        .backend()
+        .query(everything(keys::audit_subject_pk("refs", "even")))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(refs.len(), 20);
+    for item in &refs {
+        assert!(
+            !item.attrs.contains_key("data"),
+            "a reference, not a copy: {item:?}"
+        );
+        assert_eq!(
+            item.n(EXPIRES_AT),
+            Some(at_of(&item.key.sk) + sso_store::port::AUDIT_RETENTION_SECS)
+        );
+        let event = store
+            .backend()
+            .get(&Key::new(keys::audit_pk("refs"), item.key.sk.clone()))
+            .await
+            .unwrap();
+        assert!(
+            event.is_some(),
+            "the tenant's listing holds {}",
+            item.key.sk
+        );
+    }
+    // An item of the layout before references (the event in the subject's item itself).
+    let old = at(100, "even");
+    let mut full = store
+        .backend()
+        .get(&Key::new(keys::audit_pk("refs"), refs[0].key.sk.clone()))
+        .await
+        .unwrap()
+        .unwrap();
+    full.key = Key::new(
+        keys::audit_subject_pk("refs", "even"),
+        keys::audit_sk(old.at, "000000000000"),
+    );
+    full.attrs.insert(
+        "data".into(),
+        sso_store::item::Attr::S(serde_json::to_string(&old).unwrap()),
+    );
+    store
+        .backend()
+        .write(sso_store::item::Write::Put {
+            item: full,
+            cond: sso_store::item::Cond::Always,
+        })
+        .await
+        .unwrap();
+    // A reference whose event is gone.
+    store
+        .backend()
+        .write(sso_store::item::Write::Delete {
+            key: Key::new(keys::audit_pk("refs"), refs[1].key.sk.clone()),
+            cond: sso_store::item::Cond::Always,
+        })
+        .await
+        .unwrap();
+    let gone = at_of(&refs[1].key.sk);
+    let mut expected: Vec<AuditEvent> = written
+        .iter()
+        .filter(|e| e.subject == "even" && e.at != gone)
+        .cloned()
+        .collect();
+    expected.push(old);
+    expected.reverse();
+    let mut listed = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list("refs", Some("even"), 0, i64::MAX, 7, cursor.as_deref())
+            .await
+            .unwrap();
+        listed.extend(page.events);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(listed, expected);
+    let odd = store
+        .list("refs", Some("odd"), 0, i64::MAX, 100, None)
+        .await
+        .unwrap();
+    assert_eq!(odd.events.len(), 20);
+    assert!(odd.events.iter().all(|e| e.subject == "odd"));
+}
+
 /// An event that has not happened yet: what a sign-in hands the store with its write.
 fn riding(subject: &str, outcome: &str) -> AuditEvent {
     AuditEvent {

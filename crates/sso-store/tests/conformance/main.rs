@@ -75,6 +75,7 @@ both!(
     unlinking_keeps_concurrent_links_and_an_absent_link_writes_nothing,
     agent_updates_never_undo_each_other_nor_bring_back_a_deleted_agent,
     an_event_that_names_nobody_is_one_small_item_that_expires,
+    a_subject_listing_refers_to_the_tenant_listing_and_reads_the_events,
 );
 
 mod cost {
