@@ -83,36 +83,53 @@ impl Overlay {
         in_table(frozen, key)
     }
 
-    /// The overlay's entries of partition `pk` with sort keys in `from..=to`, in sort-key
-    /// order, the active table's over the frozen one's. Taken in one lock hold, like
-    /// [`Overlay::get`].
+    /// The overlay's entries of partition `pk` with sort keys in `from..=to`, in the order
+    /// asked for (ascending sort keys, or descending when `newest_first`), the active table's
+    /// over the frozen one's, up to and including the `live`-th that is not a removal: a page
+    /// of a query needs no more (see [`merge`]), so a listing of a busy partition copies a
+    /// page's worth, not every entry the overlay holds for it, and holds the lock that long
+    /// only. Taken in one lock hold, like [`Overlay::get`].
     pub(super) fn range(
         &self,
         pk: &str,
         from: &str,
         to: &str,
-    ) -> BTreeMap<String, Option<Vec<u8>>> {
+        newest_first: bool,
+        live: usize,
+    ) -> Vec<(String, Option<Vec<u8>>)> {
         let (lo, hi) = (Key::new(pk, from), Key::new(pk, to));
-        let mut found = BTreeMap::new();
+        let mut found = Vec::new();
         if lo > hi {
             return found;
         }
-        let collect = |table: &Changes, found: &mut BTreeMap<String, Option<Vec<u8>>>| {
-            for (key, value) in table.range(lo.clone()..=hi.clone()) {
-                found.insert(key.sk.clone(), value.clone());
-            }
-        };
-        let frozen = {
-            let tables = self.read();
-            collect(&tables.active, &mut found);
-            tables.frozen.clone()
-        };
-        if let Some(frozen) = frozen {
-            let mut older = BTreeMap::new();
-            collect(&frozen, &mut older);
-            for (sk, value) in older {
-                found.entry(sk).or_insert(value);
-            }
+        let tables = self.read();
+        let empty = Changes::new();
+        let older = tables.frozen.as_deref().unwrap_or(&empty);
+        let mut newer = directed(&tables.active, &lo, &hi, newest_first).peekable();
+        let mut older = directed(older, &lo, &hi, newest_first).peekable();
+        let mut taken = 0;
+        while taken < live {
+            let take_newer = match (newer.peek(), older.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((a, _)), Some((b, _))) => {
+                    if a == b {
+                        older.next();
+                        true
+                    } else {
+                        (a < b) != newest_first
+                    }
+                }
+            };
+            let next = if take_newer {
+                newer.next()
+            } else {
+                older.next()
+            };
+            let Some((key, value)) = next else { break };
+            taken += usize::from(value.is_some());
+            found.push((key.sk.clone(), value.clone()));
         }
         found
     }
@@ -148,6 +165,21 @@ impl Overlay {
     }
 }
 
+/// `table`'s entries in `lo..=hi`, in the order asked for.
+fn directed<'t>(
+    table: &'t Changes,
+    lo: &Key,
+    hi: &Key,
+    newest_first: bool,
+) -> Box<dyn Iterator<Item = (&'t Key, &'t Option<Vec<u8>>)> + 't> {
+    let range = table.range(lo.clone()..=hi.clone());
+    if newest_first {
+        Box::new(range.rev())
+    } else {
+        Box::new(range)
+    }
+}
+
 fn in_table(table: Option<&Changes>, key: &Key) -> Found {
     match table.and_then(|t| t.get(key)) {
         Some(value) => Found::Here(value.clone()),
@@ -155,20 +187,21 @@ fn in_table(table: Option<&Changes>, key: &Key) -> Found {
     }
 }
 
-/// Merges `overlay` (newer; `None` = removed) into `base` (older, from redb, in the order
-/// asked for), yielding the live entries in that order: ascending sort keys, or descending
-/// when `newest_first`. Stops early when `keep` says so.
+/// Merges `overlay` (newer; `None` = removed) into `base` (older, from redb), both in the
+/// order asked for, yielding the live entries in that order: ascending sort keys, or
+/// descending when `newest_first`. Stops early when `keep` says so.
+///
+/// `overlay` may be cut after its `n`-th live entry when `keep` stops within `n - 1` entries
+/// (a page and the cursor's own entry, which a query skips): every entry that comes first is
+/// one of those `n` or a base entry before the last of them, so the merge stops before it
+/// could miss what the cut left out.
 pub(super) fn merge<E>(
-    overlay: BTreeMap<String, Option<Vec<u8>>>,
+    overlay: Vec<(String, Option<Vec<u8>>)>,
     base: impl Iterator<Item = Result<(String, Vec<u8>), E>>,
     newest_first: bool,
     mut keep: impl FnMut(String, Vec<u8>) -> Result<bool, E>,
 ) -> Result<(), E> {
-    let mut over: Box<dyn Iterator<Item = (String, Option<Vec<u8>>)>> = if newest_first {
-        Box::new(overlay.into_iter().rev())
-    } else {
-        Box::new(overlay.into_iter())
-    };
+    let mut over = overlay.into_iter();
     let mut base = base.peekable();
     let mut next_over = over.next();
     loop {
@@ -237,15 +270,58 @@ mod tests {
             Found::Here(None),
             "from the frozen one"
         );
-        let range = overlay.range("p", "", "z");
-        assert_eq!(range.get("a"), Some(&Some(b"2".to_vec())));
-        assert_eq!(range.get("b"), Some(&None));
+        let range = overlay.range("p", "", "z", false, 10);
+        assert_eq!(
+            range,
+            [("a".into(), Some(b"2".to_vec())), ("b".into(), None)],
+            "the active table's a over the frozen one's"
+        );
         assert!(overlay.flushing());
         overlay.flushed();
         assert!(!overlay.flushing());
         assert_eq!(overlay.get(&k("p", "b")), Found::Below);
-        assert!(overlay.range("q", "", "z").is_empty());
-        assert!(overlay.range("p", "z", "a").is_empty(), "an empty range");
+        assert!(overlay.range("q", "", "z", false, 10).is_empty());
+        assert!(
+            overlay.range("p", "z", "a", false, 10).is_empty(),
+            "an empty range"
+        );
+    }
+
+    #[test]
+    fn a_range_takes_a_pages_worth_in_the_order_asked_for_from_both_tables() {
+        let overlay = Overlay::default();
+        let entry = |i: usize, removed: bool| {
+            let value = (!removed).then(|| i.to_string().into_bytes());
+            (k("p", &format!("{i:05}")), value)
+        };
+        // 0..5000 frozen (every tenth a removal), 5000..10000 active, 4990..5010 in both.
+        overlay.apply((0..5010).map(|i| entry(i, i % 10 == 3)).collect());
+        overlay.freeze().expect("something to freeze");
+        overlay.apply((4990..10000).map(|i| entry(i, false)).collect());
+        let sks = |r: Vec<(String, Option<Vec<u8>>)>| -> Vec<String> {
+            r.into_iter().map(|(sk, _)| sk).collect()
+        };
+        let newest = overlay.range("p", "", "z", true, 3);
+        assert_eq!(sks(newest), ["09999", "09998", "09997"]);
+        let oldest = overlay.range("p", "", "z", false, 4);
+        assert_eq!(
+            sks(oldest),
+            ["00000", "00001", "00002", "00003", "00004"],
+            "a removal is taken but does not count"
+        );
+        let across = overlay.range("p", "04995", "05005", false, 20);
+        assert_eq!(
+            across.len(),
+            11,
+            "one entry per key where the tables overlap"
+        );
+        assert!(
+            across
+                .iter()
+                .all(|(sk, v)| v.as_deref() == Some(sk.trim_start_matches('0').as_bytes())),
+            "the active table's version: {across:?}"
+        );
+        assert_eq!(overlay.range("p", "", "z", true, usize::MAX).len(), 10000);
     }
 
     fn merged(
@@ -254,10 +330,13 @@ mod tests {
         newest_first: bool,
         limit: usize,
     ) -> Vec<String> {
-        let overlay = overlay
+        let mut overlay: Vec<_> = overlay
             .iter()
             .map(|(sk, v)| ((*sk).to_owned(), v.map(|v| v.as_bytes().to_vec())))
             .collect();
+        if newest_first {
+            overlay.reverse();
+        }
         let mut base: Vec<_> = base
             .iter()
             .map(|sk| Ok::<_, ()>(((*sk).to_owned(), b"base".to_vec())))
