@@ -318,8 +318,7 @@ fn run(
     failed: &AtomicBool,
     syncs: &AtomicU64,
 ) {
-    let (mut file, mut at) = (0, 0u64);
-    let mut buf = Vec::new();
+    let mut lap = Lap::default();
     while let Ok(first) = entries.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -328,38 +327,62 @@ fn run(
                 Err(_) => break,
             }
         }
-        let mut synced = if failed.load(Ordering::Acquire) {
+        write_group(log, group, &mut lap, failed, syncs);
+    }
+}
+
+/// Where the log is being written: which file, how far, and a buffer kept between groups.
+#[derive(Default)]
+struct Lap {
+    file: usize,
+    at: u64,
+    buf: Vec<u8>,
+}
+
+/// Writes one group of entries and answers its batches in order. A switch inside the group
+/// splits it: the records before it are written to the end of the file they belong to and
+/// made durable, and their batches answered with that outcome, before the rest go to the
+/// other file. So a failure writing the second part fails only the batches it held (and, the
+/// log failed, every later one), never batches already durable.
+fn write_group(
+    log: Option<&[File; 2]>,
+    group: Vec<Entry>,
+    lap: &mut Lap,
+    failed: &AtomicBool,
+    syncs: &AtomicU64,
+) {
+    let mut waiting: Vec<Answer> = Vec::new();
+    lap.buf.clear();
+    let flush = |lap: &mut Lap, waiting: &mut Vec<Answer>| {
+        let synced = if failed.load(Ordering::Acquire) {
             Err(StoreError::Io("the store log failed earlier".into()))
         } else {
-            Ok(())
+            append(log, lap.file, &mut lap.at, &lap.buf, failed, syncs)
         };
-        buf.clear();
-        for entry in &group {
-            match entry {
-                Entry::Batch {
-                    seq,
-                    record: Some(record),
-                    ..
-                } => record.seal_into(*seq, &mut buf),
-                Entry::Batch { record: None, .. } => {}
-                Entry::Switch => {
-                    if synced.is_ok() {
-                        synced = append(log, file, &mut at, &buf, failed, syncs);
-                    }
-                    buf.clear();
-                    (file, at) = (1 - file, 0);
+        lap.buf.clear();
+        for answer in waiting.drain(..) {
+            answer(synced.clone());
+        }
+    };
+    for entry in group {
+        match entry {
+            Entry::Batch {
+                seq,
+                record,
+                answer,
+            } => {
+                if let Some(record) = record {
+                    record.seal_into(seq, &mut lap.buf);
                 }
+                waiting.push(answer);
             }
-        }
-        if synced.is_ok() {
-            synced = append(log, file, &mut at, &buf, failed, syncs);
-        }
-        for entry in group {
-            if let Entry::Batch { answer, .. } = entry {
-                answer(synced.clone());
+            Entry::Switch => {
+                flush(lap, &mut waiting);
+                (lap.file, lap.at) = (1 - lap.file, 0);
             }
         }
     }
+    flush(lap, &mut waiting);
 }
 
 /// Writes `buf` at `at` in log file `file` and makes it durable; on failure marks the log as
@@ -556,6 +579,43 @@ mod tests {
         assert_eq!(replayed(4), [5]);
         assert!(replayed(5).is_empty());
         for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn a_failure_after_a_switch_fails_only_the_batches_after_it() {
+        let (good, bad) = (temp_file("switch-good"), temp_file("switch-bad"));
+        let files = [open_rw(&good), File::open(&bad).unwrap()];
+        let answers: Vec<_> = (0..3).map(|_| mpsc::channel()).collect();
+        let entry = |seq: u8, tx: &mpsc::Sender<Result<(), StoreError>>| {
+            let tx = tx.clone();
+            Entry::Batch {
+                seq: u64::from(seq),
+                record: Some(record(seq)),
+                answer: Box::new(move |r| tx.send(r).unwrap()),
+            }
+        };
+        let group = vec![
+            entry(1, &answers[0].0),
+            entry(2, &answers[1].0),
+            Entry::Switch,
+            entry(3, &answers[2].0),
+        ];
+        let (failed, syncs) = (AtomicBool::new(false), AtomicU64::new(0));
+        write_group(Some(&files), group, &mut Lap::default(), &failed, &syncs);
+        let got: Vec<bool> = answers
+            .iter()
+            .map(|(_, rx)| rx.recv().unwrap().is_ok())
+            .collect();
+        assert_eq!(
+            got,
+            [true, true, false],
+            "1 and 2 are durable in the first file"
+        );
+        assert!(failed.load(Ordering::Acquire));
+        assert_eq!(seqs(&std::fs::read(&good).unwrap(), 0), [1, 2]);
+        for path in [good, bad] {
             let _ = std::fs::remove_file(path);
         }
     }
