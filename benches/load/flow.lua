@@ -38,6 +38,11 @@ function request()
   -- of another thread's flow, and the flows of a thread cycle through 32 users.
   local slot = (n * 2 + tid) % 64
   if flow == "signin" then
+    if n > #links then
+      -- Out of distinct links: replay the last one, which is refused (errorID 3) and so
+      -- counted as another answer, never a request of something else counted as a login.
+      ran_out, n = #links, #links
+    end
     return wrk.format("GET", links[n], { Host = host })
   elseif flow == "helpdesk" then
     return wrk.format("GET", "/api.php?api_user=admin&api_pass_h=" .. admin_md5 ..
@@ -93,4 +98,11 @@ function done(summary, latency, requests)
     good, issued, others, summary.errors.connect + summary.errors.read + summary.errors.write +
     summary.errors.status + summary.errors.timeout))
   if example then io.write("first other answer: " .. example .. "\n") end
+  for _, t in ipairs(threads) do
+    local links = t:get("ran_out")
+    if links then
+      io.write(string.format("ran out of distinct links (%d per thread): a shorter run, or more links\n", links))
+      break
+    end
+  end
 end
