@@ -516,7 +516,7 @@ impl ItemBackend for Embedded {
             }
             // The overlay first, then a read transaction: see `Overlay::get`.
             // A page, and the cursor's own entry when it is still in the overlay.
-            let newer = overlay.range(&q.pk, &from, &to, q.newest_first, q.limit + 1);
+            let newer = overlay.range(&q.pk, &from, &to, q.newest_first, q.limit.saturating_add(1));
             let tx = db.begin_read().map_err(io)?;
             let table = tx.open_table(ITEMS).map_err(io)?;
             let range = table
