@@ -9,6 +9,7 @@
 #   bash benches/load/ab.sh PEER_BINARY [ROUNDS (default 3)] [SECONDS (default 3)]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. benches/load/settle.sh
 peer="${1:?usage: bash benches/load/ab.sh PEER_BINARY [ROUNDS] [SECONDS]}"
 rounds="${2:-3}"; secs="${3:-3}"
 [ -x "$peer" ] || { echo "ab: $peer is not an executable" >&2; exit 1; }
@@ -35,7 +36,7 @@ b=$(sed -E 's/.*php on ([0-9]+),.*/\1/' <<<"$line")
 work=$(sed -E 's/.*work (.*)/\1/' <<<"$line")
 per_round=$(( $(wc -l < "$work/links.txt") / rounds ))
 split -l "$per_round" -a 3 -d "$work/links.txt" "$work/round."
-export THREADS=2 NKEYS=200
+export THREADS=2 NKEYS=400
 ADMIN_MD5=$(printf test123 | md5sum | cut -c1-32); JOE_MD5=$(printf acjoe123 | md5sum | cut -c1-32)
 export ADMIN_MD5 JOE_MD5
 status=0
@@ -44,6 +45,7 @@ for flow in ${FLOWS:-signin helpdesk callcenter}; do
   for r in $(seq 0 $((rounds - 1))); do
     for side in this peer; do
       port=$a; [ "$side" = peer ] && port=$b
+      sync; settle
       out=$(LINKS=$(printf '%s/round.%03d' "$work" "$r") FLOW=$flow \
         wrk -t2 -c32 -d"${secs}s" --latency -s benches/load/flow.lua \
         -H "Host: demoaws.localhost:$port" "http://127.0.0.1:$port/")

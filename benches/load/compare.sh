@@ -5,7 +5,7 @@
 # same wrk load against both in one run, loopback only, bounded in time:
 #   /signin.php                     every request a distinct valid signed link
 #   api.php singlesignon + _ssot    mint a token, open /admin/main.php?_ssot= with it
-#   /sso/0 + /sso/login             mint a one-time URL (200 Platform-Keys, round robin, so
+#   /sso/0 + /sso/login             mint a one-time URL (400 Platform-Keys, round robin, so
 #                                   each key stays under its 50/s limit), open it
 # Prints req/s, p50, p99 per flow and server, and the ratio; exits non-zero if any answer was
 # not a success (a refused login, an error page, a 4xx/5xx, a socket error).
@@ -19,7 +19,8 @@
 #   PEER_SSO=target/lambda/sso bash benches/load/compare.sh 5 32
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-secs="${1:-5}"; conns="${2:-32}"; threads=2; nkeys=200
+. benches/load/settle.sh
+secs="${1:-5}"; conns="${2:-32}"; threads=2; nkeys=400
 peer_sso="${PEER_SSO:-}"; peer=php
 [ -n "$peer_sso" ] && { peer_sso=$(realpath "$peer_sso"); peer=peer; }
 tools="wrk python3 curl"; [ -z "$peer_sso" ] && tools="$tools nginx"
@@ -164,7 +165,7 @@ printf '%-34s %-6s %10s %9s %9s  %s\n' "flow ($conns connections, ${secs}s)" ser
 for flow in signin helpdesk callcenter; do
   for server in sso "$peer"; do
     port=$sso_port; [ "$server" = "$peer" ] && port=$php_port
-    sync; sleep 1   # the previous run's dirty pages are not this one's to write back
+    sync; settle   # the previous run's deferred work is not this one's to pay for
     out=$(FLOW=$flow wrk -t$threads -c"$conns" -d"${secs}s" --latency -s benches/load/flow.lua \
       -H "Host: demoaws.localhost:$port" "http://127.0.0.1:$port/")
     r=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
