@@ -1,6 +1,7 @@
 //! The flusher thread: the only writer of the redb file once the store is open. It writes
-//! each frozen overlay table into redb (a checkpoint) and sweeps expired items, each in one
-//! durable transaction of its own, off the writer's thread, so no request waits for either.
+//! each frozen overlay table into redb (a checkpoint, in durable transactions of at most
+//! [`CHUNK`] changes) and sweeps expired items (in one durable transaction a sweep), off the
+//! writer's thread, so no request waits for either.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -167,30 +168,46 @@ fn run(
     }
 }
 
+/// At most this many changes go into one of a checkpoint's transactions.
+const CHUNK: usize = 2048;
+
 /// Writes a frozen table into redb in key order, keeping the expiry index, and records that
-/// the database now holds every batch up to log record `seq`; one durable commit.
+/// the database now holds every batch up to log record `seq`. The table goes in durable
+/// transactions of at most [`CHUNK`] changes, each a run of neighbouring keys (so a leaf is
+/// still written about once however many of its keys changed), and only the last records
+/// `seq`: the log's syncs get the disk between them, instead of waiting behind one flush of
+/// tens of megabytes. A crash between two of them loses nothing: the log still holds every
+/// record after the database's number, and replaying them writes the same final values.
 fn flush(db: &Database, changes: &Changes, seq: u64) -> Result<(), StoreError> {
-    let tx = db.begin_write().map_err(io)?;
-    {
-        let mut items = tx.open_table(ITEMS).map_err(io)?;
-        let mut index = tx.open_table(EXPIRY).map_err(io)?;
-        for (key, value) in changes {
-            let expiry = value.as_deref().and_then(expires_at);
-            store_encoded(
-                &mut items,
-                &mut index,
-                &key.pk,
-                &key.sk,
-                value.as_deref(),
-                expiry,
-            )?;
+    let mut entries = changes.iter().peekable();
+    loop {
+        let tx = db.begin_write().map_err(io)?;
+        {
+            let mut items = tx.open_table(ITEMS).map_err(io)?;
+            let mut index = tx.open_table(EXPIRY).map_err(io)?;
+            for (key, value) in entries.by_ref().take(CHUNK) {
+                let expiry = value.as_deref().and_then(expires_at);
+                store_encoded(
+                    &mut items,
+                    &mut index,
+                    &key.pk,
+                    &key.sk,
+                    value.as_deref(),
+                    expiry,
+                )?;
+            }
+            if entries.peek().is_none() {
+                tx.open_table(META)
+                    .map_err(io)?
+                    .insert(META_WAL_SEQ, seq)
+                    .map_err(io)?;
+            }
         }
-        tx.open_table(META)
-            .map_err(io)?
-            .insert(META_WAL_SEQ, seq)
-            .map_err(io)?;
+        tx.commit().map_err(io)?;
+        if entries.peek().is_none() {
+            return Ok(());
+        }
     }
-    tx.commit().map_err(io)
 }
 
 pub(super) type Table<'t> = redb::Table<'t, (&'static str, &'static str), &'static [u8]>;
@@ -261,4 +278,31 @@ pub(super) fn sweep(db: &Database, now: i64, limit: usize) -> Result<usize, Stor
         tx.abort().map_err(io)?;
     }
     Ok(swept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::item::{Attr, EXPIRES_AT, Item, Key};
+    use redb::ReadableTableMetadata;
+
+    #[test]
+    fn a_checkpoint_of_more_than_one_transaction_writes_every_change_and_then_its_number() {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let mut changes = Changes::new();
+        let n = 2 * CHUNK + 1;
+        for i in 0..n {
+            let key = Key::new(format!("k{i:05}"), "s");
+            let item = Item::new(key.clone()).with(EXPIRES_AT, Attr::N(i as i64));
+            changes.insert(key, Some(super::super::encode(&item).unwrap()));
+        }
+        flush(&db, &changes, 9).unwrap();
+        let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+        assert_eq!(tx.open_table(ITEMS).unwrap().len().unwrap(), n as u64);
+        assert_eq!(tx.open_table(EXPIRY).unwrap().len().unwrap(), n as u64);
+        let seq = tx.open_table(META).unwrap().get(META_WAL_SEQ).unwrap();
+        assert_eq!(seq.map(|v| v.value()), Some(9));
+    }
 }

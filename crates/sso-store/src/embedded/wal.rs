@@ -10,8 +10,11 @@
 //! the flusher, it sends [`Entry::Switch`]: the records after it go to the other file, from
 //! its start. That file's records all belong to the table frozen the time before, whose flush
 //! (a durable redb commit, a checkpoint) had to be complete before this freeze could happen,
-//! so nothing it held is still needed. Each file therefore stays a few megabytes however long
-//! the server runs, and a flush never holds the log up.
+//! so nothing it held is still needed. Each file therefore stays about a checkpoint's worth
+//! of records however long the server runs, and a flush never holds the log up. A file is
+//! grown ahead of its records with zeros, [`GROW`] at a time, so that most `fdatasync`s write
+//! data only (one that grows the file also commits the file system's journal: twice as long
+//! here).
 //!
 //! # Format
 //!
@@ -337,7 +340,16 @@ struct Lap {
     file: usize,
     at: u64,
     buf: Vec<u8>,
+    /// How long each file is known to be (both are emptied when the store is opened).
+    sized: [u64; 2],
 }
+
+/// A file is grown this far ahead of its records, with zeros, whenever a write would pass
+/// its end: an `fdatasync` of a write that changes the file's size commits the file system's
+/// journal (and on ext4 waits for every file's ordered data, the database's checkpoint
+/// included), while one of a write inside the file only writes the data. Zeros read back as
+/// the end of the log (a record whose checksum fails).
+const GROW: u64 = 1 << 20;
 
 /// Writes one group of entries and answers its batches in order. A switch inside the group
 /// splits it: the records before it are written to the end of the file they belong to and
@@ -357,7 +369,7 @@ fn write_group(
         let synced = if failed.load(Ordering::Acquire) {
             Err(StoreError::Io("the store log failed earlier".into()))
         } else {
-            append(log, lap.file, &mut lap.at, &lap.buf, failed, syncs)
+            append(log, lap, failed, syncs)
         };
         lap.buf.clear();
         for answer in waiting.drain(..) {
@@ -385,27 +397,36 @@ fn write_group(
     flush(lap, &mut waiting);
 }
 
-/// Writes `buf` at `at` in log file `file` and makes it durable; on failure marks the log as
-/// failed for good.
+/// Writes the lap's buffer at its end in its file (growing the file by [`GROW`] first if it
+/// would pass its end) and makes it durable; on failure marks the log as failed for good.
 fn append(
     log: Option<&[File; 2]>,
-    file: usize,
-    at: &mut u64,
-    buf: &[u8],
+    lap: &mut Lap,
     failed: &AtomicBool,
     syncs: &AtomicU64,
 ) -> Result<(), StoreError> {
     let Some(files) = log else { return Ok(()) };
-    if buf.is_empty() {
+    if lap.buf.is_empty() {
         return Ok(());
     }
-    let target = &files[file];
-    match target
-        .write_all_at(buf, *at)
+    let target = &files[lap.file];
+    let end = lap.at + lap.buf.len() as u64;
+    let grown = (end > lap.sized[lap.file]).then(|| end.next_multiple_of(GROW) + GROW);
+    let grow = |size: u64| {
+        let from = lap.sized[lap.file].max(end);
+        let zeros = vec![0; usize::try_from(size - from).unwrap_or(0)];
+        target.write_all_at(&zeros, from)
+    };
+    match grown
+        .map_or(Ok(()), grow)
+        .and_then(|()| target.write_all_at(&lap.buf, lap.at))
         .and_then(|()| target.sync_data())
     {
         Ok(()) => {
-            *at += buf.len() as u64;
+            lap.at = end;
+            if let Some(size) = grown {
+                lap.sized[lap.file] = size;
+            }
             syncs.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
@@ -578,6 +599,44 @@ mod tests {
         assert_eq!(replayed(3), [4, 5], "from one file into the other");
         assert_eq!(replayed(4), [5]);
         assert!(replayed(5).is_empty());
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn a_log_file_grows_ahead_in_zeros_that_read_back_as_its_end() {
+        let paths = [temp_file("grow-a"), temp_file("grow-b")];
+        let files = [open_rw(&paths[0]), open_rw(&paths[1])];
+        let syncer = Syncer::spawn(Some(files), Arc::new(AtomicU64::new(0))).unwrap();
+        let len = |path: &std::path::PathBuf| std::fs::metadata(path).unwrap().len();
+        batch(&syncer, 1, Some(record(1))).recv().unwrap().unwrap();
+        assert_eq!(
+            len(&paths[0]),
+            2 * GROW,
+            "grown at least GROW past its first record"
+        );
+        batch(&syncer, 2, Some(record(2))).recv().unwrap().unwrap();
+        assert_eq!(
+            len(&paths[0]),
+            2 * GROW,
+            "a record inside the file does not grow it"
+        );
+        assert_eq!(seqs(&std::fs::read(&paths[0]).unwrap(), 0), [1, 2]);
+        // A record larger than what is left grows the file past it, by GROW at least.
+        let mut big = Record::default();
+        let value = vec![7; usize::try_from(2 * GROW).unwrap()];
+        big.push("pk", "big", Some(&value)).unwrap();
+        batch(&syncer, 3, Some(big)).recv().unwrap().unwrap();
+        let grown = len(&paths[0]);
+        assert!(grown % GROW == 0 && grown >= 3 * GROW + GROW, "{grown}");
+        drop(syncer);
+        assert_eq!(seqs(&std::fs::read(&paths[0]).unwrap(), 0), [1, 2, 3]);
+        assert_eq!(
+            len(&paths[1]),
+            0,
+            "the other file is not touched before its lap"
+        );
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
