@@ -179,22 +179,16 @@ const CHUNK: usize = 2048;
 /// tens of megabytes. A crash between two of them loses nothing: the log still holds every
 /// record after the database's number, and replaying them writes the same final values.
 fn flush(db: &Database, changes: &Changes, seq: u64) -> Result<(), StoreError> {
-    let mut entries = changes.iter().peekable();
+    let in_order = changes.in_key_order();
+    let mut entries = in_order.into_iter().peekable();
     loop {
         let tx = db.begin_write().map_err(io)?;
         {
             let mut items = tx.open_table(ITEMS).map_err(io)?;
             let mut index = tx.open_table(EXPIRY).map_err(io)?;
-            for (key, value) in entries.by_ref().take(CHUNK) {
-                let expiry = value.as_deref().and_then(expires_at);
-                store_encoded(
-                    &mut items,
-                    &mut index,
-                    &key.pk,
-                    &key.sk,
-                    value.as_deref(),
-                    expiry,
-                )?;
+            for (pk, sk, value) in entries.by_ref().take(CHUNK) {
+                let expiry = value.and_then(expires_at);
+                store_encoded(&mut items, &mut index, pk, sk, value, expiry)?;
             }
             if entries.peek().is_none() {
                 tx.open_table(META)
@@ -291,7 +285,7 @@ mod tests {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .unwrap();
-        let mut changes = Changes::new();
+        let mut changes = Changes::default();
         let n = 2 * CHUNK + 1;
         for i in 0..n {
             let key = Key::new(format!("k{i:05}"), "s");

@@ -3,23 +3,73 @@
 //! The writer applies every batch here (each key's final encoded item, or its removal), not to
 //! redb; the log makes it durable. Once the batches since the last flush reach
 //! `CHECKPOINT_BYTES` (or the writer has been idle a while), the writer **freezes** them and
-//! the flusher thread writes the frozen batches into redb in one durable, key-ordered
-//! transaction, while new batches go on landing in a fresh active table. So redb is written in
-//! large sorted transactions off the writer's thread instead of one small transaction per
-//! batch on it, and no request waits for a redb commit.
+//! the flusher thread writes the frozen batches into redb in key order, in durable
+//! transactions of a few thousand keys, while new batches go on landing in a fresh active
+//! table. So redb is written in large sorted transactions off the writer's thread instead of
+//! one small transaction per batch on it, and no request waits for a redb commit.
 //!
 //! A read looks in the active table, then the frozen one, then redb, and the newest wins.
 //! Entries only ever move active → frozen → redb, and the frozen table is dropped only after
 //! its transaction committed, so a reader that takes both tables in one lock hold and opens
 //! its redb read transaction afterwards never misses a version (see [`Overlay::get`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::item::Key;
 
-/// Keys and their final state: the encoded item, or `None` when it was removed.
-pub(super) type Changes = BTreeMap<Key, Option<Vec<u8>>>;
+/// One partition's sort keys and their final state.
+type Partition = BTreeMap<String, Option<Vec<u8>>>;
+
+/// Keys and their final state: the encoded item, or `None` when it was removed. Grouped by
+/// partition key, in a hash map: most partitions of a busy overlay hold one item (a session
+/// each), and a lookup then costs one hash and a search of that partition's sort keys instead
+/// of a search of every key in one ordered map, which compared (and fetched from memory) a
+/// long shared prefix at each of its dozens of steps. Only a checkpoint needs every key in
+/// order, and sorts the partitions once ([`Changes::in_key_order`]).
+#[derive(Default)]
+pub(super) struct Changes {
+    partitions: HashMap<String, Partition>,
+    len: usize,
+}
+
+impl Changes {
+    /// The state of `key`, if this table changed it.
+    pub(super) fn get(&self, key: &Key) -> Option<&Option<Vec<u8>>> {
+        self.partitions.get(&key.pk)?.get(&key.sk)
+    }
+
+    /// Records `key`'s newest state (over an older one of the same table).
+    pub(super) fn insert(&mut self, key: Key, value: Option<Vec<u8>>) {
+        let partition = match self.partitions.get_mut(&key.pk) {
+            Some(partition) => partition,
+            None => self.partitions.entry(key.pk).or_default(),
+        };
+        if partition.insert(key.sk, value).is_none() {
+            self.len += 1;
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every change as `(pk, sk, state)`, in the order redb sorts keys: by partition key,
+    /// then by sort key.
+    pub(super) fn in_key_order(&self) -> Vec<(&str, &str, Option<&[u8]>)> {
+        let mut partitions: Vec<_> = self.partitions.iter().collect();
+        partitions.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::with_capacity(self.len);
+        for (pk, partition) in partitions {
+            out.extend(
+                partition
+                    .iter()
+                    .map(|(sk, value)| (pk.as_str(), sk.as_str(), value.as_deref())),
+            );
+        }
+        out
+    }
+}
 
 /// What a lookup in the overlay found.
 #[derive(Debug, PartialEq, Eq)]
@@ -97,16 +147,13 @@ impl Overlay {
         newest_first: bool,
         live: usize,
     ) -> Vec<(String, Option<Vec<u8>>)> {
-        let (lo, hi) = (Key::new(pk, from), Key::new(pk, to));
         let mut found = Vec::new();
-        if lo > hi {
+        if from > to {
             return found;
         }
         let tables = self.read();
-        let empty = Changes::new();
-        let older = tables.frozen.as_deref().unwrap_or(&empty);
-        let mut newer = directed(&tables.active, &lo, &hi, newest_first).peekable();
-        let mut older = directed(older, &lo, &hi, newest_first).peekable();
+        let mut newer = directed(Some(&tables.active), pk, from, to, newest_first).peekable();
+        let mut older = directed(tables.frozen.as_deref(), pk, from, to, newest_first).peekable();
         let mut taken = 0;
         while taken < live {
             let take_newer = match (newer.peek(), older.peek()) {
@@ -127,9 +174,9 @@ impl Overlay {
             } else {
                 older.next()
             };
-            let Some((key, value)) = next else { break };
+            let Some((sk, value)) = next else { break };
             taken += usize::from(value.is_some());
-            found.push((key.sk.clone(), value.clone()));
+            found.push((sk.clone(), value.clone()));
         }
         found
     }
@@ -165,14 +212,20 @@ impl Overlay {
     }
 }
 
-/// `table`'s entries in `lo..=hi`, in the order asked for.
+/// `table`'s entries of partition `pk` with sort keys in `from..=to` (`from <= to`), in the
+/// order asked for.
 fn directed<'t>(
-    table: &'t Changes,
-    lo: &Key,
-    hi: &Key,
+    table: Option<&'t Changes>,
+    pk: &str,
+    from: &str,
+    to: &str,
     newest_first: bool,
-) -> Box<dyn Iterator<Item = (&'t Key, &'t Option<Vec<u8>>)> + 't> {
-    let range = table.range(lo.clone()..=hi.clone());
+) -> Box<dyn Iterator<Item = (&'t String, &'t Option<Vec<u8>>)> + 't> {
+    use std::ops::Bound::Included;
+    let Some(partition) = table.and_then(|t| t.partitions.get(pk)) else {
+        return Box::new(std::iter::empty());
+    };
+    let range = partition.range::<str, _>((Included(from), Included(to)));
     if newest_first {
         Box::new(range.rev())
     } else {
@@ -261,7 +314,7 @@ mod tests {
         assert_eq!(overlay.get(&k("p", "b")), Found::Here(None));
         assert_eq!(overlay.get(&k("p", "c")), Found::Below);
         let frozen = overlay.freeze().expect("something to freeze");
-        assert_eq!(frozen.len(), 2);
+        assert_eq!(frozen.in_key_order().len(), 2);
         assert!(overlay.freeze().is_none(), "one frozen table at a time");
         overlay.apply(vec![(k("p", "a"), Some(b"2".to_vec()))]);
         assert_eq!(overlay.get(&k("p", "a")), Found::Here(Some(b"2".to_vec())));
@@ -285,6 +338,33 @@ mod tests {
             overlay.range("p", "z", "a", false, 10).is_empty(),
             "an empty range"
         );
+    }
+
+    #[test]
+    fn a_table_lists_its_changes_in_the_order_redb_sorts_keys() {
+        let mut table = Changes::default();
+        for (pk, sk) in [("b", "1"), ("a#x", "2"), ("a", "z"), ("a", "b"), ("b", "0")] {
+            table.insert(k(pk, sk), Some(sk.as_bytes().to_vec()));
+        }
+        table.insert(k("a", "z"), None);
+        let keys: Vec<_> = table
+            .in_key_order()
+            .into_iter()
+            .map(|(pk, sk, v)| (pk, sk, v.is_some()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("a", "b", true),
+                ("a", "z", false),
+                ("a#x", "2", true),
+                ("b", "0", true),
+                ("b", "1", true)
+            ],
+            "by partition key, then sort key, as redb's (pk, sk) tuples; the last state wins"
+        );
+        assert_eq!(table.get(&k("a", "z")), Some(&None));
+        assert_eq!(table.get(&k("c", "z")), None);
     }
 
     #[test]
