@@ -88,10 +88,12 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::oneshot;
 
 mod flusher;
+mod known;
 mod overlay;
 mod wal;
 
 use self::flusher::{Flusher, Job};
+use self::known::KnownKeys;
 use self::overlay::{Found, Overlay};
 use crate::StoreError;
 use crate::item::{
@@ -183,6 +185,8 @@ struct Stats {
     checkpoints: AtomicU64,
     /// The longest a checkpoint took since the last report, µs (on the flusher's thread).
     longest_checkpoint_us: AtomicU64,
+    /// Whether the scan of the file's keys for the writer's filter is done (`known.rs`).
+    keys_scanned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for Writer {
@@ -298,6 +302,8 @@ impl Embedded {
                 syncer,
                 flusher,
                 flushed,
+                known: KnownKeys::spawn(Arc::clone(&db), Arc::clone(&stats.keys_scanned))
+                    .map_err(io)?,
                 seq,
                 bytes: 0,
             };
@@ -585,6 +591,8 @@ struct Log {
     flusher: Flusher,
     /// A message per checkpoint the flusher completed.
     flushed: mpsc::Receiver<()>,
+    /// Which keys the file may hold: the reads of keys it certainly does not are skipped.
+    known: KnownKeys,
     seq: u64,
     /// Bytes of records in the overlay's active table.
     bytes: usize,
@@ -718,7 +726,7 @@ fn write_batch(mut writes: Vec<Pending>, stats: &Stats, log: &mut Log) {
     let seq = log.seq + 1;
     let result = match refused {
         Some(e) => Err(e),
-        None => run_batch(&log.db, &log.overlay, &mut writes),
+        None => run_batch(&log.db, &log.overlay, &mut log.known, &mut writes),
     };
     let (outcomes, changed) = match result {
         Ok(done) => done,
@@ -738,6 +746,11 @@ fn write_batch(mut writes: Vec<Pending>, stats: &Stats, log: &mut Log) {
         stats.commits.fetch_add(1, Ordering::Relaxed);
         log.seq = seq;
         log.bytes += record.len();
+        for (key, value) in &changes {
+            if value.is_some() {
+                log.known.add(key);
+            }
+        }
         log.overlay.apply(changes);
         record
     });
@@ -856,6 +869,7 @@ type Changed = (wal::Record, Vec<(Key, Option<Vec<u8>>)>);
 fn run_batch(
     db: &Database,
     overlay: &Overlay,
+    known: &mut KnownKeys,
     batch: &mut [Pending],
 ) -> Result<(Vec<Outcome>, Option<Changed>), StoreError> {
     // The frozen table before the read transaction: see `Overlay::get`. Only this thread
@@ -875,7 +889,8 @@ fn run_batch(
             match overlay.get_active(key, frozen.as_deref()) {
                 Found::Here(None) => Ok(None),
                 Found::Here(Some(bytes)) => decode(key, &bytes).map(Some),
-                Found::Below => read(&table, key),
+                Found::Below if known.may_hold(key) => read(&table, key),
+                Found::Below => Ok(None),
             }
         };
         let outcome = match evaluate(&mut current, std::mem::take(&mut pending.writes)) {
@@ -1389,6 +1404,43 @@ mod tests {
         crash_log(&dir, 0, 2, &[("new", Some(&item))]);
         let store = Embedded::open(&dir).unwrap();
         assert!(!present(&store, "new").await);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn keys_in_the_file_fail_a_put_if_absent_once_the_writer_skips_reads_of_unknown_keys() {
+        let dir = temp_dir("known");
+        {
+            let store = Embedded::open(&dir).unwrap();
+            store.write(put("a")).await.unwrap();
+        }
+        let store = Embedded::open(&dir).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !store.writer.stats.keys_scanned.load(Ordering::Acquire) {
+            assert!(
+                Instant::now() < deadline,
+                "the scan of the file's keys never ended"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let failed = |o: WriteOutcome| matches!(o, WriteOutcome::ConditionFailed);
+        assert!(
+            failed(store.write(put("a")).await.unwrap()),
+            "in the file when opened"
+        );
+        assert!(
+            !failed(store.write(put("b")).await.unwrap()),
+            "never written"
+        );
+        // "b" checkpointed into the file (a sweep waits for that): no longer in the overlay,
+        // the writer must read the file for it.
+        store.sweep(0).await.unwrap();
+        assert_eq!(store.overlay.get(&Key::new("b", "s")), Found::Below);
+        assert!(
+            failed(store.write(put("b")).await.unwrap()),
+            "put since it was opened"
+        );
         drop(store);
         let _ = std::fs::remove_dir_all(&dir);
     }
