@@ -609,11 +609,17 @@ impl Log {
             self.wait_for_flusher();
         }
         if let Some(changes) = self.overlay.freeze() {
-            // Records from here on go to the other log file; those before are in `changes`.
-            self.syncer.send(wal::Entry::Switch);
-            self.flusher.send(Job::Flush {
-                changes,
-                seq: self.seq,
+            // Records from here on go to the other log file; those before are in `changes`,
+            // whose checkpoint starts once they are durable.
+            let (flusher, seq) = (self.flusher.queue(), self.seq);
+            self.syncer.send(wal::Entry::Switch {
+                then: Box::new(move |synced| {
+                    flusher.send(Job::Flush {
+                        changes,
+                        seq,
+                        whole: synced.is_err(),
+                    });
+                }),
             });
             self.bytes = 0;
         }
@@ -640,7 +646,11 @@ impl Log {
     /// not hold writes up for that (what it misses, the next sweep sees).
     fn sweep(&mut self, now: i64, reply: Option<oneshot::Sender<Result<usize, StoreError>>>) {
         self.checkpoint(reply.is_some());
-        self.flusher.send(Job::Sweep { now, reply });
+        // Through the syncer, like the checkpoint's job, so that it comes after it.
+        let flusher = self.flusher.queue();
+        self.syncer.send(wal::Entry::After {
+            then: Box::new(move |_| flusher.send(Job::Sweep { now, reply })),
+        });
     }
 }
 

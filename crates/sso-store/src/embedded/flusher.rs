@@ -18,8 +18,14 @@ use crate::StoreError;
 /// What the writer hands the flusher, in order.
 pub(super) enum Job {
     /// Write `changes` (the frozen table, which holds every batch up to log record `seq`)
-    /// into redb, durably, then let the overlay drop it.
-    Flush { changes: Arc<Changes>, seq: u64 },
+    /// into redb, durably, then let the overlay drop it. Sent once the log holds every one of
+    /// those records durably; `whole` when it could not (the log failed): then in one
+    /// transaction, so that no batch is ever half in the file.
+    Flush {
+        changes: Arc<Changes>,
+        seq: u64,
+        whole: bool,
+    },
     /// Delete at most `SWEEP_MAX` items whose `expires_at` is at or before `now`; answer
     /// `reply` if someone waits.
     Sweep {
@@ -70,10 +76,26 @@ impl Flusher {
         self.failed.load(Ordering::Acquire)
     }
 
+    /// Where to queue jobs from another thread (the syncer's, once the log is durable).
+    pub(super) fn queue(&self) -> Queue {
+        Queue {
+            sender: self.queue.clone(),
+            failed: Arc::clone(&self.failed),
+        }
+    }
+}
+
+/// The flusher's queue, as another thread holds it.
+pub(super) struct Queue {
+    sender: Option<mpsc::Sender<Job>>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Queue {
     /// Queues `job`. If the flusher is gone (it panicked), checkpoints have failed for good
     /// and a waiting sweep is told so.
     pub(super) fn send(&self, job: Job) {
-        if let Some(queue) = &self.queue
+        if let Some(queue) = &self.sender
             && let Err(mpsc::SendError(job)) = queue.send(job)
         {
             self.failed.store(true, Ordering::Release);
@@ -120,12 +142,16 @@ fn run(
             },
         };
         match job {
-            Job::Flush { changes, seq } => {
+            Job::Flush {
+                changes,
+                seq,
+                whole,
+            } => {
                 let started = Instant::now();
                 let mut tries = 0;
                 let flushed = loop {
                     tries += 1;
-                    match flush(db, &changes, seq) {
+                    match flush(db, &changes, seq, if whole { usize::MAX } else { CHUNK }) {
                         Ok(()) => break true,
                         Err(e) if tries < FLUSH_TRIES => {
                             tracing::warn!(error = %e, "store checkpoint failed, trying again");
@@ -173,12 +199,14 @@ const CHUNK: usize = 2048;
 
 /// Writes a frozen table into redb in key order, keeping the expiry index, and records that
 /// the database now holds every batch up to log record `seq`. The table goes in durable
-/// transactions of at most [`CHUNK`] changes, each a run of neighbouring keys (so a leaf is
+/// transactions of at most `chunk` changes ([`CHUNK`]; all of them when the log could not
+/// make the table's records durable), each a run of neighbouring keys (so a leaf is
 /// still written about once however many of its keys changed), and only the last records
 /// `seq`: the log's syncs get the disk between them, instead of waiting behind one flush of
 /// tens of megabytes. A crash between two of them loses nothing: the log still holds every
-/// record after the database's number, and replaying them writes the same final values.
-fn flush(db: &Database, changes: &Changes, seq: u64) -> Result<(), StoreError> {
+/// record after the database's number (a checkpoint starts only once they are durable, see
+/// [`Job::Flush`]), and replaying them writes the same final values.
+fn flush(db: &Database, changes: &Changes, seq: u64, chunk: usize) -> Result<(), StoreError> {
     let in_order = changes.in_key_order();
     let mut entries = in_order.into_iter().peekable();
     loop {
@@ -186,7 +214,7 @@ fn flush(db: &Database, changes: &Changes, seq: u64) -> Result<(), StoreError> {
         {
             let mut items = tx.open_table(ITEMS).map_err(io)?;
             let mut index = tx.open_table(EXPIRY).map_err(io)?;
-            for (pk, sk, value) in entries.by_ref().take(CHUNK) {
+            for (pk, sk, value) in entries.by_ref().take(chunk) {
                 let expiry = value.and_then(expires_at);
                 store_encoded(&mut items, &mut index, pk, sk, value, expiry)?;
             }
@@ -292,7 +320,7 @@ mod tests {
             let item = Item::new(key.clone()).with(EXPIRES_AT, Attr::N(i as i64));
             changes.insert(key, Some(super::super::encode(&item).unwrap()));
         }
-        flush(&db, &changes, 9).unwrap();
+        flush(&db, &changes, 9, CHUNK).unwrap();
         let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
         assert_eq!(tx.open_table(ITEMS).unwrap().len().unwrap(), n as u64);
         assert_eq!(tx.open_table(EXPIRY).unwrap().len().unwrap(), n as u64);

@@ -16,7 +16,8 @@
 //! the filter says "maybe" to everything, so the writer reads redb as it always did.
 //!
 //! The filter only grows (a removed key stays in it, which costs a read, never a wrong
-//! answer) and is built anew each time the store is opened: about 1.2 bytes per key.
+//! answer) and is built anew each time the store is opened: about 1.2 bytes per key. Past
+//! [`MAX_WRITTEN`] keys put since, it is given up (every key "maybe") rather than grown on.
 
 use std::collections::hash_map::RandomState;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,11 @@ const FALSE_POSITIVES: f64 = 0.01;
 /// The first filter of the writer's own puts holds this many keys at [`FALSE_POSITIVES`]; each
 /// next one twice as many as the one before.
 const FIRST_CAPACITY: usize = 1 << 16;
+
+/// Past this many distinct keys put since the store was opened (filters of about 20 MiB in
+/// all), the writer gives the filter up and reads redb for every key again, until the store
+/// is opened again: memory stays bounded on a server that runs for months.
+const MAX_WRITTEN: usize = 1 << 24;
 
 type Filter = BloomFilter<RandomState>;
 
@@ -59,6 +65,8 @@ pub(super) struct KnownKeys {
     /// store is closed only once it has ended.
     thread: Option<std::thread::JoinHandle<()>>,
     stop: Arc<AtomicBool>,
+    /// Past [`MAX_WRITTEN`]: no filter any more.
+    given_up: bool,
 }
 
 impl Drop for KnownKeys {
@@ -113,6 +121,7 @@ impl KnownKeys {
             written: vec![Part::new(FIRST_CAPACITY)],
             thread: Some(thread),
             stop,
+            given_up: false,
         })
     }
 
@@ -129,7 +138,7 @@ impl KnownKeys {
             }
         }
         let Some(scanned) = &self.scanned else {
-            return true;
+            return true; // not scanned yet, or given up
         };
         let key = hashed(key);
         scanned.contains(&key) || self.written.iter().any(|p| p.filter.contains(&key))
@@ -137,14 +146,38 @@ impl KnownKeys {
 
     /// Notes that `key` is being put: from now on the file may hold it.
     pub(super) fn add(&mut self, key: &Key) {
+        if self.given_up {
+            return;
+        }
+        let key = hashed(key);
+        if self.written.iter().any(|p| p.filter.contains(&key)) {
+            return; // already there (or a false positive, which is as good)
+        }
         if self.written.last().is_none_or(|p| p.len >= p.capacity) {
-            let capacity = FIRST_CAPACITY << self.written.len().min(16);
-            self.written.push(Part::new(capacity));
+            let held: usize = self.written.iter().map(|p| p.capacity).sum();
+            if held >= MAX_WRITTEN {
+                self.give_up();
+                return;
+            }
+            self.written
+                .push(Part::new(FIRST_CAPACITY << self.written.len().min(16)));
         }
         if let Some(part) = self.written.last_mut() {
-            part.filter.insert(&hashed(key));
+            part.filter.insert(&key);
             part.len += 1;
         }
+    }
+
+    /// From now on every key "maybe": the writer reads redb as it did before the filter.
+    fn give_up(&mut self) {
+        tracing::info!(
+            keys = MAX_WRITTEN,
+            "the store's key filter is full: the writer reads every key until the next open"
+        );
+        self.given_up = true;
+        self.scanned = None;
+        self.scan = None;
+        self.written = Vec::new();
     }
 }
 
@@ -215,6 +248,13 @@ mod tests {
             known.add(key);
         }
         assert!(known.written.len() > 1);
+        // The same keys again take no room: a hot key put on every login does not grow it.
+        let held = |known: &KnownKeys| known.written.iter().map(|p| p.len).sum::<usize>();
+        let before = (known.written.len(), held(&known));
+        for key in &new {
+            known.add(key);
+        }
+        assert_eq!((known.written.len(), held(&known)), before);
         assert!(
             old.iter().all(|pk| known.may_hold(&k(pk))),
             "no false negative"
@@ -238,6 +278,7 @@ mod tests {
             written: vec![Part::new(FIRST_CAPACITY)],
             thread: None,
             stop: Arc::new(AtomicBool::new(false)),
+            given_up: false,
         };
         assert!(known.may_hold(&k("never")));
         // A scan that failed leaves it so.

@@ -247,7 +247,12 @@ pub(super) enum Entry {
         answer: Answer,
     },
     /// The overlay was frozen: the records after this go to the other file, from its start.
-    Switch,
+    /// `then` is called once the records before it are durable (or with why they are not):
+    /// the frozen table's checkpoint may not start earlier, since a crash between its
+    /// transactions must find every record it holds in the log.
+    Switch { then: Answer },
+    /// `then` is called once the records before it are durable (or with why they are not).
+    After { then: Answer },
 }
 
 /// At most this many entries share one `pwrite` and `fdatasync`.
@@ -291,9 +296,10 @@ impl Syncer {
         {
             // The syncer is gone (it panicked): nothing can be made durable any more.
             self.failed.store(true, Ordering::Release);
-            if let Entry::Batch { answer, .. } = entry {
-                answer(Err(StoreError::unavailable("store log stopped")));
-            }
+            let (Entry::Batch { answer, .. }
+            | Entry::Switch { then: answer }
+            | Entry::After { then: answer }) = entry;
+            answer(Err(StoreError::unavailable("store log stopped")));
         }
     }
 
@@ -375,6 +381,7 @@ fn write_group(
         for answer in waiting.drain(..) {
             answer(synced.clone());
         }
+        synced
     };
     for entry in group {
         match entry {
@@ -388,13 +395,14 @@ fn write_group(
                 }
                 waiting.push(answer);
             }
-            Entry::Switch => {
-                flush(lap, &mut waiting);
+            Entry::Switch { then } => {
+                then(flush(lap, &mut waiting));
                 (lap.file, lap.at) = (1 - lap.file, 0);
             }
+            Entry::After { then } => then(flush(lap, &mut waiting)),
         }
     }
-    flush(lap, &mut waiting);
+    let _ = flush(lap, &mut waiting);
 }
 
 /// Writes the lap's buffer at its end in its file (growing the file by [`GROW`] first if it
@@ -553,6 +561,12 @@ mod tests {
         rx
     }
 
+    fn switch() -> Entry {
+        Entry::Switch {
+            then: Box::new(|_| {}),
+        }
+    }
+
     fn open_rw(path: &std::path::Path) -> File {
         std::fs::OpenOptions::new()
             .read(true)
@@ -577,10 +591,10 @@ mod tests {
         }
         assert_eq!(seqs(&std::fs::read(&paths[0]).unwrap(), 0), [1, 2, 3]);
         assert!((1..=3).contains(&syncs.load(Ordering::Relaxed)));
-        syncer.send(Entry::Switch);
+        syncer.send(switch());
         batch(&syncer, 4, Some(record(4))).recv().unwrap().unwrap();
         // Back to the first file, whose lap (1..=3) is taken to be flushed: 5 overwrites it.
-        syncer.send(Entry::Switch);
+        syncer.send(switch());
         batch(&syncer, 5, Some(record(5))).recv().unwrap().unwrap();
         drop(syncer);
         let (a, b) = (
@@ -599,6 +613,43 @@ mod tests {
         assert_eq!(replayed(3), [4, 5], "from one file into the other");
         assert_eq!(replayed(4), [5]);
         assert!(replayed(5).is_empty());
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn a_switch_hands_the_checkpoint_on_only_once_the_records_before_it_are_durable() {
+        let paths = [temp_file("then-a"), temp_file("then-b")];
+        let files = [open_rw(&paths[0]), open_rw(&paths[1])];
+        let syncer = Syncer::spawn(Some(files), Arc::new(AtomicU64::new(0))).unwrap();
+        let answers: Vec<_> = (1..=3)
+            .map(|n| batch(&syncer, n, Some(record(n as u8))))
+            .collect();
+        let (tx, rx) = mpsc::channel();
+        let first = paths[0].clone();
+        syncer.send(Entry::Switch {
+            then: Box::new(move |synced| {
+                // What the file holds when the checkpoint may start: every record before.
+                tx.send((synced.is_ok(), std::fs::read(&first).unwrap()))
+                    .unwrap();
+            }),
+        });
+        let (tx2, rx2) = mpsc::channel();
+        syncer.send(Entry::After {
+            then: Box::new(move |synced| tx2.send(synced.is_ok()).unwrap()),
+        });
+        let (ok, bytes) = rx.recv().unwrap();
+        assert!(ok);
+        assert_eq!(seqs(&bytes, 0), [1, 2, 3]);
+        for answer in answers {
+            answer.recv().unwrap().unwrap();
+        }
+        assert!(
+            rx2.recv().unwrap(),
+            "after: once what came before is durable"
+        );
+        drop(syncer);
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
@@ -658,7 +709,7 @@ mod tests {
         let group = vec![
             entry(1, &answers[0].0),
             entry(2, &answers[1].0),
-            Entry::Switch,
+            switch(),
             entry(3, &answers[2].0),
         ];
         let (failed, syncs) = (AtomicBool::new(false), AtomicU64::new(0));
