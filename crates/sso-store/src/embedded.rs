@@ -873,9 +873,10 @@ type Outcome = Result<Followed, StoreError>;
 /// the overlay, in order.
 type Changed = (wal::Record, Vec<(Key, Option<Vec<u8>>)>);
 
-/// Evaluates a batch against the overlay and redb, writing nothing. `Err` (the whole batch
-/// fails) when redb cannot be read at all; otherwise one outcome per op and, when any op
-/// changed something, its record and changes.
+/// Evaluates a batch against the overlay and redb, writing nothing: one outcome per op (an
+/// op whose read of redb failed fails alone) and, when any op changed something, its record
+/// and changes. redb's read transaction is opened at the first key that needs it: with the
+/// key filter, most batches need none.
 fn run_batch(
     db: &Database,
     overlay: &Overlay,
@@ -885,8 +886,7 @@ fn run_batch(
     // The frozen table before the read transaction: see `Overlay::get`. Only this thread
     // changes the active table, so it is read as it is at each lookup.
     let frozen = overlay.frozen();
-    let tx = db.begin_read().map_err(io)?;
-    let table = tx.open_table(ITEMS).map_err(io)?;
+    let mut table = None;
     let mut batch_state: BTreeMap<Key, Option<Item>> = BTreeMap::new();
     let mut record = wal::Record::default();
     let mut changes = Vec::new();
@@ -899,7 +899,14 @@ fn run_batch(
             match overlay.get_active(key, frozen.as_deref()) {
                 Found::Here(None) => Ok(None),
                 Found::Here(Some(bytes)) => decode(key, &bytes).map(Some),
-                Found::Below if known.may_hold(key) => read(&table, key),
+                Found::Below if known.may_hold(key) => {
+                    let table = match &mut table {
+                        Some(table) => table,
+                        None => table
+                            .insert(db.begin_read().map_err(io)?.open_table(ITEMS).map_err(io)?),
+                    };
+                    read(table, key)
+                }
                 Found::Below => Ok(None),
             }
         };
