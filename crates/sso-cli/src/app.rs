@@ -302,9 +302,7 @@ async fn request_context(mut req: Request, next: Next) -> Response {
     if let Some(ConnectInfo(addr)) = req.extensions().get::<ConnectInfo<SocketAddr>>().copied() {
         req.extensions_mut().insert(PeerIp(addr.ip()));
     }
-    let id = sso_web::random_bytes::<8>()
-        .map(hex::encode)
-        .unwrap_or_default();
+    let id = hex::encode(sso_web::unique_bytes::<8>());
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
     // Every log line of the request (audit events, store warnings) carries its id.

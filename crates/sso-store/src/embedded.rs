@@ -97,7 +97,8 @@ use self::known::KnownKeys;
 use self::overlay::{Found, Overlay};
 use crate::StoreError;
 use crate::item::{
-    Attr, Cond, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write, WriteOutcome, holds,
+    Attr, Cond, EXPIRES_AT, FollowUp, Followed, Item, ItemBackend, Key, Page, Query, Write,
+    WriteOutcome, holds,
 };
 
 const ITEMS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("items");
@@ -460,8 +461,20 @@ fn decode(key: &Key, bytes: &[u8]) -> Result<Item, StoreError> {
     })
 }
 
+/// An item's attributes as one JSON object, `expires_at` first when it has one: JSON objects
+/// are unordered, so [`decode`] reads it as before (and files written with the attributes in
+/// name order read as they did), while [`expires_at`] reads it off the front without parsing
+/// the rest. The flusher and the sweep ask that of every item they write or remove.
 fn encode(item: &Item) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(&item.attrs).map_err(io)
+    struct ExpiryFirst<'a>(&'a BTreeMap<String, Attr>);
+    impl serde::Serialize for ExpiryFirst<'_> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let first = self.0.get_key_value(EXPIRES_AT);
+            let rest = self.0.iter().filter(|(k, _)| k.as_str() != EXPIRES_AT);
+            s.collect_map(first.into_iter().chain(rest))
+        }
+    }
+    serde_json::to_vec(&ExpiryFirst(&item.attrs)).map_err(io)
 }
 
 /// redb's page cache. Its default (1 GiB) let the server's RSS grow with the data file in a
@@ -853,8 +866,13 @@ fn index_expiry_once(tx: &redb::WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The `expires_at` of an encoded item, reading nothing else into memory.
+/// The `expires_at` of an encoded item: read off the front where [`encode`] puts it, else (an
+/// item written before it did, or one without) by parsing the object, reading nothing else
+/// into memory.
 fn expires_at(bytes: &[u8]) -> Option<i64> {
+    if let Some(at) = leading_expiry(bytes) {
+        return Some(at);
+    }
     #[derive(serde::Deserialize)]
     struct ExpiryOnly {
         #[serde(rename = "expires_at")]
@@ -864,6 +882,17 @@ fn expires_at(bytes: &[u8]) -> Option<i64> {
         Some(Attr::N(at)) => Some(at),
         _ => None,
     }
+}
+
+/// `N` of an encoded item that starts `{"expires_at":{"N":N}` and goes on with `,` or ends
+/// with `}`, exactly as `serde_json` writes an [`Attr::N`] first; `None` for anything else.
+fn leading_expiry(bytes: &[u8]) -> Option<i64> {
+    let rest = bytes.strip_prefix(br#"{"expires_at":{"N":"#)?;
+    let end = rest.iter().position(|b| *b == b'}')?;
+    if !matches!(rest.get(end + 1), Some(b',' | b'}')) {
+        return None;
+    }
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
 }
 
 /// One queued operation's answer.
@@ -1050,7 +1079,54 @@ fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::item::{Cond, EXPIRES_AT};
+    use crate::item::Cond;
+
+    #[test]
+    fn an_items_expiry_is_read_off_the_front_and_the_item_decodes_as_before() {
+        let slow = |bytes: &[u8]| {
+            #[derive(serde::Deserialize)]
+            struct ExpiryOnly {
+                expires_at: Option<Attr>,
+            }
+            match serde_json::from_slice::<ExpiryOnly>(bytes)
+                .unwrap()
+                .expires_at
+            {
+                Some(Attr::N(at)) => Some(at),
+                _ => None,
+            }
+        };
+        let key = Key::new("p", "s");
+        let items = [
+            Item::new(key.clone()).with("a", Attr::S("x}\",\"expires_at\":1".into())),
+            Item::new(key.clone()).with(EXPIRES_AT, Attr::N(-7)),
+            Item::new(key.clone())
+                .with("a", Attr::Bool(true))
+                .with(EXPIRES_AT, Attr::N(1_733_000_000))
+                .with("z", Attr::S("{\"expires_at\":{\"N\":9}}".into())),
+            Item::new(key.clone()).with(EXPIRES_AT, Attr::S("soon".into())),
+        ];
+        for item in &items {
+            let bytes = encode(item).unwrap();
+            assert_eq!(decode(&key, &bytes).unwrap(), *item);
+            assert_eq!(
+                expires_at(&bytes),
+                slow(&bytes),
+                "{}",
+                String::from_utf8_lossy(&bytes)
+            );
+            // As an older build wrote it, attributes in name order: the same answer.
+            let old = serde_json::to_vec(&item.attrs).unwrap();
+            assert_eq!(expires_at(&old), slow(&old));
+            assert_eq!(decode(&key, &old).unwrap(), *item);
+        }
+        assert_eq!(
+            leading_expiry(&encode(&items[2]).unwrap()),
+            Some(1_733_000_000)
+        );
+        assert_eq!(leading_expiry(&encode(&items[0]).unwrap()), None);
+        assert_eq!(leading_expiry(br#"{"expires_at":{"N":5}x"#), None);
+    }
 
     fn temp_dir(name: &str) -> std::path::PathBuf {
         let dir = std::env::temp_dir().join(format!("sso-store-{name}-{}", std::process::id()));

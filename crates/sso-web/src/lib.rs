@@ -46,5 +46,8 @@ pub use config::WebConfig;
 pub use error::{PageError, WebError, log_unavailable};
 pub use log_filter::log_filter;
 pub use login_form::{FormAgain, SignInFailure, SignInRefusal};
-pub use platform::{CurrentSession, Door, Gate, Lockout, Platform, StorePorts, random_bytes};
+pub use platform::{
+    CurrentSession, Door, Gate, Lockout, Platform, PlatformParts, StorePorts, random_bytes,
+    unique_bytes,
+};
 pub use settings::{Settings, SettingsError};

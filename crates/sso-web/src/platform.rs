@@ -69,9 +69,22 @@ store_ports!(
     Readiness
 );
 
-/// The store behind its port traits, the configuration and the clock. Cheap to clone.
+/// The store behind its port traits, the configuration and the clock. Cheap to clone: one
+/// shared count (every handler's `State` extraction clones it, on every core), its parts
+/// read through `Deref`.
 #[derive(Clone)]
-pub struct Platform {
+pub struct Platform(Arc<PlatformParts>);
+
+impl std::ops::Deref for Platform {
+    type Target = PlatformParts;
+
+    fn deref(&self) -> &PlatformParts {
+        &self.0
+    }
+}
+
+/// What a [`Platform`] holds.
+pub struct PlatformParts {
     /// Who may sign in whom (cached in memory for [`DIRECTORY_TTL`]).
     pub directory: Arc<dyn Directory>,
     /// Directory changes (the portal's administrator pages); call
@@ -182,6 +195,15 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], WebError> {
     Ok(b)
 }
 
+/// `N` bytes for an id that must not repeat but guards nothing (a request's id in the logs):
+/// from the thread's ChaCha generator, seeded by the OS, so without a system call each time.
+/// Secrets and tokens come from [`random_bytes`], straight from the OS.
+pub fn unique_bytes<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    rand::Rng::fill_bytes(&mut rand::rng(), &mut b);
+    b
+}
+
 impl Platform {
     /// A platform over one store that implements every port trait (the adapters never name
     /// which store it is), with the directory cached for [`DIRECTORY_TTL`].
@@ -204,7 +226,7 @@ impl Platform {
         S: StorePorts,
     {
         let cache = Arc::new(CachedDirectory::new(store.clone(), ttl));
-        Self {
+        Self(Arc::new(PlatformParts {
             directory: cache.clone(),
             admin: store.clone(),
             cache,
@@ -217,7 +239,7 @@ impl Platform {
             config: Arc::new(config),
             clock,
             password_gate: Arc::new(PasswordGate::new(GateSizes::default())),
-        }
+        }))
     }
 
     /// A slot for one Argon2id check from `source` ([`PasswordGate`]): at most two checks per
