@@ -26,10 +26,12 @@ type Partition = BTreeMap<String, Option<Vec<u8>>>;
 /// each), and a lookup then costs one hash and a search of that partition's sort keys instead
 /// of a search of every key in one ordered map, which compared (and fetched from memory) a
 /// long shared prefix at each of its dozens of steps. Only a checkpoint needs every key in
-/// order, and sorts the partitions once ([`Changes::in_key_order`]).
+/// order, and sorts the partitions once ([`Changes::in_key_order`]). The map hashes with
+/// foldhash (seeded at random per map), several times cheaper than SipHash on these long keys,
+/// most of which are themselves hashes no client picks.
 #[derive(Default)]
 pub(super) struct Changes {
-    partitions: HashMap<String, Partition>,
+    partitions: HashMap<String, Partition, foldhash::fast::RandomState>,
     len: usize,
 }
 
