@@ -56,16 +56,38 @@ impl Record {
     /// Adds the final state of one key: its encoded item, or `None` when it was removed.
     /// Refuses (and the batch then fails, unwritten) what the format cannot hold: a record of
     /// 4 GiB or more.
+    #[cfg(test)]
     pub(super) fn push(
         &mut self,
         pk: &str,
         sk: &str,
         value: Option<&[u8]>,
     ) -> Result<(), StoreError> {
-        let size = pk.len() + sk.len() + value.map_or(0, <[u8]>::len) + 13;
+        self.push_all(&[(pk, sk, value)])
+    }
+
+    /// Adds the final state of several keys (each its encoded item, or `None` when it was
+    /// removed), in one allocation: all of them, or none when the record would reach 4 GiB,
+    /// which the format cannot hold (the batch then fails, unwritten).
+    pub(super) fn push_all(
+        &mut self,
+        changes: &[(&str, &str, Option<&[u8]>)],
+    ) -> Result<(), StoreError> {
+        let size: usize = changes
+            .iter()
+            .map(|(pk, sk, value)| pk.len() + sk.len() + value.map_or(0, <[u8]>::len) + 13)
+            .sum();
         if u32::try_from(self.payload.len() + size).is_err() {
             return Err(StoreError::Io("a batch too large for the store log".into()));
         }
+        self.payload.reserve(size);
+        for &(pk, sk, value) in changes {
+            self.put(pk, sk, value);
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, pk: &str, sk: &str, value: Option<&[u8]>) {
         put_bytes(&mut self.payload, pk.as_bytes());
         put_bytes(&mut self.payload, sk.as_bytes());
         match value {
@@ -75,17 +97,6 @@ impl Record {
                 put_bytes(&mut self.payload, value);
             }
         }
-        Ok(())
-    }
-
-    /// Adds every change of `other` after this record's own, unless the whole would be too
-    /// large (then neither is changed).
-    pub(super) fn append(&mut self, other: Record) -> Result<(), StoreError> {
-        if u32::try_from(self.payload.len() + other.payload.len()).is_err() {
-            return Err(StoreError::Io("a batch too large for the store log".into()));
-        }
-        self.payload.extend_from_slice(&other.payload);
-        Ok(())
     }
 
     pub(super) fn is_empty(&self) -> bool {
