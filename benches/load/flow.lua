@@ -35,8 +35,9 @@ function request()
   end
   n = n + 1
   -- Each thread uses its own users and keys (odd / even), so a mint never replaces a token
-  -- of another thread's flow, and the flows of a thread cycle through 32 users.
-  local slot = (n * 2 + tid) % 64
+  -- of another thread's flow, and the flows of a thread cycle through 64 users: a slow
+  -- redemption would have to fall 64 mints behind for its user's token to be replaced.
+  local slot = (n * 2 + tid) % 128
   if flow == "signin" then
     if n > #links then
       -- Out of distinct links: replay the last one, which is refused (errorID 3) and so

@@ -9,7 +9,7 @@ if (($p['api_user'] ?? '') !== 'admin' || !hash_equals(md5('test123'), $p['api_p
 }
 if (($p['api_action'] ?? '') !== 'singlesignon') { $fail('Unknown api_action.'); return; }
 $user = $p['sso_user'] ?? '';
-// Bench users joe, joe0 … joe63 share joe's password.
+// Bench users joe, joe0 … joe127 share joe's password.
 if (!preg_match('/^joe\d*$/', $user) || !hash_equals(md5('acjoe123'), $p['sso_pass'] ?? '')) {
     $fail('Login failed.'); return;
 }
