@@ -52,8 +52,9 @@ fn filter(capacity: usize) -> Filter {
 
 /// How the writer and the scan hash a key for every filter: foldhash, seeded at random when
 /// the store is opened (a key an attacker picks cannot be aimed at a filter's false
-/// positives, which would only cost reads anyway), about ten times cheaper than SipHash on
-/// these 90-byte keys, and computed once per key instead of once per filter asked.
+/// positives, which would only cost reads anyway), cheaper than SipHash on these 90-byte
+/// keys, and computed once per key instead of once per filter asked (SipHash once per filter
+/// part was ≈ 2.8 % of a loaded server's samples).
 #[derive(Clone)]
 struct Hash(foldhash::fast::FixedState);
 

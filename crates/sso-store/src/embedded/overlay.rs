@@ -27,8 +27,8 @@ type Partition = BTreeMap<String, Option<Vec<u8>>>;
 /// of a search of every key in one ordered map, which compared (and fetched from memory) a
 /// long shared prefix at each of its dozens of steps. Only a checkpoint needs every key in
 /// order, and sorts the partitions once ([`Changes::in_key_order`]). The map hashes with
-/// foldhash (seeded at random per map), several times cheaper than SipHash on these long keys,
-/// most of which are themselves hashes no client picks.
+/// foldhash (seeded at random per map), cheaper than SipHash on these long keys, most of
+/// which are themselves hashes no client picks.
 #[derive(Default)]
 pub(super) struct Changes {
     partitions: HashMap<String, Partition, foldhash::fast::RandomState>,
