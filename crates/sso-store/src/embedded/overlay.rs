@@ -18,8 +18,74 @@ use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::item::Key;
 
-/// One partition's sort keys and their final state.
-type Partition = BTreeMap<String, Option<Vec<u8>>>;
+/// One partition's sort keys and their final state. Most partitions of a busy overlay hold
+/// one key (a session, a replay record, a help-desk token), so a lone key is kept as it is:
+/// an ordered map costs an allocation of one of its nodes (about 540 bytes, for these keys and
+/// values) per partition, which the writer made and the flusher freed for every login. The
+/// map is made when a second key arrives.
+enum Partition {
+    One(String, Option<Vec<u8>>),
+    Many(BTreeMap<String, Option<Vec<u8>>>),
+}
+
+impl Partition {
+    fn get(&self, sk: &str) -> Option<&Option<Vec<u8>>> {
+        match self {
+            Self::One(only, value) => (only == sk).then_some(value),
+            Self::Many(map) => map.get(sk),
+        }
+    }
+
+    /// Records `sk`'s newest state; says whether `sk` is new to the partition.
+    fn insert(&mut self, sk: String, value: Option<Vec<u8>>) -> bool {
+        match self {
+            Self::Many(map) => map.insert(sk, value).is_none(),
+            Self::One(only, state) if *only == sk => {
+                *state = value;
+                false
+            }
+            Self::One(only, state) => {
+                let mut map = BTreeMap::new();
+                map.insert(std::mem::take(only), state.take());
+                map.insert(sk, value);
+                *self = Self::Many(map);
+                true
+            }
+        }
+    }
+
+    /// The entries with sort keys in `from..=to` (`from <= to`), in the order asked for.
+    fn range<'t>(
+        &'t self,
+        from: &str,
+        to: &str,
+        newest_first: bool,
+    ) -> Box<dyn Iterator<Item = (&'t String, &'t Option<Vec<u8>>)> + 't> {
+        use std::ops::Bound::Included;
+        match self {
+            Self::One(only, value) => {
+                let inside = from <= only.as_str() && only.as_str() <= to;
+                Box::new(inside.then_some((only, value)).into_iter())
+            }
+            Self::Many(map) => {
+                let range = map.range::<str, _>((Included(from), Included(to)));
+                if newest_first {
+                    Box::new(range.rev())
+                } else {
+                    Box::new(range)
+                }
+            }
+        }
+    }
+
+    /// Every entry, in sort-key order.
+    fn entries(&self) -> Box<dyn Iterator<Item = (&String, &Option<Vec<u8>>)> + '_> {
+        match self {
+            Self::One(only, value) => Box::new(std::iter::once((only, value))),
+            Self::Many(map) => Box::new(map.iter()),
+        }
+    }
+}
 
 /// Keys and their final state: the encoded item, or `None` when it was removed. Grouped by
 /// partition key, in a hash map: most partitions of a busy overlay hold one item (a session
@@ -43,13 +109,15 @@ impl Changes {
 
     /// Records `key`'s newest state (over an older one of the same table).
     pub(super) fn insert(&mut self, key: Key, value: Option<Vec<u8>>) {
-        let partition = match self.partitions.get_mut(&key.pk) {
-            Some(partition) => partition,
-            None => self.partitions.entry(key.pk).or_default(),
+        let new = match self.partitions.get_mut(&key.pk) {
+            Some(partition) => partition.insert(key.sk, value),
+            None => {
+                self.partitions
+                    .insert(key.pk, Partition::One(key.sk, value));
+                true
+            }
         };
-        if partition.insert(key.sk, value).is_none() {
-            self.len += 1;
-        }
+        self.len += usize::from(new);
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -65,7 +133,7 @@ impl Changes {
         for (pk, partition) in partitions {
             out.extend(
                 partition
-                    .iter()
+                    .entries()
                     .map(|(sk, value)| (pk.as_str(), sk.as_str(), value.as_deref())),
             );
         }
@@ -223,15 +291,9 @@ fn directed<'t>(
     to: &str,
     newest_first: bool,
 ) -> Box<dyn Iterator<Item = (&'t String, &'t Option<Vec<u8>>)> + 't> {
-    use std::ops::Bound::Included;
-    let Some(partition) = table.and_then(|t| t.partitions.get(pk)) else {
-        return Box::new(std::iter::empty());
-    };
-    let range = partition.range::<str, _>((Included(from), Included(to)));
-    if newest_first {
-        Box::new(range.rev())
-    } else {
-        Box::new(range)
+    match table.and_then(|t| t.partitions.get(pk)) {
+        Some(partition) => partition.range(from, to, newest_first),
+        None => Box::new(std::iter::empty()),
     }
 }
 
@@ -367,6 +429,43 @@ mod tests {
         );
         assert_eq!(table.get(&k("a", "z")), Some(&None));
         assert_eq!(table.get(&k("c", "z")), None);
+    }
+
+    #[test]
+    fn a_partition_of_one_key_grows_into_a_map_and_keeps_every_state() {
+        let mut table = Changes::default();
+        table.insert(k("s", "only"), Some(b"1".to_vec()));
+        table.insert(k("s", "only"), Some(b"2".to_vec()));
+        assert_eq!(table.len, 1, "an overwrite is not a new key");
+        assert_eq!(table.get(&k("s", "only")), Some(&Some(b"2".to_vec())));
+        assert_eq!(table.get(&k("s", "other")), None);
+        let overlay = Overlay::default();
+        overlay.apply(vec![(k("s", "m"), Some(b"1".to_vec()))]);
+        for (from, to, found) in [("a", "z", 1), ("m", "m", 1), ("n", "z", 0), ("a", "l", 0)] {
+            for newest_first in [false, true] {
+                let range = overlay.range("s", from, to, newest_first, 10);
+                assert_eq!(range.len(), found, "{from}..={to}");
+            }
+        }
+        overlay.apply(vec![
+            (k("s", "a"), None),
+            (k("s", "z"), Some(b"3".to_vec())),
+        ]);
+        assert_eq!(overlay.get(&k("s", "m")), Found::Here(Some(b"1".to_vec())));
+        let sks: Vec<_> = overlay
+            .range("s", "", "zz", true, 10)
+            .into_iter()
+            .map(|(sk, _)| sk)
+            .collect();
+        assert_eq!(sks, ["z", "m", "a"], "the first key kept, the others added");
+        table.insert(k("s", "another"), None);
+        assert_eq!(table.len, 2);
+        let keys: Vec<_> = table
+            .in_key_order()
+            .into_iter()
+            .map(|(_, sk, _)| sk)
+            .collect();
+        assert_eq!(keys, ["another", "only"]);
     }
 
     #[test]
