@@ -24,7 +24,7 @@
 //! **overlay**, an in-memory table in front of redb that every read consults first (see
 //! `overlay.rs`), and appends them as one record to the write-ahead log through a second
 //! thread, the syncer, and goes on with the next batch. The syncer writes every record waiting
-//! with one `pwrite` and makes them durable with one `fdatasync`, then answers their callers,
+//! with one `pwrite` that returns once they are durable (`O_DSYNC`), then answers their callers,
 //! in batch order. So the disk's flush overlaps the next batch's work, and one flush covers
 //! every batch handled meanwhile. **No caller is answered before the record holding its write
 //! is durable**, and a batch that changed nothing is answered only after every batch before it
@@ -181,7 +181,7 @@ struct Stats {
     /// Write operations answered, and the most that shared one batch.
     ops: AtomicU64,
     largest_batch: AtomicU64,
-    /// `fdatasync`s of the log, and checkpoints (flushes of the overlay into redb).
+    /// Durable writes of the log, and checkpoints (flushes of the overlay into redb).
     syncs: Arc<AtomicU64>,
     checkpoints: AtomicU64,
     /// The longest a checkpoint took since the last report, µs (on the flusher's thread).
@@ -231,7 +231,7 @@ impl Embedded {
         let mut logs = Vec::with_capacity(2);
         let mut records = Vec::with_capacity(2);
         for name in wal::FILE_NAMES {
-            let mut log = open_private_log(&dir.join(name)).map_err(io)?;
+            let mut log = wal::open(&dir.join(name)).map_err(io)?;
             let mut bytes = Vec::new();
             std::io::Read::read_to_end(&mut log, &mut bytes).map_err(io)?;
             logs.push(log);
@@ -342,7 +342,7 @@ impl Embedded {
         )
     }
 
-    /// How many times since `open` the log has been made durable (`fdatasync`), and how many
+    /// How many times since `open` the log has been made durable (one `O_DSYNC` write each), and how many
     /// checkpoints (flushes of the overlay into the database file) were made.
     pub fn syncs(&self) -> (u64, u64) {
         let stats = &self.writer.stats;
@@ -390,15 +390,6 @@ impl Embedded {
             .await
             .map_err(|e| StoreError::unavailable_from("store task failed", e))?
     }
-}
-
-/// Opens (creating, `0600`) a log file for reading and writing.
-fn open_private_log(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)
 }
 
 /// Applies the records of the log files `logs` that come after the database's own sequence
@@ -805,7 +796,7 @@ fn write_batch(mut writes: Vec<Pending>, stats: &Stats, log: &mut Log) {
 pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 /// The writer's periodic `info` line, about the time since the last: writes, batches that
-/// changed something, the largest batch, `fdatasync`s of the log and checkpoints.
+/// changed something, the largest batch, durable writes of the log and checkpoints.
 struct Report {
     at: Instant,
     ops: u64,

@@ -3,8 +3,9 @@
 //!
 //! The writer applies each batch to the overlay (see `overlay.rs`) and hands the batch's
 //! changes, as one [`Record`], to the syncer thread. The syncer takes every record waiting,
-//! writes them with one `pwrite` at the log's current end, makes them durable with one
-//! `fdatasync`, and only then answers the callers, in batch order.
+//! writes them with one `pwrite` at the log's current end, which returns once they are durable
+//! (the files are opened with `O_DSYNC`, see [`open`]), and only then answers the callers, in
+//! batch order.
 //!
 //! The log is two files used in turn. When the writer freezes the overlay's active table for
 //! the flusher, it sends [`Entry::Switch`]: the records after it go to the other file, from
@@ -12,9 +13,9 @@
 //! (a durable redb commit, a checkpoint) had to be complete before this freeze could happen,
 //! so nothing it held is still needed. Each file therefore stays about a checkpoint's worth
 //! of records however long the server runs, and a flush never holds the log up. A file is
-//! grown ahead of its records with zeros, [`GROW`] at a time, so that most `fdatasync`s write
-//! data only (one that grows the file also commits the file system's journal: twice as long
-//! here).
+//! grown ahead of its records with zeros, [`GROW`] at a time (in the same write), so that most
+//! writes make data durable only (one that grows the file also commits the file system's
+//! journal: twice as long here).
 //!
 //! # Format
 //!
@@ -32,6 +33,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -42,6 +44,21 @@ use crate::StoreError;
 
 /// File names of the log's two files inside the data directory.
 pub const FILE_NAMES: [&str; 2] = ["sso.wal", "sso.2.wal"];
+
+/// Opens (creating, `0600`) a log file for reading and writing. On Unix it is opened with
+/// `O_DSYNC`: each write returns once its data (and the size, when it grows the file) is
+/// durable, as a write and then an `fdatasync` would, in one system call instead of two and
+/// without the second pass over the page cache for dirty pages. See [`append`].
+pub(super) fn open(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_DSYNC);
+    }
+    options.open(path)
+}
 
 const HEADER: usize = 4 + 8 + 8;
 
@@ -266,7 +283,7 @@ pub(super) enum Entry {
     After { then: Answer },
 }
 
-/// At most this many entries share one `pwrite` and `fdatasync`.
+/// At most this many entries share one durable `pwrite`.
 const MAX_GROUP: usize = 1024;
 
 /// At most this many entries wait for the syncer; the writer then waits (back-pressure).
@@ -283,7 +300,7 @@ pub(super) struct Syncer {
 impl Syncer {
     /// Starts the syncer over the log's two files (emptied by the caller; the first is written
     /// first), or over nothing for a store that lives in memory (entries are then answered in
-    /// order without being written). `syncs` counts the `fdatasync`s.
+    /// order without being written). `syncs` counts the durable writes.
     pub(super) fn spawn(log: Option<[File; 2]>, syncs: Arc<AtomicU64>) -> std::io::Result<Self> {
         let (queue, entries) = mpsc::sync_channel(QUEUE);
         let failed = Arc::new(AtomicBool::new(false));
@@ -362,9 +379,9 @@ struct Lap {
 }
 
 /// A file is grown this far ahead of its records, with zeros, whenever a write would pass
-/// its end: an `fdatasync` of a write that changes the file's size commits the file system's
-/// journal (and on ext4 waits for every file's ordered data, the database's checkpoint
-/// included), while one of a write inside the file only writes the data. Zeros read back as
+/// its end: a durable write that changes the file's size commits the file system's journal
+/// (and on ext4 waits for every file's ordered data, the database's checkpoint included),
+/// while one inside the file only writes the data. Zeros read back as
 /// the end of the log (a record whose checksum fails).
 const GROW: u64 = 1 << 20;
 
@@ -416,8 +433,10 @@ fn write_group(
     let _ = flush(lap, &mut waiting);
 }
 
-/// Writes the lap's buffer at its end in its file (growing the file by [`GROW`] first if it
-/// would pass its end) and makes it durable; on failure marks the log as failed for good.
+/// Writes the lap's buffer at its end in its file, followed by zeros up to the file's new size
+/// when it would pass its end (growing it by [`GROW`]), and makes it durable: the write itself
+/// does on Unix, where the file is opened with `O_DSYNC` (see [`open`]), an `fdatasync`
+/// elsewhere. On failure marks the log as failed for good.
 fn append(
     log: Option<&[File; 2]>,
     lap: &mut Lap,
@@ -431,16 +450,14 @@ fn append(
     let target = &files[lap.file];
     let end = lap.at + lap.buf.len() as u64;
     let grown = (end > lap.sized[lap.file]).then(|| end.next_multiple_of(GROW) + GROW);
-    let grow = |size: u64| {
-        let from = lap.sized[lap.file].max(end);
-        let zeros = vec![0; usize::try_from(size - from).unwrap_or(0)];
-        target.write_all_at(&zeros, from)
-    };
-    match grown
-        .map_or(Ok(()), grow)
-        .and_then(|()| target.write_all_at(&lap.buf, lap.at))
-        .and_then(|()| target.sync_data())
-    {
+    if let Some(size) = grown {
+        let padded = usize::try_from(size - lap.at).unwrap_or(lap.buf.len());
+        lap.buf.resize(padded, 0);
+    }
+    let written = target.write_all_at(&lap.buf, lap.at);
+    #[cfg(not(unix))]
+    let written = written.and_then(|()| target.sync_data());
+    match written {
         Ok(()) => {
             lap.at = end;
             if let Some(size) = grown {
@@ -477,6 +494,28 @@ mod tests {
 
     fn seqs(log: &[u8], after: u64) -> Vec<u64> {
         records(log, after).into_iter().map(|(s, _)| s).collect()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_log_file_is_private_and_each_write_to_it_is_durable_on_return() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("sso-wal-open-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = open(&dir.join(FILE_NAMES[0])).unwrap();
+        let info =
+            std::fs::read_to_string(format!("/proc/self/fdinfo/{}", file.as_raw_fd())).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| i32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        assert_eq!(flags & libc::O_DSYNC, libc::O_DSYNC, "{info}");
+        let mode = file.metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        drop(file);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
