@@ -342,8 +342,8 @@ impl Embedded {
         )
     }
 
-    /// How many times since `open` the log has been made durable (one `O_DSYNC` write each), and how many
-    /// checkpoints (flushes of the overlay into the database file) were made.
+    /// How many times since `open` the log has been made durable (one `O_DSYNC` write each),
+    /// and how many checkpoints (flushes of the overlay into the database file) were made.
     pub fn syncs(&self) -> (u64, u64) {
         let stats = &self.writer.stats;
         (

@@ -45,18 +45,14 @@ use crate::StoreError;
 /// File names of the log's two files inside the data directory.
 pub const FILE_NAMES: [&str; 2] = ["sso.wal", "sso.2.wal"];
 
-/// Opens (creating, `0600`) a log file for reading and writing. On Unix it is opened with
-/// `O_DSYNC`: each write returns once its data (and the size, when it grows the file) is
+/// Opens (creating, `0600`) a log file for reading and writing, with `O_DSYNC`: each write returns once its data (and the size, when it grows the file) is
 /// durable, as a write and then an `fdatasync` would, in one system call instead of two and
 /// without the second pass over the page cache for dirty pages. See [`append`].
 pub(super) fn open(path: &Path) -> std::io::Result<File> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600).custom_flags(libc::O_DSYNC);
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_DSYNC);
     options.open(path)
 }
 
@@ -434,9 +430,9 @@ fn write_group(
 }
 
 /// Writes the lap's buffer at its end in its file, followed by zeros up to the file's new size
-/// when it would pass its end (growing it by [`GROW`]), and makes it durable: the write itself
-/// does on Unix, where the file is opened with `O_DSYNC` (see [`open`]), an `fdatasync`
-/// elsewhere. On failure marks the log as failed for good.
+/// when it would pass its end (growing it by [`GROW`]); the write returns once it is durable,
+/// the file being opened with `O_DSYNC` (see [`open`]). On failure marks the log as failed for
+/// good.
 fn append(
     log: Option<&[File; 2]>,
     lap: &mut Lap,
@@ -454,10 +450,7 @@ fn append(
         let padded = usize::try_from(size - lap.at).unwrap_or(lap.buf.len());
         lap.buf.resize(padded, 0);
     }
-    let written = target.write_all_at(&lap.buf, lap.at);
-    #[cfg(not(unix))]
-    let written = written.and_then(|()| target.sync_data());
-    match written {
+    match target.write_all_at(&lap.buf, lap.at) {
         Ok(()) => {
             lap.at = end;
             if let Some(size) = grown {
